@@ -1,0 +1,5 @@
+"""`python -m graphtasks` runs the command line."""
+
+from graphtasks.cli import main
+
+raise SystemExit(main())

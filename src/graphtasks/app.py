@@ -1,0 +1,70 @@
+"""create_app(settings) -> the ASGI application. Opening the database, migrating it and loading the
+signing keys happen here, when the factory is called, never at import.
+
+Request path, outermost first:
+  ServerErrorMiddleware (Starlette)    unexpected exception -> Graph 500 (internal_error_handler)
+  GraphContextMiddleware               // collapsed, request-id / client-request-id / OData-Version
+  ExceptionMiddleware (Starlette)      GraphError and Starlette's 404/405 -> Graph error bodies
+  Router                               web/routes.py (Graph operations) + web/discovery.py
+    guard                              bearer token -> Principal, permission check (web/guard.py)
+      handler                          web/handlers.py -> storage
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from graphtasks.auth.keys import KeyRing, load_key_ring
+from graphtasks.config import Settings
+from graphtasks.errors import GraphError
+from graphtasks.storage.base import TaskStore
+from graphtasks.storage.engine import Database, open_database
+from graphtasks.storage.migrate import upgrade_to_head
+from graphtasks.storage.sql import SqlKeyStore, SqlTaskStore
+from graphtasks.web.discovery import discovery_routes
+from graphtasks.web.guard import make_guard
+from graphtasks.web.handlers import TaskHandlers
+from graphtasks.web.middleware import (
+    GraphContextMiddleware,
+    graph_error_handler,
+    http_exception_handler,
+    internal_error_handler,
+)
+from graphtasks.web.routes import graph_routes
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What a running server holds: the database, its task store and the signing keys."""
+
+    database: Database
+    store: TaskStore
+    keys: KeyRing
+
+
+def open_backend(settings: Settings) -> Backend:
+    database = open_database(settings.database_url, flush_to_disk=settings.flush_to_disk)
+    upgrade_to_head(database)
+    return Backend(database, SqlTaskStore(database), load_key_ring(SqlKeyStore(database)))
+
+
+def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
+    backend = backend or open_backend(settings)
+    handlers = TaskHandlers(settings, backend.store)
+    routes = [
+        *graph_routes(handlers, make_guard(backend.keys, settings)),
+        *discovery_routes(backend.keys, settings),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(GraphContextMiddleware)],
+        exception_handlers={
+            GraphError: graph_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+    )

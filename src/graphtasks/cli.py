@@ -1,0 +1,159 @@
+"""The `graphtasks` command: serve, token, --version. Flags fall back to GRAPHTASKS_* environment
+variables, then to the defaults in config.py; everything ends up in one Settings value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.engine import make_url
+
+from graphtasks import __version__
+from graphtasks.auth.permissions import ALL_PERMISSIONS
+from graphtasks.auth.tokens import TokenRequest, issue_token, issuer_for, parse_permissions
+from graphtasks.config import DEFAULT_DATABASE, DEFAULT_ISSUER, DEFAULT_TENANT, Settings
+
+_DURATION = re.compile(r"(-?\d+)([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "token":
+            return _token(args)
+    except ValueError as error:
+        print(f"graphtasks: {error}", file=sys.stderr)
+        return 2
+    _parser().print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphtasks", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"graphtasks {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the Graph server")
+    _database_options(serve)
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on")
+    serve.add_argument("--port", type=int, default=_env_int("PORT", 8000), help="port to listen on")
+    serve.add_argument(
+        "--base-url", default=_env("BASE_URL"), help="public base URL, e.g. https://graph.example"
+    )
+    serve.add_argument("--clock-skew", type=int, default=_env_int("CLOCK_SKEW", 60), help="token leeway, s")
+    serve.add_argument(
+        "--flush-to-disk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    token = commands.add_parser("token", help="print a bearer token for this server")
+    _database_options(token)
+    token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
+    token.add_argument("--roles", nargs="+", help="application permissions (default: all four)")
+    token.add_argument("--scopes", nargs="+", help="delegated permissions: makes a user token (scp)")
+    token.add_argument("--user", help="the signed-in user of a delegated token (upn)")
+    token.add_argument(
+        "--expires", default="3600", help="lifetime: seconds or 10m / 2h / 1d; negative = expired"
+    )
+    return parser
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        default=_env("DATABASE", DEFAULT_DATABASE),
+        help="sqlite:///path or postgresql://user@host/db",
+    )
+    parser.add_argument("--issuer", default=_env("ISSUER", DEFAULT_ISSUER), help="token issuer base URL")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"GRAPHTASKS_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name) or default)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from graphtasks.app import create_app
+
+    settings = Settings(
+        database_url=args.database,
+        host=args.host,
+        port=args.port,
+        base_url=args.base_url,
+        issuer=args.issuer,
+        clock_skew_s=args.clock_skew,
+        flush_to_disk=args.flush_to_disk,
+        access_log=args.access_log,
+    )
+    app = create_app(settings)
+    print(_banner(settings), flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        log_level="info" if settings.access_log else "warning",
+        server_header=False,
+    )
+    return 0
+
+
+def _banner(settings: Settings) -> str:
+    url = make_url(settings.database_url)
+    where = f"http://{settings.host}:{settings.port}"
+    flush = (
+        settings.flush_to_disk if settings.flush_to_disk is not None else url.get_backend_name() != "sqlite"
+    )
+    lines = [
+        f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
+        f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
+        f"  public URL {settings.base_url or '(from each request Host header)'}",
+        f"  database   {url.render_as_string(hide_password=True)} (flush to disk: {'on' if flush else 'off'})",
+        f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
+        f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
+        f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",
+    ]
+    return "\n".join(lines)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from graphtasks.app import open_backend
+
+    if args.roles and args.scopes:
+        raise ValueError("give --roles (application token) or --scopes (delegated token), not both")
+    delegated = args.scopes is not None or args.user is not None
+    permissions = parse_permissions(args.scopes or args.roles or ALL_PERMISSIONS)
+    request = TokenRequest(
+        tenant_id=args.tenant,
+        roles=() if delegated else permissions,
+        scopes=permissions if delegated else None,
+        user=args.user,
+        expires_in=parse_duration(args.expires),
+    )
+    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    try:
+        print(issue_token(backend.keys, request, issuer_base=args.issuer))
+    finally:
+        backend.database.dispose()
+    return 0
+
+
+def parse_duration(text: str) -> int:
+    """'3600' -> 3600, '10m' -> 600, '-5m' -> -300."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use seconds, or a number with s, m, h or d)")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]

@@ -1,0 +1,110 @@
+"""The one error tree. Each class fixes its HTTP status and Graph error code (graph-surface.md §4.5).
+
+Code anywhere raises these; web/middleware.py is the single place that turns them into Graph's
+`{"error": {...}}` body. Nothing here knows about HTTP frameworks.
+
+    GraphError                      500 InternalServerError
+    ├── BadRequest                  400 BadRequest
+    │   ├── ModelValidationFailure  400 ModelValidationFailure (message repeated in innerError)
+    │   ├── NoRouteMatch            400 No method match route template
+    │   └── QueryOptionNotAllowed   400 BadRequest
+    ├── Unauthorized                401 InvalidAuthenticationToken (+ WWW-Authenticate)
+    ├── Forbidden                   403 Forbidden (Intune's JSON-in-string message)
+    ├── NotFound                    404 ResourceNotFound (Intune's JSON-in-string message)
+    ├── InvalidVersion              404 ResourceNotFound (gateway, plain message)
+    ├── MethodNotAllowed            405 Request_BadRequest (+ Allow)
+    ├── PayloadTooLarge             413 RequestEntityTooLarge
+    └── UnsupportedMediaType        415 UnsupportedMediaType
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GraphError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "InternalServerError"
+    # Intune answers some errors with a JSON document serialized inside `message` (§4.5).
+    intune_envelope: ClassVar[bool] = False
+    # Intune's 400 validation errors repeat the message inside innerError (§4.5).
+    message_in_inner_error: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(GraphError):
+    status, code = 400, "BadRequest"
+
+
+class ModelValidationFailure(BadRequest):
+    code = "ModelValidationFailure"
+    message_in_inner_error = True
+
+
+class NoRouteMatch(BadRequest):
+    # Intune's answer for a path it knows but does not serve (graph-surface.md §2.5).
+    code = "No method match route template"
+
+
+class QueryOptionNotAllowed(BadRequest):
+    def __init__(self, option: str) -> None:
+        # Intune's ASP.NET OData wording for options a collection does not enable (§3).
+        super().__init__(
+            f"The query specified in the URI is not valid. Query option '{option}' is not allowed. "
+            "To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or "
+            "QueryValidationSettings."
+        )
+
+
+class Unauthorized(GraphError):
+    status, code = 401, "InvalidAuthenticationToken"
+
+    def __init__(self, message: str) -> None:
+        # Graph's challenge on every 401; the SDK only reacts to it when it carries claims=.
+        super().__init__(
+            message,
+            headers={
+                "WWW-Authenticate": 'Bearer realm="", authorization_uri='
+                '"https://login.microsoftonline.com/common/oauth2/authorize", '
+                'client_id="00000003-0000-0000-c000-000000000000"'
+            },
+        )
+
+
+class Forbidden(GraphError):
+    status, code = 403, "Forbidden"
+    intune_envelope = True
+
+
+class NotFound(GraphError):
+    status, code = 404, "ResourceNotFound"
+    intune_envelope = True
+
+
+class InvalidVersion(GraphError):
+    status, code = 404, "ResourceNotFound"
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"Invalid version: {version}")
+
+
+class MethodNotAllowed(GraphError):
+    status, code = 405, "Request_BadRequest"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(
+            "Specified HTTP method is not allowed for the request target.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+
+class PayloadTooLarge(GraphError):
+    status, code = 413, "RequestEntityTooLarge"
+
+
+class UnsupportedMediaType(GraphError):
+    status, code = 415, "UnsupportedMediaType"

@@ -1,0 +1,21 @@
+"""A stored task as the rest of the server sees it: its key, its type and its canonical values.
+
+Storage builds these from rows; serialization turns them into Graph JSON. No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphtasks.model.schema import EntityType
+from graphtasks.model.validation import Values
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    type: EntityType
+    # Every property of `type` but `id`, canonical (see model/validation.py), createdDateTime included.
+    values: Values
+    # The note of the last updateStatus call: kept, but not a Graph property (README, "updateStatus").
+    status_note: str | None = field(default=None)

@@ -1,0 +1,257 @@
+"""Turn a decoded JSON request body into canonical property values, or raise ModelValidationFailure.
+
+Canonical values: strings stay `str`, Int32 is `int`, enum members are their member name, an
+Edm.DateTimeOffset is an `int` of ticks (model/edm.py), a complex collection is a list of dicts keyed
+by wire name. Messages follow Intune's and ODataLib's wording (graph-surface.md §4.5).
+
+Rules this module decides (documented in the README):
+- a body without `@odata.type` creates the collection's declared type, deviceAppManagementTask;
+- `@odata.type` may be written with or without the leading '#';
+- instance and property annotations (`@x`, `name@x`) are ignored, as OData readers do;
+- read-only properties (`id`, `createdDateTime`) and the navigation collections (`managedDevices`,
+  `mobileApps`) are accepted and ignored, because the SDK re-sends them on a round-trip PATCH.
+
+Reads only model/schema.py; never touches HTTP or storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeAlias
+
+import orjson
+
+from graphtasks.errors import BadRequest, ModelValidationFailure
+from graphtasks.model import edm
+from graphtasks.model.schema import (
+    DATETIME_OFFSET,
+    DEVICE_APP_MANAGEMENT_TASK,
+    INT32,
+    STRING,
+    TASK_TYPES_BY_NAME,
+    UPDATE_STATUS,
+    ComplexType,
+    EntityType,
+    EnumType,
+    PrimitiveType,
+    Property,
+)
+
+Scalar: TypeAlias = str | int | None
+ComplexValue: TypeAlias = dict[str, Scalar]
+Value: TypeAlias = Scalar | list[ComplexValue]
+Values: TypeAlias = dict[str, Value]
+
+ODATA_TYPE = "@odata.type"
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def validate_create(payload: object) -> tuple[EntityType, Values]:
+    """The entity type a create body names, and every property's value (defaults for the rest)."""
+    body = _require_object(payload)
+    entity_type = _resolve_task_type(body.get(ODATA_TYPE, DEVICE_APP_MANAGEMENT_TASK.qualified_name))
+    values = _read_entity(body, entity_type)
+    return entity_type, {**defaults_for(entity_type), **values}
+
+
+def validate_update(payload: object, current: EntityType) -> Values:
+    """The properties a PATCH body changes on a task of type `current`."""
+    body = _require_object(payload)
+    payload_type = current
+    if ODATA_TYPE in body:
+        payload_type = _resolve_task_type(body[ODATA_TYPE])
+        # A payload may name the task's own type or a base of it, never another type (§2.1 row 4).
+        if payload_type not in current.ancestors():
+            raise BadRequest(
+                f"The type of a task cannot be changed: the task is a '{current.qualified_name}' "
+                f"and the request body names '{payload_type.qualified_name}'."
+            )
+    return _read_entity(body, payload_type)
+
+
+def validate_update_status(payload: object) -> tuple[str, str | None]:
+    """The (status, note) parameters of the updateStatus action."""
+    body = _require_object(payload)
+    known = {p.name: p for p in UPDATE_STATUS.parameters}
+    for key in body:
+        if not _is_annotation(key) and key not in known:
+            raise ModelValidationFailure(
+                f"The parameter '{key}' in the request payload is not a valid parameter for the "
+                f"operation '{UPDATE_STATUS.qualified_name}'."
+            )
+    status_param, note_param = known["status"], known["note"]
+    status = _convert_scalar(status_param.type, body.get("status"), "status", nullable=False)
+    note = _convert_scalar(note_param.type, body.get("note"), "note", nullable=True)
+    assert isinstance(status, str)  # noqa: S101 - a non-nullable enum always converts to its member
+    assert note is None or isinstance(note, str)  # noqa: S101
+    return status, note
+
+
+def defaults_for(entity_type: EntityType) -> Values:
+    """What a create leaves in each settable property it does not name (Intune's .NET defaults)."""
+    return {p.name: _default(p) for p in entity_type.properties if not p.read_only}
+
+
+def _default(prop: Property) -> Value:
+    if prop.collection:
+        return []  # OData collections are never null, only empty.
+    if prop.nullable:
+        return None
+    if isinstance(prop.type, EnumType):
+        return prop.type.members[0]
+    return {INT32: 0, DATETIME_OFFSET: edm.MIN_TICKS}[prop.type]  # type: ignore[index]
+
+
+def _require_object(payload: object) -> dict[str, object]:
+    if not isinstance(payload, dict):
+        node = "StartArray" if isinstance(payload, list) else "PrimitiveValue"
+        raise BadRequest(
+            f"An unexpected '{node}' node was found when reading from the JSON reader. "
+            "A 'StartObject' node was expected."
+        )
+    return payload
+
+
+def _resolve_task_type(raw: object) -> EntityType:
+    name = raw.removeprefix("#") if isinstance(raw, str) else str(raw)
+    entity_type = TASK_TYPES_BY_NAME.get(name)
+    if entity_type is None:
+        raise _unresolved_type(name)
+    return entity_type
+
+
+def _unresolved_type(name: str) -> ModelValidationFailure:
+    return ModelValidationFailure(
+        f"A type named '{name}' could not be resolved by the model. "
+        "When a model is available, each type name must resolve to a valid type."
+    )
+
+
+def _is_annotation(key: str) -> bool:
+    return "@" in key
+
+
+def _read_entity(body: Mapping[str, object], entity_type: EntityType) -> Values:
+    values: Values = {}
+    for key, raw in body.items():
+        if _is_annotation(key) or entity_type.navigation_property(key):
+            continue
+        prop = entity_type.property(key)
+        if prop is None:
+            raise _unknown_property(key, entity_type.internal_name)
+        if not prop.read_only:
+            values[key] = _convert(prop, raw)
+    return values
+
+
+def _unknown_property(key: str, internal_type_name: str) -> ModelValidationFailure:
+    return ModelValidationFailure(
+        f"The property '{key}' does not exist on type '{internal_type_name}'. "
+        "Make sure to only use property names that are defined by the type."
+    )
+
+
+def _convert(prop: Property, raw: object) -> Value:
+    if not prop.collection:
+        assert not isinstance(prop.type, ComplexType)  # noqa: S101 - the model has no single complex values
+        return _convert_scalar(
+            prop.type, raw, prop.name, nullable=prop.nullable, value_range=prop.value_range
+        )
+    if raw is None:
+        raise _null_value(prop.name, prop.type_name)
+    if not isinstance(raw, list):
+        raise _not_convertible(raw, prop.type_name)
+    assert isinstance(prop.type, ComplexType)  # noqa: S101 - every collection in the model is complex
+    complex_type = prop.type
+    return [_read_complex(item, complex_type) for item in raw]
+
+
+def _read_complex(raw: object, complex_type: ComplexType) -> ComplexValue:
+    if not isinstance(raw, dict):
+        raise _not_convertible(raw, complex_type.qualified_name)
+    type_name = raw.get(ODATA_TYPE, complex_type.qualified_name)
+    if not isinstance(type_name, str) or type_name.removeprefix("#") != complex_type.qualified_name:
+        raise _unresolved_type(str(type_name).removeprefix("#"))
+    value: ComplexValue = {}
+    for key, item in raw.items():
+        if _is_annotation(key):
+            continue
+        prop = complex_type.property(key)
+        if prop is None:
+            raise _unknown_property(key, complex_type.internal_name)
+        value[key] = _convert(prop, item)  # type: ignore[assignment]  # complex types hold only scalars
+    for prop in complex_type.properties:
+        if prop.name not in value:
+            value[prop.name] = _missing_complex_member(prop)
+    return value
+
+
+def _missing_complex_member(prop: Property) -> Scalar:
+    if prop.nullable or prop.type is not STRING:
+        default = _default(prop)
+        assert not isinstance(default, list)  # noqa: S101
+        return default
+    raise _null_value(prop.name, prop.type_name)
+
+
+def _convert_scalar(
+    edm_type: PrimitiveType | EnumType,
+    raw: object,
+    name: str,
+    *,
+    nullable: bool,
+    value_range: tuple[int, int] | None = None,
+) -> Scalar:
+    type_name = edm_type.name if isinstance(edm_type, PrimitiveType) else edm_type.qualified_name
+    if raw is None:
+        if nullable:
+            return None
+        raise _null_value(name, type_name)
+    if isinstance(edm_type, EnumType):
+        return _convert_enum(edm_type, raw)
+    if edm_type is INT32:
+        return _convert_int32(raw, name, value_range)
+    if not isinstance(raw, str):
+        raise _not_convertible(raw, type_name)
+    if edm_type is DATETIME_OFFSET:
+        try:
+            return edm.parse_datetime_offset(raw)
+        except ValueError:
+            raise _not_convertible(raw, type_name) from None
+    return raw
+
+
+def _convert_enum(enum_type: EnumType, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise _not_convertible(raw, enum_type.qualified_name)
+    if raw not in enum_type.members:
+        # .NET Enum.Parse's wording, as Intune returns it (§4.5).
+        raise ModelValidationFailure(f"Requested value '{raw}' was not found.")
+    return raw
+
+
+def _convert_int32(raw: object, name: str, value_range: tuple[int, int] | None) -> int:
+    # bool is an int subclass in Python, but JSON true is not an Edm.Int32 literal.
+    if isinstance(raw, bool) or not isinstance(raw, int) or not _INT32_MIN <= raw <= _INT32_MAX:
+        raise _not_convertible(raw, INT32.name)
+    if value_range and not value_range[0] <= raw <= value_range[1]:
+        # .NET RangeAttribute's default message.
+        raise ModelValidationFailure(
+            f"The field {name} must be between {value_range[0]} and {value_range[1]}."
+        )
+    return raw
+
+
+def _not_convertible(raw: object, type_name: str) -> ModelValidationFailure:
+    literal = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+    return ModelValidationFailure(
+        f"Cannot convert the literal '{literal}' to the expected type '{type_name}'."
+    )
+
+
+def _null_value(name: str, type_name: str) -> ModelValidationFailure:
+    expected = f"{type_name}[Nullable=False]"
+    return ModelValidationFailure(
+        f"A null value was found for the property named '{name}', which has the expected type "
+        f"'{expected}'. The expected type '{expected}' does not allow null values."
+    )

@@ -1,0 +1,1 @@
+"""OData conventions that are independent of storage and HTTP frameworks: query options and paging."""

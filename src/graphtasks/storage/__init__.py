@@ -1,0 +1,1 @@
+"""Storage backends: the TaskStore protocol and its SQLAlchemy Core implementation (SQLite, PostgreSQL)."""

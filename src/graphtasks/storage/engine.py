@@ -1,0 +1,94 @@
+"""Open a database: the only dialect-aware code (SQLite pragmas and locking, PostgreSQL options).
+
+SQLite runs in WAL mode, so a commit is in the WAL file before the call returns and survives the server
+process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
+PostgreSQL gets the same choice through synchronous_commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+class Database:
+    """An engine plus the one right way to open a read or a write transaction on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        # One writer at a time inside this process: SQLite has a single write lock anyway, and queueing
+        # here is cheaper than SQLITE_BUSY retries in the driver.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that commits when the block ends and rolls back if it raises."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            # IMMEDIATE takes the write lock up front, so a read-then-write transaction can never fail
+            # halfway with SQLITE_BUSY when another process writes.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, flush_to_disk: bool | None = None) -> Database:
+    """Connect to `url` (sqlite:///path or postgresql://...). `flush_to_disk` None keeps each default:
+    off for SQLite (its recommended WAL setting), on for PostgreSQL (the server's own default)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Database(_sqlite_engine(url, flush_to_disk=bool(flush_to_disk)))
+    if parsed.get_backend_name() == "postgresql":
+        return Database(_postgres_engine(url, flush_to_disk=flush_to_disk))
+    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_size=8, max_overflow=8)
+    synchronous = "FULL" if flush_to_disk else "NORMAL"
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level; Database.write() issues BEGIN IMMEDIATE itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
+
+
+def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if flush_to_disk is not None:
+        connect_args["options"] = f"-c synchronous_commit={'on' if flush_to_disk else 'off'}"
+    return create_engine(parsed, pool_size=10, max_overflow=10, connect_args=connect_args)

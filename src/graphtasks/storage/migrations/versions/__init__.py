@@ -1,0 +1,1 @@
+"""Versioned migrations, applied in order by storage/migrate.py."""

@@ -1,0 +1,105 @@
+"""SqlTaskStore and SqlKeyStore: the one implementation of the storage protocols, for SQLite and
+PostgreSQL alike (dialect differences stay in engine.py).
+
+Every statement is scoped by tenant_id, so one tenant's key can never reach another's row.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+
+from graphtasks.errors import NotFound
+from graphtasks.model.records import TaskRecord
+from graphtasks.model.schema import EntityType
+from graphtasks.model.validation import Values
+from graphtasks.storage.base import Page
+from graphtasks.storage.engine import Database
+from graphtasks.storage.tables import record_from_row, row_values, signing_keys, tasks
+
+
+def task_not_found(task_id: str) -> NotFound:
+    # Intune's 404 carries no detail beyond "An error has occurred" (graph-surface.md §4.5); the id is
+    # added so that a person reading the error knows which key missed.
+    return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
+
+
+class SqlTaskStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def create(self, tenant_id: str, task: TaskRecord) -> None:
+        row = {"tenant_id": tenant_id, "id": task.id, "odata_type": task.type.qualified_name}
+        with self._db.write() as conn:
+            conn.execute(insert(tasks).values(**row, **row_values(task.values)))
+
+    def get(self, tenant_id: str, task_id: str) -> TaskRecord:
+        with self._db.read() as conn:
+            return self._get(conn, tenant_id, task_id)
+
+    def update(self, tenant_id: str, task_id: str, changes: Values, *, task_type: EntityType) -> TaskRecord:
+        with self._db.write() as conn:
+            if changes:
+                # The type guard makes the change a no-op (and so a 404) if the row was replaced meanwhile.
+                where = self._key(tenant_id, task_id) & (tasks.c.odata_type == task_type.qualified_name)
+                if conn.execute(update(tasks).where(where).values(**row_values(changes))).rowcount == 0:
+                    raise task_not_found(task_id)
+            return self._get(conn, tenant_id, task_id)
+
+    def update_status(self, tenant_id: str, task_id: str, status: str, note: str | None) -> None:
+        values = {**row_values({"status": status}), "status_note": note}
+        with self._db.write() as conn:
+            if (
+                conn.execute(update(tasks).where(self._key(tenant_id, task_id)).values(**values)).rowcount
+                == 0
+            ):
+                raise task_not_found(task_id)
+
+    def delete(self, tenant_id: str, task_id: str) -> None:
+        with self._db.write() as conn:
+            if conn.execute(delete(tasks).where(self._key(tenant_id, task_id))).rowcount == 0:
+                raise task_not_found(task_id)
+
+    def list(self, tenant_id: str, *, after: str | None, limit: int) -> Page:
+        query = select(tasks).where(tasks.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(tasks.c.id > after)
+        # One row more than asked tells whether another page exists.
+        query = query.order_by(tasks.c.id).limit(limit + 1)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        records = [record_from_row(row) for row in rows[:limit]]
+        return Page(records, records[-1].id if len(rows) > limit else None)
+
+    def count(self, tenant_id: str) -> int:
+        query = select(func.count()).select_from(tasks).where(tasks.c.tenant_id == tenant_id)
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _key(tenant_id: str, task_id: str) -> ColumnElement[bool]:
+        return (tasks.c.tenant_id == tenant_id) & (tasks.c.id == task_id)
+
+    def _get(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
+        row = conn.execute(select(tasks).where(self._key(tenant_id, task_id))).first()
+        if row is None:
+            raise task_not_found(task_id)
+        return record_from_row(row)
+
+
+class SqlKeyStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def signing_keys(self) -> list[tuple[str, str]]:
+        query = select(signing_keys.c.kid, signing_keys.c.private_key_pem).order_by(
+            signing_keys.c.created_at, signing_keys.c.kid
+        )
+        with self._db.read() as conn:
+            return [(row.kid, row.private_key_pem) for row in conn.execute(query)]
+
+    def add_signing_key(self, kid: str, private_key_pem: str) -> None:
+        row = {"kid": kid, "private_key_pem": private_key_pem, "created_at": time.time_ns()}
+        with self._db.write() as conn:
+            conn.execute(insert(signing_keys).values(**row))

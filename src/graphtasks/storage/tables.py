@@ -1,0 +1,130 @@
+"""SQLAlchemy Core tables, derived from the model, and the wire-name <-> column map.
+
+One `tasks` table holds every task type (single-table inheritance, `odata_type` says which), with a
+real column per scalar property so the OData layer can filter and order in SQL. Complex collections
+are JSON. Every key and index leads with `tenant_id`. This module is the only place that knows column
+names; the migrations freeze a copy of this shape, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+from graphtasks.model.records import TaskRecord
+from graphtasks.model.schema import (
+    DATETIME_OFFSET,
+    INT32,
+    TASK_TYPES,
+    TASK_TYPES_BY_NAME,
+    EnumType,
+    Property,
+)
+from graphtasks.model.validation import Value, Values
+
+# Strings order by code point on both backends (SQLite's BINARY collation is already that).
+TEXT: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
+JSON_LIST: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+GUID = String(36)
+
+metadata = MetaData()
+
+
+def column_name(wire_name: str) -> str:
+    """displayName -> display_name."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", wire_name).lower()
+
+
+def _column_type(prop: Property) -> TypeEngine[Any]:
+    if prop.collection:
+        return JSON_LIST
+    if isinstance(prop.type, EnumType):
+        return SmallInteger()  # the member's value, so enums order by value (OData)
+    if prop.type is INT32:
+        return Integer()
+    if prop.type is DATETIME_OFFSET:
+        return BigInteger()  # ticks, see model/edm.py
+    return TEXT
+
+
+def _all_properties() -> dict[str, Property]:
+    """Every property across the task types but `id`; shared names (insights) are one property."""
+    properties: dict[str, Property] = {}
+    for entity_type in TASK_TYPES:
+        for prop in entity_type.properties:
+            if prop.name != "id":
+                properties.setdefault(prop.name, prop)
+    return properties
+
+
+_PROPERTIES = _all_properties()
+_BASE_NAMES = {p.name for p in TASK_TYPES[0].properties}
+_ENUMS = {name: p.type for name, p in _PROPERTIES.items() if isinstance(p.type, EnumType)}
+
+# Derived-type columns are nullable: rows of the other types have no value for them.
+COLUMNS: dict[str, Column[Any]] = {
+    name: Column(column_name(name), _column_type(prop), nullable=prop.nullable or name not in _BASE_NAMES)
+    for name, prop in _PROPERTIES.items()
+}
+
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("id", GUID, primary_key=True),
+    Column("odata_type", String(100), nullable=False),
+    *COLUMNS.values(),
+    Column("status_note", TEXT, nullable=True),
+    Index("ix_tasks_tenant_created", "tenant_id", "created_date_time", "id"),
+    Index("ix_tasks_tenant_status", "tenant_id", "status", "id"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+def row_values(values: Values) -> dict[str, Any]:
+    """Canonical values -> column values (enum member names become their numbers)."""
+    return {COLUMNS[name].name: _to_column(name, value) for name, value in values.items()}
+
+
+def _to_column(name: str, value: Value) -> Any:
+    enum_type = _ENUMS.get(name)
+    if enum_type is not None and isinstance(value, str):
+        return enum_type.value_of(value)
+    return value
+
+
+def record_from_row(row: Row[Any]) -> TaskRecord:
+    entity_type = TASK_TYPES_BY_NAME[row.odata_type]
+    mapping = row._mapping
+    values: Values = {}
+    for prop in entity_type.properties:
+        if prop.name == "id":
+            continue
+        value = mapping[COLUMNS[prop.name]]
+        enum_type = _ENUMS.get(prop.name)
+        values[prop.name] = enum_type.members[value] if enum_type and value is not None else value
+    return TaskRecord(id=row.id, type=entity_type, values=values, status_note=row.status_note)

@@ -1,0 +1,149 @@
+"""Graph's request context and the single translation point from exceptions to Graph error bodies.
+
+GraphContextMiddleware (pure ASGI, outermost of ours) collapses duplicate slashes in the path (the
+SDK's default base URL yields /beta//...), assigns `request-id`, echoes `client-request-id` (or repeats
+the request-id), and stamps both plus `OData-Version` on every response. The exception handlers below
+render every error, ours or Starlette's, as `{"error": {"code", "message", "innerError"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphtasks.errors import BadRequest, GraphError, MethodNotAllowed
+from graphtasks.web.routes import unmatched_path_error
+
+logger = logging.getLogger("graphtasks")
+
+ODATA_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+)
+_SLASHES = re.compile(r"/{2,}")
+
+
+class GraphJSONResponse(Response):
+    media_type = ODATA_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class GraphContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope["path"] = _SLASHES.sub("/", scope["path"])
+        if scope.get("raw_path"):
+            scope["raw_path"] = _SLASHES.sub("/", scope["raw_path"].decode("latin-1")).encode("latin-1")
+        request_id = str(uuid.uuid4())
+        client_request_id = _header(scope, b"client-request-id") or request_id
+        scope.setdefault("state", {}).update(request_id=request_id, client_request_id=client_request_id)
+        extra = [
+            (b"request-id", request_id.encode()),
+            (b"client-request-id", client_request_id.encode("latin-1")),
+            (b"odata-version", b"4.0"),
+            (b"cache-control", b"no-cache"),
+        ]
+
+        async def send_with_context(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_context)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def graph_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GraphError)  # noqa: S101 - registered for GraphError only
+    return error_response(request, exc)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) become Graph's answers."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code == 404:
+        return error_response(request, unmatched_path_error(request.url.path))
+    if exc.status_code == 405:
+        return error_response(request, MethodNotAllowed(_allowed_methods(request)))
+    return error_response(request, BadRequest(str(exc.detail)))
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    response = error_response(request, GraphError("An internal server error has occurred."))
+    # This handler runs outside GraphContextMiddleware, so it stamps the ids itself.
+    response.headers["request-id"] = _state(request, "request_id")
+    response.headers["client-request-id"] = _state(request, "client_request_id")
+    return response
+
+
+def error_response(request: Request, exc: GraphError) -> Response:
+    body = error_body(
+        exc,
+        request_id=_state(request, "request_id"),
+        client_request_id=_state(request, "client_request_id"),
+        url=str(request.url),
+    )
+    return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
+
+
+def error_body(exc: GraphError, *, request_id: str, client_request_id: str, url: str) -> dict[str, Any]:
+    message = _intune_message(exc.message, client_request_id, url) if exc.intune_envelope else exc.message
+    inner: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": request_id,
+        "client-request-id": client_request_id,
+    }
+    if exc.message_in_inner_error:
+        inner["message"] = message
+    return {"error": {"code": exc.code, "message": message, "innerError": inner}}
+
+
+def _intune_message(message: str, activity_id: str, url: str) -> str:
+    """Intune's JSON-in-string error message (graph-surface.md §4.5), indented with CRLF like .NET's."""
+    document = {
+        "_version": 3,
+        "Message": f"{message} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000"
+        f" - Activity ID: {activity_id} - Url: {url}",
+        "CustomApiErrorPhrase": "",
+        "RetryAfter": None,
+        "ErrorSourceService": "",
+        "HttpHeaders": "{}",
+    }
+    return json.dumps(document, indent=2).replace("\n", "\r\n")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _state(request: Request, name: str) -> str:
+    value = request.scope.get("state", {}).get(name)
+    return value if isinstance(value, str) else str(uuid.uuid4())
