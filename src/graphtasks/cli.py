@@ -22,7 +22,7 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_attach_negative_durations(sys.argv[1:] if argv is None else list(argv)))
     try:
         if args.command == "serve":
             return _serve(args)
@@ -33,6 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _parser().print_help()
     return 2
+
+
+def _attach_negative_durations(argv: list[str]) -> list[str]:
+    """argparse reads '--expires -10m' as two options; '--expires=-10m' is what is meant."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--expires" and arg.startswith("-"):
+            joined[-1] = f"--expires={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
+    )
+    serve.add_argument(
+        "--page-size",
+        type=int,
+        default=_env_int("PAGE_SIZE", 1000),
+        help="tasks per page, 1..1000 (Intune's default and most is 1000)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     token = commands.add_parser("token", help="print a bearer token for this server")
@@ -97,6 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
         clock_skew_s=args.clock_skew,
         flush_to_disk=args.flush_to_disk,
         access_log=args.access_log,
+        page_size=args.page_size,
     )
     app = create_app(settings)
     print(_banner(settings), flush=True)
@@ -121,7 +139,8 @@ def _banner(settings: Settings) -> str:
         f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
         f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
         f"  public URL {settings.base_url or '(from each request Host header)'}",
-        f"  database   {url.render_as_string(hide_password=True)} (flush to disk: {'on' if flush else 'off'})",
+        f"  database   {url.render_as_string(hide_password=True)}",
+        f"             (flush to disk: {'on' if flush else 'off'})",
         f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
         f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
         f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",

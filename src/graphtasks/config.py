@@ -35,6 +35,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.clock_skew_s <= 300:
             raise ValueError("clock skew must be between 0 and 300 seconds")
+        if not 1 <= self.page_size <= 1000:
+            raise ValueError("the page size must be between 1 and 1000")
         if self.max_body_bytes < 1024:
             raise ValueError("the body size limit must be at least 1024 bytes")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):

@@ -41,7 +41,7 @@ class TaskHandlers:
 
     async def list_tasks(self, request: Request) -> Response:
         options = parse_query(request.query_params.multi_items(), allowed=_LIST_OPTIONS)
-        after = decode_skiptoken(options.skiptoken) if options.skiptoken else None
+        after = None if options.skiptoken is None else decode_skiptoken(options.skiptoken)
         page = await run_in_threadpool(
             self.store.list, _tenant(request), after=after, limit=self.settings.page_size
         )

@@ -1,0 +1,37 @@
+"""Fixtures: a graphtasks server on a real port for each storage backend, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.databases import database
+from tests.support.server import Server
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per test module and backend, on its own fresh database."""
+    directory = tmp_path_factory.mktemp(f"server-{request.param}")
+    with database(request.param, directory) as url:
+        running = Server(url, directory / "server.log").start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as http:
+        yield http
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: databases, a server on a real port, tokens."""

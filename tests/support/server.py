@@ -1,0 +1,109 @@
+"""Run `graphtasks serve` as a real process on a free port, and mint tokens for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from graphtasks.auth.keys import KeyRing, load_key_ring
+from graphtasks.auth.permissions import ALL_PERMISSIONS
+from graphtasks.auth.tokens import TokenRequest, issue_token
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
+from graphtasks.storage.engine import open_database
+from graphtasks.storage.sql import SqlKeyStore
+
+TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    database_url: str
+    log_path: Path
+    extra_args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    _keys: KeyRing | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tasks_url(self) -> str:
+        return self.url + TASKS_PATH
+
+    def start(self) -> Server:
+        command = [
+            sys.executable,
+            "-m",
+            "graphtasks",
+            "serve",
+            "--port",
+            str(self.port),
+            "--database",
+            self.database_url,
+            *self.extra_args,
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                httpx.get(f"{self.url}/common/discovery/v2.0/keys", timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not start:\n{self.log_path.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=15)
+        self.process = None
+
+    def token(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        roles: tuple[str, ...] = ALL_PERMISSIONS,
+        scopes: tuple[str, ...] | None = None,
+        expires_in: int = 3600,
+    ) -> str:
+        request = TokenRequest(tenant_id=tenant, roles=roles, scopes=scopes, expires_in=expires_in)
+        return issue_token(self.keys(), request, issuer_base=DEFAULT_ISSUER)
+
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            database = open_database(self.database_url)
+            try:
+                self._keys = load_key_ring(SqlKeyStore(database))
+            finally:
+                database.dispose()
+        return self._keys
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.token()}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
