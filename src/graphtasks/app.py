@@ -3,7 +3,7 @@ signing keys happen here, when the factory is called, never at import.
 
 Request path, outermost first:
   ServerErrorMiddleware (Starlette)    unexpected exception -> Graph 500 (internal_error_handler)
-  GraphContextMiddleware               // collapsed, request-id / client-request-id / OData-Version
+  GraphContextMiddleware               canonical path, request-id / client-request-id / OData-Version
   ExceptionMiddleware (Starlette)      GraphError and Starlette's 404/405 -> Graph error bodies
   Router                               web/routes.py (Graph operations) + web/discovery.py
     guard                              bearer token -> Principal, permission check (web/guard.py)
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
         *graph_routes(handlers, make_guard(backend.keys, settings)),
         *discovery_routes(backend.keys, settings),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(GraphContextMiddleware)],
         exception_handlers={
@@ -68,3 +68,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
             Exception: internal_error_handler,
         },
     )
+    # Paths are made canonical before routing, so a redirect would only turn writes into GETs.
+    app.router.redirect_slashes = False
+    return app

@@ -1,7 +1,7 @@
 """Graph's request context and the single translation point from exceptions to Graph error bodies.
 
-GraphContextMiddleware (pure ASGI, outermost of ours) collapses duplicate slashes in the path (the
-SDK's default base URL yields /beta//...), assigns `request-id`, echoes `client-request-id` (or repeats
+GraphContextMiddleware (pure ASGI, outermost of ours) puts the path in canonical form
+(web/routes.py: canonical_path), assigns `request-id`, echoes `client-request-id` (or repeats
 the request-id), and stamps both plus `OData-Version` on every response. The exception handlers below
 render every error, ours or Starlette's, as `{"error": {"code", "message", "innerError"}}`.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,14 +22,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.errors import BadRequest, GraphError, MethodNotAllowed
-from graphtasks.web.routes import unmatched_path_error
+from graphtasks.web.routes import canonical_path, unmatched_path_error
 
 logger = logging.getLogger("graphtasks")
 
 ODATA_JSON = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 )
-_SLASHES = re.compile(r"/{2,}")
 
 
 class GraphJSONResponse(Response):
@@ -48,9 +46,9 @@ class GraphContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope["path"] = _SLASHES.sub("/", scope["path"])
-        if scope.get("raw_path"):
-            scope["raw_path"] = _SLASHES.sub("/", scope["raw_path"].decode("latin-1")).encode("latin-1")
+        scope["path"] = canonical_path(scope["path"])
+        # raw_path would otherwise disagree with path; nothing here routes on it.
+        scope.pop("raw_path", None)
         request_id = str(uuid.uuid4())
         client_request_id = _header(scope, b"client-request-id") or request_id
         scope.setdefault("state", {}).update(request_id=request_id, client_request_id=client_request_id)

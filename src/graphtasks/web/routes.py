@@ -4,6 +4,7 @@ for a path that no line serves (Graph's gateway and Intune wording, graph-surfac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -19,6 +20,19 @@ Guard = Callable[[Access, GraphHandler], GraphHandler]
 
 TASKS = f"/beta/{SINGLETON}/{TASKS_SEGMENT}"
 TASK = f"{TASKS}/{{task_id}}"
+
+
+_SLASHES = re.compile(r"/{2,}")
+# OData's parenthesized key form, deviceAppManagementTasks('id'), with '' standing for one quote.
+_PAREN_KEY = re.compile(rf"/{TASKS_SEGMENT}\('((?:[^']|'')*)'\)")
+
+
+def canonical_path(path: str) -> str:
+    """The path the route table matches: duplicate and trailing slashes removed (the SDK's default
+    base URL yields /beta//...), and a parenthesized key turned into the key segment the SDK uses."""
+    path = _SLASHES.sub("/", path)
+    path = _PAREN_KEY.sub(lambda m: f"/{TASKS_SEGMENT}/{m.group(1).replace(chr(39) * 2, chr(39))}", path)
+    return path.rstrip("/") or "/"
 
 
 def graph_routes(handlers: object, guard: Guard) -> list[Route]:

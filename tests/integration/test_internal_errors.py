@@ -1,0 +1,60 @@
+"""An unexpected failure below the handlers is a Graph-shaped 500, never a stack trace."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graphtasks.app import Backend, create_app, open_backend
+from graphtasks.auth.tokens import TokenRequest, issue_token
+from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.model.records import TaskRecord
+from graphtasks.storage.base import Page
+from graphtasks.storage.sql import SqlTaskStore
+from tests.support.server import TASKS_PATH
+
+
+class FailingStore(SqlTaskStore):
+    """The real store, except that listing fails as a lost database connection would."""
+
+    def list(self, tenant_id: str, *, after: str | None, limit: int) -> Page:
+        raise ConnectionError("database went away")
+
+    def create(self, tenant_id: str, task: TaskRecord) -> None:
+        raise ConnectionError("database went away")
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    real = open_backend(Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    yield Backend(real.database, FailingStore(real.database), real.keys)
+    real.database.dispose()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unexpected_error_is_a_graph_500(backend: Backend, method: str) -> None:
+    app = create_app(Settings(), backend=backend)
+    request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
+    token = issue_token(backend.keys, request, issuer_base=Settings().issuer)
+    headers = {"Authorization": f"Bearer {token}", "client-request-id": "c-500"}
+    body = {"displayName": "x"} if method == "POST" else None
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://graphtasks.test") as client:
+            return await client.request(method, TASKS_PATH, json=body, headers=headers)
+
+    response = asyncio.run(send())
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "InternalServerError",
+        "An internal server error has occurred.",
+    )
+    assert "database went away" not in response.text
+    assert response.headers["client-request-id"] == "c-500"
+    assert error["innerError"]["request-id"] == response.headers["request-id"]
