@@ -186,3 +186,14 @@ def test_not_found_uses_intunes_json_in_string_message(client: httpx.Client) -> 
     document = json.loads(response.json()["error"]["message"])
     assert document["_version"] == 3
     assert "Activity ID: c1" in document["Message"]
+
+
+def test_a_nul_character_is_refused_on_every_backend(client: httpx.Client) -> None:
+    response = client.post(TASKS_PATH, json={"displayName": "a\u0000b"})
+    assert_graph_error(response, 400, "ModelValidationFailure")
+
+
+@pytest.mark.parametrize("task_id", ["%00", "not-a-guid", "x" * 300])
+def test_ids_that_cannot_exist_are_404(client: httpx.Client, task_id: str) -> None:
+    assert_graph_error(client.get(f"{TASKS_PATH}/{task_id}"), 404, "ResourceNotFound")
+    assert_graph_error(client.delete(f"{TASKS_PATH}/{task_id}"), 404, "ResourceNotFound")

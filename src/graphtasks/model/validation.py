@@ -218,6 +218,11 @@ def _convert_scalar(
             return edm.parse_datetime_offset(raw)
         except ValueError:
             raise _not_convertible(raw, type_name) from None
+    if "\x00" in raw:
+        # PostgreSQL text cannot hold U+0000; refusing it everywhere keeps both backends alike.
+        raise ModelValidationFailure(
+            f"The value of '{name}' contains the character U+0000, which is not allowed."
+        )
     return raw
 
 

@@ -7,6 +7,7 @@ Every statement is scoped by tenant_id, so one tenant's key can never reach anot
 from __future__ import annotations
 
 import time
+import uuid
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
@@ -23,6 +24,15 @@ def task_not_found(task_id: str) -> NotFound:
     # Intune's 404 carries no detail beyond "An error has occurred" (graph-surface.md §4.5); the id is
     # added so that a person reading the error knows which key missed.
     return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
+
+
+def _require_possible_id(task_id: str) -> None:
+    """Ids are GUIDs the server made, so anything else cannot exist; answering before the query also
+    keeps characters PostgreSQL refuses (U+0000) away from it."""
+    try:
+        uuid.UUID(task_id)
+    except ValueError:
+        raise task_not_found(task_id) from None
 
 
 class SqlTaskStore:
@@ -79,6 +89,7 @@ class SqlTaskStore:
 
     @staticmethod
     def _key(tenant_id: str, task_id: str) -> ColumnElement[bool]:
+        _require_possible_id(task_id)
         return (tasks.c.tenant_id == tenant_id) & (tasks.c.id == task_id)
 
     def _get(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
