@@ -102,7 +102,8 @@ def verify_bearer(authorization: str | None, ring: KeyRing, *, issuer_base: str,
         raise Unauthorized("Access token validation failure. Invalid tenant.")
     if claims.get("iss") != issuer_for(issuer_base, tenant_id):
         raise Unauthorized("Access token validation failure. Invalid issuer.")
-    return _principal(claims, tenant_id)
+    # Entra writes tenant ids in lower case; one tenant must never become two by spelling.
+    return _principal(claims, tenant_id.lower())
 
 
 def _bearer_value(authorization: str | None) -> str:
@@ -128,6 +129,8 @@ def _decode(token: str, public_key: Any, leeway_s: int) -> dict[str, Any]:
         raise Unauthorized("Lifetime validation failed, the token is not yet valid.") from None
     except jwt.InvalidAudienceError:
         raise Unauthorized("Access token validation failure. Invalid audience.") from None
+    except jwt.InvalidSignatureError:  # a DecodeError subclass, so it goes first
+        raise Unauthorized("Access token validation failure.") from None
     except jwt.DecodeError:
         raise Unauthorized("CompactToken parsing failed with error code: 80049217") from None
     except jwt.InvalidTokenError:

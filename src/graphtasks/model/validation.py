@@ -16,10 +16,9 @@ Reads only model/schema.py; never touches HTTP or storage.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TypeAlias
-
-import orjson
 
 from graphtasks.errors import BadRequest, ModelValidationFailure
 from graphtasks.model import edm
@@ -248,7 +247,8 @@ def _convert_int32(raw: object, name: str, value_range: tuple[int, int] | None) 
 
 
 def _not_convertible(raw: object, type_name: str) -> ModelValidationFailure:
-    literal = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+    # The stdlib encoder, unlike orjson, renders ints of any size.
+    literal = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"))
     return ModelValidationFailure(
         f"Cannot convert the literal '{literal}' to the expected type '{type_name}'."
     )
