@@ -1,0 +1,1 @@
+"""Load benchmark for graphtasks (bench/load.py) and its bare ASGI baseline (bench/bare_app.py)."""
