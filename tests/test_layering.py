@@ -11,8 +11,14 @@ PACKAGE = Path(__file__).parents[1] / "src" / "graphtasks"
 
 # package -> module prefixes it must never import
 RULES = {
-    "model": ("graphtasks.web", "graphtasks.storage", "graphtasks.auth", "graphtasks.odata", "sqlalchemy",
-              "starlette"),
+    "model": (
+        "graphtasks.web",
+        "graphtasks.storage",
+        "graphtasks.auth",
+        "graphtasks.odata",
+        "sqlalchemy",
+        "starlette",
+    ),
     "odata": ("graphtasks.web", "graphtasks.storage", "graphtasks.auth", "sqlalchemy", "starlette"),
     "storage": ("graphtasks.web", "graphtasks.auth", "starlette"),
     "auth": ("graphtasks.web", "graphtasks.storage.sql", "sqlalchemy", "starlette"),
