@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.examples import FOUNDING_REQUEST
 from tests.support.server import TASKS_PATH, Server
 
 ODATA_JSON = (
@@ -17,26 +18,6 @@ ODATA_JSON = (
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z")
 
 # The founding page's example request.
-FOUNDING_EXAMPLE: dict[str, Any] = {
-    "@odata.type": "#microsoft.graph.securityConfigurationTask",
-    "displayName": "Display Name value",
-    "description": "Description value",
-    "dueDateTime": "2017-01-01T00:02:18.1994089-08:00",
-    "category": "advancedThreatProtection",
-    "priority": "high",
-    "creator": "Creator value",
-    "creatorNotes": "Creator Notes value",
-    "assignedTo": "Assigned To value",
-    "status": "pending",
-    "endpointSecurityPolicy": "antivirus",
-    "applicablePlatform": "macOS",
-    "endpointSecurityPolicyProfile": "antivirus",
-    "insights": "Insights value",
-    "managedDeviceCount": 2,
-    "intendedSettings": [
-        {"@odata.type": "microsoft.graph.keyValuePair", "name": "Name value", "value": "Value value"}
-    ],
-}
 
 APP_VULNERABILITY: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.appVulnerabilityTask",
@@ -74,7 +55,7 @@ def create(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_create_returns_201_with_the_full_entity(client: httpx.Client, server: Server) -> None:
-    response = client.post(TASKS_PATH, json=FOUNDING_EXAMPLE)
+    response = client.post(TASKS_PATH, json=FOUNDING_REQUEST)
     assert response.status_code == 201
     body = response.json()
     assert (
@@ -87,7 +68,7 @@ def test_create_returns_201_with_the_full_entity(client: httpx.Client, server: S
     assert response.headers["location"] == f"{server.tasks_url}/{body['id']}"
     assert response.headers["content-type"] == ODATA_JSON
     # Every property sent comes back; the date in UTC, the complex value with its '#' type.
-    expected = {**FOUNDING_EXAMPLE, "dueDateTime": "2017-01-01T08:02:18.1994089Z"}
+    expected = {**FOUNDING_REQUEST, "dueDateTime": "2017-01-01T08:02:18.1994089Z"}
     expected["intendedSettings"] = [
         {"@odata.type": "#microsoft.graph.keyValuePair", "name": "Name value", "value": "Value value"}
     ]
@@ -95,14 +76,14 @@ def test_create_returns_201_with_the_full_entity(client: httpx.Client, server: S
 
 
 def test_get_returns_the_entity_at_top_level(client: httpx.Client, server: Server) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     response = client.get(f"{TASKS_PATH}/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
     assert "value" not in response.json()
 
 
-@pytest.mark.parametrize("body", [FOUNDING_EXAMPLE, APP_VULNERABILITY, UNMANAGED_DISCOVERY])
+@pytest.mark.parametrize("body", [FOUNDING_REQUEST, APP_VULNERABILITY, UNMANAGED_DISCOVERY])
 def test_every_type_round_trips(client: httpx.Client, body: dict[str, Any]) -> None:
     created = create(client, body)
     fetched = client.get(f"{TASKS_PATH}/{created['id']}").json()
@@ -129,7 +110,7 @@ def test_missing_odata_type_creates_the_base_type_with_defaults(client: httpx.Cl
 
 
 def test_list_holds_mixed_types_each_with_odata_type(client: httpx.Client, server: Server) -> None:
-    ids = {create(client, body)["id"] for body in (FOUNDING_EXAMPLE, APP_VULNERABILITY, UNMANAGED_DISCOVERY)}
+    ids = {create(client, body)["id"] for body in (FOUNDING_REQUEST, APP_VULNERABILITY, UNMANAGED_DISCOVERY)}
     response = client.get(TASKS_PATH)
     assert response.status_code == 200
     body = response.json()
@@ -147,7 +128,7 @@ def test_list_holds_mixed_types_each_with_odata_type(client: httpx.Client, serve
 
 def test_count_is_plain_text(client: httpx.Client) -> None:
     before = int(client.get(f"{TASKS_PATH}/$count").text)
-    create(client, FOUNDING_EXAMPLE)
+    create(client, FOUNDING_REQUEST)
     response = client.get(f"{TASKS_PATH}/$count")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -155,7 +136,7 @@ def test_count_is_plain_text(client: httpx.Client) -> None:
 
 
 def test_patch_merges_and_answers_204(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}"
     response = client.patch(
         url,
@@ -173,7 +154,7 @@ def test_patch_merges_and_answers_204(client: httpx.Client) -> None:
 
 
 def test_patch_with_return_representation_answers_200(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     response = client.patch(
         f"{TASKS_PATH}/{created['id']}",
         json={"description": "changed"},
@@ -185,7 +166,7 @@ def test_patch_with_return_representation_answers_200(client: httpx.Client) -> N
 
 
 def test_patch_replaces_a_collection(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}"
     assert (
         client.patch(url, json={"intendedSettings": [{"name": "a"}, {"name": "b", "value": "2"}]}).status_code
@@ -213,7 +194,7 @@ def test_round_trip_patch_with_read_only_values_is_accepted(client: httpx.Client
 
 
 def test_changing_the_type_is_a_400_and_writes_nothing(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}"
     response = client.patch(
         url, json={"@odata.type": "#microsoft.graph.appVulnerabilityTask", "displayName": "x"}
@@ -223,7 +204,7 @@ def test_changing_the_type_is_a_400_and_writes_nothing(client: httpx.Client) -> 
 
 
 def test_delete_answers_204_then_404(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}"
     assert (client.delete(url).status_code, client.delete(url).status_code) == (204, 404)
     assert client.get(url).status_code == 404
@@ -231,7 +212,7 @@ def test_delete_answers_204_then_404(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("action", ["updateStatus", "microsoft.graph.updateStatus"])
 def test_update_status_sets_status_and_keeps_the_note(client: httpx.Client, action: str) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}"
     response = client.post(f"{url}/{action}", json={"status": "completed", "note": "Note value"})
     assert (response.status_code, response.content) == (204, b"")
@@ -243,7 +224,7 @@ def test_update_status_sets_status_and_keeps_the_note(client: httpx.Client, acti
 
 
 def test_update_status_validates_its_parameters(client: httpx.Client) -> None:
-    created = create(client, FOUNDING_EXAMPLE)
+    created = create(client, FOUNDING_REQUEST)
     url = f"{TASKS_PATH}/{created['id']}/updateStatus"
     bad_enum = client.post(url, json={"status": "done"})
     unknown = client.post(url, json={"status": "active", "reason": "x"})
@@ -266,7 +247,7 @@ def test_a_missing_id_is_404(client: httpx.Client, method: str, suffix: str) -> 
 
 
 def test_create_with_prefer_minimal_answers_204_with_location(client: httpx.Client, server: Server) -> None:
-    response = client.post(TASKS_PATH, json=FOUNDING_EXAMPLE, headers={"Prefer": "return=minimal"})
+    response = client.post(TASKS_PATH, json=FOUNDING_REQUEST, headers={"Prefer": "return=minimal"})
     assert (response.status_code, response.content) == (204, b"")
     assert client.get(response.headers["location"].removeprefix(server.url)).status_code == 200
 

@@ -29,6 +29,7 @@ from graphtasks.model.validation import (
     validate_update,
     validate_update_status,
 )
+from tests.support.examples import FOUNDING_REQUEST
 
 SCT = "#microsoft.graph.securityConfigurationTask"
 AVT = "#microsoft.graph.appVulnerabilityTask"
@@ -40,26 +41,6 @@ BASE = "#microsoft.graph.deviceAppManagementTask"
 TICKS_2017 = 636_188_256_000_000_000
 FOUNDING_DUE_TICKS = TICKS_2017 + (8 * 3600 + 2 * 60 + 18) * 10_000_000 + 1_994_089
 
-FOUNDING_BODY: dict[str, Any] = {
-    "@odata.type": "#microsoft.graph.securityConfigurationTask",
-    "displayName": "Display Name value",
-    "description": "Description value",
-    "dueDateTime": "2017-01-01T00:02:18.1994089-08:00",
-    "category": "advancedThreatProtection",
-    "priority": "high",
-    "creator": "Creator value",
-    "creatorNotes": "Creator Notes value",
-    "assignedTo": "Assigned To value",
-    "status": "pending",
-    "endpointSecurityPolicy": "antivirus",
-    "applicablePlatform": "macOS",
-    "endpointSecurityPolicyProfile": "antivirus",
-    "insights": "Insights value",
-    "managedDeviceCount": 2,
-    "intendedSettings": [
-        {"@odata.type": "microsoft.graph.keyValuePair", "name": "Name value", "value": "Value value"}
-    ],
-}
 
 FOUNDING_VALUES: Values = {
     "displayName": "Display Name value",
@@ -122,7 +103,7 @@ def _literal(literal: str, type_name: str) -> str:
 
 
 def test_founding_example_validates_to_security_configuration_task() -> None:
-    assert validate_create(FOUNDING_BODY) == (SECURITY_CONFIGURATION_TASK, FOUNDING_VALUES)
+    assert validate_create(FOUNDING_REQUEST) == (SECURITY_CONFIGURATION_TASK, FOUNDING_VALUES)
 
 
 @pytest.mark.parametrize(
@@ -500,7 +481,7 @@ def test_create_rejects(body: dict[str, Any], message: str) -> None:
     ("payload", "node"),
     [
         ([], "StartArray"),
-        ([FOUNDING_BODY], "StartArray"),
+        ([FOUNDING_REQUEST], "StartArray"),
         (42, "PrimitiveValue"),
         (4.2, "PrimitiveValue"),
         ("text", "PrimitiveValue"),

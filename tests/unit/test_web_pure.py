@@ -38,6 +38,7 @@ from graphtasks.web.middleware import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
 from graphtasks.web.serialization import collection_json, entity_json, task_json
+from tests.support.examples import FOUNDING_REQUEST
 
 TASKS = "/beta/deviceAppManagement/deviceAppManagementTasks"
 
@@ -298,26 +299,6 @@ BASE_ORDER = [
     "status",
 ]
 
-FOUNDING_REQUEST: dict[str, Any] = {
-    "@odata.type": "#microsoft.graph.securityConfigurationTask",
-    "displayName": "Display Name value",
-    "description": "Description value",
-    "dueDateTime": "2017-01-01T00:02:18.1994089-08:00",
-    "category": "advancedThreatProtection",
-    "priority": "high",
-    "creator": "Creator value",
-    "creatorNotes": "Creator Notes value",
-    "assignedTo": "Assigned To value",
-    "status": "pending",
-    "endpointSecurityPolicy": "antivirus",
-    "applicablePlatform": "macOS",
-    "endpointSecurityPolicyProfile": "antivirus",
-    "insights": "Insights value",
-    "managedDeviceCount": 2,
-    "intendedSettings": [
-        {"@odata.type": "microsoft.graph.keyValuePair", "name": "Name value", "value": "Value value"}
-    ],
-}
 
 # The founding page's 201 body, with instants in UTC and the complex type's '#', as OData JSON wants.
 FOUNDING_RESPONSE: dict[str, Any] = {
