@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.config import Settings
 from graphtasks.errors import GraphError
+from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
@@ -54,7 +55,7 @@ def open_backend(settings: Settings) -> Backend:
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
     backend = backend or open_backend(settings)
-    handlers = TaskHandlers(settings, backend.store)
+    handlers = TaskHandlers(settings, backend.store, SkiptokenSigner(backend.keys.derive_secret("skiptoken")))
     routes = [
         *graph_routes(handlers, make_guard(backend.keys, settings)),
         *discovery_routes(backend.keys, settings),

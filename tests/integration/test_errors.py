@@ -172,10 +172,10 @@ def test_client_request_id_is_echoed(client: httpx.Client) -> None:
     assert response.headers["odata-version"] == "4.0"
 
 
-def test_query_options_not_served_yet_are_refused(client: httpx.Client) -> None:
-    response = client.get(TASKS_PATH, params={"$filter": "status eq 'pending'"})
+def test_search_is_refused_as_intune_does(client: httpx.Client) -> None:
+    response = client.get(TASKS_PATH, params={"$search": '"antivirus"'})
     assert_graph_error(response, 400, "BadRequest")
-    assert "Query option 'Filter' is not allowed" in response.json()["error"]["message"]
+    assert "Query option 'Search' is not allowed" in response.json()["error"]["message"]
 
 
 def test_not_found_uses_intunes_json_in_string_message(client: httpx.Client) -> None:

@@ -13,7 +13,7 @@ from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_TENANT, Settings
 from graphtasks.model.records import TaskRecord
-from graphtasks.storage.base import Page
+from graphtasks.storage.base import Page, TaskQuery
 from graphtasks.storage.sql import SqlTaskStore
 from tests.support.server import TASKS_PATH
 
@@ -21,7 +21,7 @@ from tests.support.server import TASKS_PATH
 class FailingStore(SqlTaskStore):
     """The real store, except that listing fails as a lost database connection would."""
 
-    def list(self, tenant_id: str, *, after: str | None, limit: int) -> Page:
+    def query(self, query: TaskQuery) -> Page:
         raise ConnectionError("database went away")
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:

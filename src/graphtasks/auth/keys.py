@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,14 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.public_jwk() for k in self.keys]}
+
+    def derive_secret(self, purpose: str) -> bytes:
+        """A symmetric secret for `purpose` (e.g. signing $skiptoken values), derived from the signing
+        key, so every instance on one database shares it and nothing more has to be stored."""
+        private = self.signing.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return hmac.new(private, purpose.encode(), hashlib.sha256).digest()
 
 
 def load_key_ring(store: KeyStore) -> KeyRing:

@@ -1,26 +1,60 @@
-"""Opaque $skiptoken values for keyset paging: the key of the last task a page held.
+"""Opaque, signed $skiptoken values for keyset paging.
 
-The token only ever narrows a query that is already scoped to the caller's tenant, so a forged one
-can skip rows but never reach another tenant's; one that does not decode is a 400.
+A token holds the sort-key values of the last row a page returned (orderby keys, then id). It is
+HMAC-signed together with its scope: the tenant and a fingerprint of the query (collection, type cast,
+$filter, $orderby). A token that was altered, or is replayed by another tenant or with another query,
+fails the check and is a 400, so it can never widen what a caller sees.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import uuid
+import hashlib
+import hmac
+import json
+from typing import TypeAlias
 
 from graphtasks.errors import BadRequest
 
+KeyValue: TypeAlias = str | int | None
+_MAC_BYTES = 16
 
-def encode_skiptoken(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).rstrip(b"=").decode()
+
+class SkiptokenSigner:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def encode(self, keys: tuple[KeyValue, ...], *, scope: str) -> str:
+        payload = json.dumps(list(keys), separators=(",", ":")).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload, scope))}"
+
+    def decode(self, token: str, *, scope: str) -> tuple[KeyValue, ...]:
+        payload_text, _, mac_text = token.partition(".")
+        try:
+            payload, mac = _unb64(payload_text), _unb64(mac_text)
+        except (binascii.Error, ValueError):
+            raise _invalid() from None
+        if not hmac.compare_digest(mac, self._mac(payload, scope)):
+            raise _invalid()
+        keys = json.loads(payload)
+        if not isinstance(keys, list) or not all(k is None or isinstance(k, str | int) for k in keys):
+            raise _invalid()
+        return tuple(keys)
+
+    def _mac(self, payload: bytes, scope: str) -> bytes:
+        return hmac.new(self._secret, scope.encode() + b"\n" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def decode_skiptoken(token: str) -> str:
-    try:
-        last_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        uuid.UUID(last_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("The $skiptoken value is not valid.") from None
-    return last_id
+def _invalid() -> BadRequest:
+    return BadRequest("The $skiptoken value is not valid for this request.")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text:
+        raise ValueError("empty")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

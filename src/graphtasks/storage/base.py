@@ -1,7 +1,7 @@
 """The storage seam: what the web layer may ask of a task store, and the page type it gets back.
 
 Implementations raise graphtasks.errors.NotFound for a task that does not exist in the caller's
-tenant; they never learn about HTTP.
+tenant, and BadRequest for a query that does not fit the model; they never learn about HTTP.
 """
 
 from __future__ import annotations
@@ -12,13 +12,34 @@ from typing import Protocol
 from graphtasks.model.records import TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
+from graphtasks.odata.ast import Node
+from graphtasks.odata.options import OrderKey
+from graphtasks.odata.paging import KeyValue
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """One page of a tenant's tasks: filtered, ordered, resumed after a keyset position."""
+
+    tenant_id: str
+    # A type-cast segment: only tasks of this type, and its properties usable by name.
+    cast: EntityType | None = None
+    filter: Node | None = None
+    orderby: tuple[OrderKey, ...] = ()
+    limit: int = 1000
+    skip: int = 0
+    # The sort-key values of the last row of the previous page (from a $skiptoken).
+    after: tuple[KeyValue, ...] | None = None
+    count: bool = False
 
 
 @dataclass(frozen=True)
 class Page:
     tasks: list[TaskRecord]
-    # The id after which the next page starts, or None on the last page.
-    next_after: str | None
+    # The sort-key values of the last row, when another page follows; None on the last page.
+    next_keys: tuple[KeyValue, ...] | None
+    # The number of tasks the query matches over all pages, when asked for.
+    count: int | None = None
 
 
 class TaskStore(Protocol):
@@ -34,9 +55,9 @@ class TaskStore(Protocol):
 
     def delete(self, tenant_id: str, task_id: str) -> None: ...
 
-    def list(self, tenant_id: str, *, after: str | None, limit: int) -> Page: ...
+    def query(self, query: TaskQuery) -> Page: ...
 
-    def count(self, tenant_id: str) -> int: ...
+    def count(self, query: TaskQuery) -> int: ...
 
 
 class KeyStore(Protocol):

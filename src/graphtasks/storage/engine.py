@@ -1,4 +1,5 @@
-"""Open a database: the only dialect-aware code (SQLite pragmas and locking, PostgreSQL options).
+"""Open a database: SQLite pragmas and locking, PostgreSQL options. With storage/dialect.py (the
+JSON SQL of any/all), the only dialect-aware code.
 
 SQLite runs in WAL mode, so a commit is in the WAL file before the call returns and survives the server
 process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
@@ -77,7 +78,15 @@ def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
         # Autocommit at the driver level; Database.write() issues BEGIN IMMEDIATE itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000"):
+        # case_sensitive_like: OData's startswith/endswith/contains are case-sensitive, as PostgreSQL's
+        # LIKE already is.
+        pragmas = (
+            "journal_mode=WAL",
+            f"synchronous={synchronous}",
+            "busy_timeout=10000",
+            "case_sensitive_like=ON",
+        )
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from graphtasks.errors import NotFound
 from graphtasks.model.records import TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
-from graphtasks.storage.base import Page
+from graphtasks.storage.base import Page, TaskQuery
 from graphtasks.storage.engine import Database
+from graphtasks.storage.query import count_statement, page_statement
 from graphtasks.storage.tables import record_from_row, row_values, signing_keys, tasks
 
 
@@ -71,21 +72,25 @@ class SqlTaskStore:
             if conn.execute(delete(tasks).where(self._key(tenant_id, task_id))).rowcount == 0:
                 raise task_not_found(task_id)
 
-    def list(self, tenant_id: str, *, after: str | None, limit: int) -> Page:
-        query = select(tasks).where(tasks.c.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(tasks.c.id > after)
-        # One row more than asked tells whether another page exists.
-        query = query.order_by(tasks.c.id).limit(limit + 1)
+    def query(self, query: TaskQuery) -> Page:
+        statement, keys = page_statement(query, self._db.dialect)
         with self._db.read() as conn:
-            rows = conn.execute(query).all()
-        records = [record_from_row(row) for row in rows[:limit]]
-        return Page(records, records[-1].id if len(rows) > limit else None)
+            rows = conn.execute(statement).all()
+            total = (
+                int(conn.execute(count_statement(query, self._db.dialect)).scalar_one())
+                if query.count
+                else None
+            )
+        records = [record_from_row(row) for row in rows[: query.limit]]
+        next_keys = None
+        if len(rows) > query.limit and query.limit > 0:
+            last = rows[query.limit - 1]._mapping
+            next_keys = tuple(last[f"sort_key_{i}"] for i in range(len(keys)))
+        return Page(records, next_keys, total)
 
-    def count(self, tenant_id: str) -> int:
-        query = select(func.count()).select_from(tasks).where(tasks.c.tenant_id == tenant_id)
+    def count(self, query: TaskQuery) -> int:
         with self._db.read() as conn:
-            return int(conn.execute(query).scalar_one())
+            return int(conn.execute(count_statement(query, self._db.dialect)).scalar_one())
 
     @staticmethod
     def _key(tenant_id: str, task_id: str) -> ColumnElement[bool]:

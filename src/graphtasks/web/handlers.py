@@ -18,47 +18,67 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
+from graphtasks.errors import BadRequest
 from graphtasks.model import edm
 from graphtasks.model.records import TaskRecord
+from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, TASK_TYPES_BY_NAME, EntityType
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
-from graphtasks.odata.options import parse_query
-from graphtasks.odata.paging import decode_skiptoken, encode_skiptoken
-from graphtasks.storage.base import TaskStore
+from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, QueryOptions, parse_query
+from graphtasks.odata.paging import SkiptokenSigner
+from graphtasks.odata.selection import resolve_select
+from graphtasks.storage.base import TaskQuery, TaskStore
+from graphtasks.storage.sql import task_not_found
 from graphtasks.web.bodies import read_json
 from graphtasks.web.guard import principal_of
 from graphtasks.web.middleware import GraphJSONResponse
-from graphtasks.web.preferences import Preferences, read_preferences
-from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION, collection_json, entity_json, tasks_url
-
-_LIST_OPTIONS = frozenset({"skiptoken"})
-_NO_OPTIONS: frozenset[str] = frozenset()
+from graphtasks.web.preferences import read_preferences
+from graphtasks.web.serialization import (
+    STATUS_NOTE_ANNOTATION,
+    Shape,
+    collection_context,
+    collection_json,
+    entity_context,
+    entity_json,
+    tasks_url,
+)
 
 
 @dataclass(frozen=True)
 class TaskHandlers:
     settings: Settings
     store: TaskStore
+    skiptokens: SkiptokenSigner
 
     async def list_tasks(self, request: Request) -> Response:
-        options = parse_query(request.query_params.multi_items(), allowed=_LIST_OPTIONS)
-        after = None if options.skiptoken is None else decode_skiptoken(options.skiptoken)
-        page = await run_in_threadpool(
-            self.store.list, _tenant(request), after=after, limit=self.settings.page_size
-        )
+        cast = _cast_segment(request)
+        options = _options(request, LIST_OPTIONS)
+        shape = _shape(request, options, cast)
+        query = self._task_query(request, options, cast)
+        page = await run_in_threadpool(self.store.query, query)
         base = self._base_url(request)
-        next_link = None if page.next_after is None else _next_link(request, base, page.next_after)
-        note = _wants_status_note(read_preferences(request.headers))
-        return GraphJSONResponse(collection_json(page.tasks, base, next_link=next_link, status_note=note))
+        next_link = None
+        if page.next_keys is not None:
+            next_link = _next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+        context = collection_context(base, cast=cast, selection=shape.selection)
+        return GraphJSONResponse(
+            collection_json(page.tasks, context, shape, next_link=next_link, count=page.count)
+        )
 
     async def count_tasks(self, request: Request) -> Response:
-        parse_query(request.query_params.multi_items(), allowed=_NO_OPTIONS)
-        count = await run_in_threadpool(self.store.count, _tenant(request))
+        options = _options(request, COUNT_OPTIONS)
+        query = TaskQuery(_tenant(request), cast=_cast_segment(request), filter=options.filter)
+        count = await run_in_threadpool(self.store.count, query)
         return PlainTextResponse(str(count))
 
     async def get_task(self, request: Request) -> Response:
-        parse_query(request.query_params.multi_items(), allowed=_NO_OPTIONS)
+        cast = _cast_segment(request)
+        options = _options(request, ENTITY_OPTIONS)
+        shape = _shape(request, options, cast)
         record = await run_in_threadpool(self.store.get, _tenant(request), _task_id(request))
-        return self._entity(request, record)
+        if cast is not None and cast not in record.type.ancestors():
+            raise task_not_found(record.id)
+        context = entity_context(self._base_url(request), cast=cast, selection=shape.selection)
+        return GraphJSONResponse(entity_json(record, context, shape))
 
     async def create_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -101,14 +121,56 @@ class TaskHandlers:
         return Response(status_code=204)
 
     def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:
-        note = _wants_status_note(read_preferences(request.headers))
-        body = entity_json(record, self._base_url(request), status_note=note)
+        shape = Shape(status_note=_wants_status_note(request))
+        body = entity_json(record, entity_context(self._base_url(request)), shape)
         return GraphJSONResponse(body, status_code=status_code)
+
+    def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
+        query = TaskQuery(
+            _tenant(request),
+            cast=cast,
+            filter=options.filter,
+            orderby=options.orderby,
+            limit=self.settings.page_size if options.top is None else options.top,
+            skip=options.skip,
+            count=options.count,
+        )
+        if options.skiptoken is None:
+            return query
+        after = self.skiptokens.decode(options.skiptoken, scope=_scope(query))
+        return TaskQuery(**{**query.__dict__, "after": after})
 
     def _base_url(self, request: Request) -> str:
         if self.settings.base_url is not None:
             return self.settings.base_url.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _options(request: Request, allowed: frozenset[str]) -> QueryOptions:
+    return parse_query(request.query_params.multi_items(), allowed=allowed)
+
+
+def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:
+    selection = resolve_select(options.select, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
+    return Shape(selection=selection, status_note=_wants_status_note(request))
+
+
+def _scope(query: TaskQuery) -> str:
+    """What a $skiptoken is only valid for: this tenant, collection, cast, filter and order."""
+    cast = "" if query.cast is None else query.cast.qualified_name
+    order = ",".join(map(str, query.orderby))
+    return f"tasks\n{query.tenant_id}\n{cast}\n{query.filter}\n{order}"
+
+
+def _cast_segment(request: Request) -> EntityType | None:
+    """The type of a type-cast segment (`.../microsoft.graph.appVulnerabilityTask`), if the route has one."""
+    name = request.path_params.get("type_name")
+    if name is None:
+        return None
+    entity_type = TASK_TYPES_BY_NAME.get(f"microsoft.graph.{name}")
+    if entity_type is None:
+        raise BadRequest(f"Resource not found for the segment 'microsoft.graph.{name}'.")
+    return entity_type
 
 
 def _tenant(request: Request) -> str:
@@ -121,14 +183,16 @@ def _task_id(request: Request) -> str:
     return task_id
 
 
-def _wants_status_note(preferences: Preferences) -> bool:
-    return preferences.includes_annotation(STATUS_NOTE_ANNOTATION.removeprefix("@"))
+def _wants_status_note(request: Request) -> bool:
+    return read_preferences(request.headers).includes_annotation(STATUS_NOTE_ANNOTATION.removeprefix("@"))
 
 
-def _next_link(request: Request, base_url: str, last_id: str) -> str:
-    """The same request with every option kept but $skiptoken, which moves past `last_id`."""
+def _next_link(request: Request, base_url: str, skiptoken: str) -> str:
+    """The same request with every option kept but $skip (applied once) and $skiptoken (replaced)."""
     kept = [
-        (k, v) for k, v in request.query_params.multi_items() if k.removeprefix("$").lower() != "skiptoken"
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k.removeprefix("$").lower() not in {"skiptoken", "skip"}
     ]
-    query = urlencode([*kept, ("$skiptoken", encode_skiptoken(last_id))], quote_via=quote, safe="$,'()")
-    return f"{tasks_url(base_url)}?{query}"
+    query = urlencode([*kept, ("$skiptoken", skiptoken)], quote_via=quote, safe="$,'()")
+    return f"{base_url}{request.url.path}?{query}"

@@ -20,6 +20,8 @@ Guard = Callable[[Access, GraphHandler], GraphHandler]
 
 TASKS = f"/beta/{SINGLETON}/{TASKS_SEGMENT}"
 TASK = f"{TASKS}/{{task_id}}"
+# A type-cast segment; the namespace is fixed, so {type_name} is the bare type name.
+CAST = "microsoft.graph.{type_name}"
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -46,11 +48,14 @@ def graph_routes(handlers: object, guard: Guard) -> list[Route]:
         op(TASKS, "GET", Access.READ, "list_tasks"),
         op(TASKS, "POST", Access.WRITE, "create_task"),
         op(f"{TASKS}/$count", "GET", Access.READ, "count_tasks"),
+        op(f"{TASKS}/{CAST}", "GET", Access.READ, "list_tasks"),
+        op(f"{TASKS}/{CAST}/$count", "GET", Access.READ, "count_tasks"),
         op(TASK, "GET", Access.READ, "get_task"),
         op(TASK, "PATCH", Access.WRITE, "update_task"),
         op(TASK, "DELETE", Access.WRITE, "delete_task"),
         op(f"{TASK}/{UPDATE_STATUS.name}", "POST", Access.WRITE, "update_status"),
         op(f"{TASK}/{UPDATE_STATUS.qualified_name}", "POST", Access.WRITE, "update_status"),
+        op(f"{TASK}/{CAST}", "GET", Access.READ, "get_task"),
     ]
 
 

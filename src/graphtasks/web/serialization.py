@@ -1,56 +1,76 @@
 """Task records -> Graph JSON: @odata.context, @odata.type, property order, ISO 8601 datetimes.
 
-Properties appear in the docs' order (model/schema.py). Every task carries its `@odata.type` with the
-leading '#', which the SDK needs to pick the subtype (sdk-wire.md §0.7); complex values carry theirs
-too, in the '#' form OData JSON requires (the docs' examples leave the '#' out).
+Properties appear in the docs' order (model/schema.py); under $select only the selected ones do.
+Every task carries its `@odata.type` with the leading '#', which the SDK needs to pick the subtype
+(sdk-wire.md §0.7); complex values carry theirs too, in the '#' form OData JSON requires (the docs'
+examples leave the '#' out).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from graphtasks.model import edm
 from graphtasks.model.records import TaskRecord
-from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, Property
+from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, EntityType, Property
 from graphtasks.model.validation import ComplexValue, Value
+from graphtasks.odata.selection import Selection
 
 JSON = dict[str, Any]
 STATUS_NOTE_ANNOTATION = "@graphtasks.statusNote"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How each task is shown: which properties, and whether with its updateStatus note."""
+
+    selection: Selection | None = None
+    status_note: bool = False
 
 
 def tasks_url(base_url: str) -> str:
     return f"{base_url}/beta/{TASKS_PATH}"
 
 
-def collection_context(base_url: str) -> str:
-    return f"{base_url}/beta/$metadata#{TASKS_PATH}"
+def collection_context(
+    base_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
+) -> str:
+    path = TASKS_PATH if cast is None else f"{TASKS_PATH}/{cast.qualified_name}"
+    return f"{base_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
 
 
-def entity_context(base_url: str) -> str:
-    return f"{collection_context(base_url)}/$entity"
+def entity_context(
+    base_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
+) -> str:
+    return f"{collection_context(base_url, cast=cast, selection=selection)}/$entity"
 
 
-def task_json(record: TaskRecord, *, status_note: bool = False) -> JSON:
-    body: JSON = {"@odata.type": record.type.odata_type, "id": record.id}
+def task_json(record: TaskRecord, shape: Shape = Shape()) -> JSON:
+    body: JSON = {"@odata.type": record.type.odata_type}
+    selected = None if shape.selection is None else shape.selection.names_for(record.type)
     for prop in record.type.properties:
-        if prop.name != "id":
-            body[prop.name] = _property_json(prop, record.values[prop.name])
-    if status_note:
+        if selected is not None and prop.name not in selected:
+            continue
+        body[prop.name] = record.id if prop.name == "id" else _property_json(prop, record.values[prop.name])
+    if shape.status_note:
         body[STATUS_NOTE_ANNOTATION] = record.status_note
     return body
 
 
-def entity_json(record: TaskRecord, base_url: str, *, status_note: bool = False) -> JSON:
-    return {"@odata.context": entity_context(base_url), **task_json(record, status_note=status_note)}
+def entity_json(record: TaskRecord, context: str, shape: Shape = Shape()) -> JSON:
+    return {"@odata.context": context, **task_json(record, shape)}
 
 
 def collection_json(
-    records: list[TaskRecord], base_url: str, *, next_link: str | None, status_note: bool
+    records: list[TaskRecord], context: str, shape: Shape, *, next_link: str | None, count: int | None
 ) -> JSON:
-    body: JSON = {"@odata.context": collection_context(base_url)}
+    body: JSON = {"@odata.context": context}
+    if count is not None:
+        body["@odata.count"] = count
     if next_link is not None:
         body["@odata.nextLink"] = next_link
-    body["value"] = [task_json(r, status_note=status_note) for r in records]
+    body["value"] = [task_json(r, shape) for r in records]
     return body
 
 

@@ -1,0 +1,259 @@
+"""$filter text -> syntax tree (odata/ast.py): a tokenizer and a recursive-descent parser.
+
+Why not a library: odata-query (0.10, the well-kept OData parser for Python) was tried first. It parses
+most of what Graph clients send, but has no qualified enum literals
+(`microsoft.graph.deviceAppManagementTaskStatus'pending'`) and no `isof`, its SLY grammar cannot gain
+them without reordering the library's own token rules, and its errors carry a token repr rather than a
+position. The subset Graph's task filters need is small, so it is written here, each rule named after
+its production in the OData 4.01 ABNF (odata-abnf-construction-rules), with ODataLib's error wording.
+
+Precedence, loosest first (OData 4.01 URL conventions §5.1.1.1): or, and, equality (eq ne),
+relational (gt ge lt le in), not, primary.
+
+Pure: knows no properties and no storage; names are resolved later (storage/filters.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from graphtasks.errors import BadRequest
+from graphtasks.model import edm
+from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, LiteralKind, Member, Node, Not
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,12})?)?(?:Z|[+-]\d{2}:\d{2}))
+  | (?P<guid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w-]))
+  | (?P<date>\d{4}-\d{2}-\d{2}(?![\dT]))
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.]))
+  | (?P<enum>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+'(?:[^']|'')*')
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
+  | (?P<punct>[(),/:])
+    """,
+    re.VERBOSE | re.ASCII,
+)
+_EQUALITY = frozenset({"eq", "ne"})
+_RELATIONAL = frozenset({"gt", "ge", "lt", "le"})
+_KEYWORD_LITERALS: dict[str, tuple[LiteralKind, bool | None]] = {
+    "null": ("null", None),
+    "true": ("bool", True),
+    "false": ("bool", False),
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    position: int
+
+
+class FilterSyntaxError(BadRequest):
+    pass
+
+
+def parse_filter(text: str) -> Node:
+    """Parse a $filter expression; FilterSyntaxError (400) names the position of what is wrong."""
+    return _Parser(text).parse()
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise FilterSyntaxError(
+                f"Syntax error: character '{text[position]}' is not valid at position {position} in '{text}'."
+            )
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, match.group(), position))
+        position = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    # --- token helpers ---
+
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.current
+        self.index += 1
+        return token
+
+    def at_word(self, *words: str) -> bool:
+        return self.current.kind == "name" and self.current.text in words
+
+    def at_punct(self, punct: str) -> bool:
+        return self.current.kind == "punct" and self.current.text == punct
+
+    def expect_punct(self, punct: str) -> None:
+        if not self.at_punct(punct):
+            raise self.error(f"'{punct}' expected")
+        self.advance()
+
+    def error(self, what: str) -> FilterSyntaxError:
+        return FilterSyntaxError(f"{what} at position {self.current.position} in '{self.text}'.")
+
+    # --- grammar ---
+
+    def parse(self) -> Node:
+        if self.current.kind == "end":
+            raise self.error("Expression expected")
+        node = self.bool_common_expr()
+        if self.current.kind != "end":
+            raise FilterSyntaxError(f"Syntax error at position {self.current.position} in '{self.text}'.")
+        return node
+
+    def bool_common_expr(self) -> Node:
+        """orExpr: andExpr *( RWS "or" RWS andExpr )"""
+        node = self.and_expr()
+        while self.at_word("or"):
+            self.advance()
+            node = BoolOp("or", node, self.and_expr())
+        return node
+
+    def and_expr(self) -> Node:
+        """andExpr: eqExpr *( RWS "and" RWS eqExpr )"""
+        node = self.equality_expr()
+        while self.at_word("and"):
+            self.advance()
+            node = BoolOp("and", node, self.equality_expr())
+        return node
+
+    def equality_expr(self) -> Node:
+        """eqExpr / neExpr"""
+        node = self.relational_expr()
+        while self.current.kind == "name" and self.current.text in _EQUALITY:
+            op = self.advance().text
+            node = Compare(op, node, self.relational_expr())
+        return node
+
+    def relational_expr(self) -> Node:
+        """ltExpr / leExpr / gtExpr / geExpr / inExpr"""
+        node = self.unary_expr()
+        while self.current.kind == "name" and (self.current.text in _RELATIONAL or self.current.text == "in"):
+            op = self.advance().text
+            node = In(node, self.list_expr()) if op == "in" else Compare(op, node, self.unary_expr())
+        return node
+
+    def unary_expr(self) -> Node:
+        """notExpr: "not" RWS boolCommonExpr (bound to its operand, as OData's precedence says)"""
+        if self.at_word("not"):
+            self.advance()
+            return Not(self.unary_expr())
+        return self.primary()
+
+    def list_expr(self) -> tuple[Node, ...]:
+        """listExpr: OPEN BWS primitiveLiteral *( BWS COMMA BWS primitiveLiteral ) BWS CLOSE"""
+        self.expect_punct("(")
+        items = [self.primary()]
+        while self.at_punct(","):
+            self.advance()
+            items.append(self.primary())
+        self.expect_punct(")")
+        return tuple(items)
+
+    def primary(self) -> Node:
+        """parenExpr / primitiveLiteral / methodCallExpr / memberExpr"""
+        token = self.current
+        if self.at_punct("("):
+            self.advance()
+            node = self.bool_common_expr()
+            self.expect_punct(")")
+            return node
+        if token.kind == "name" and token.text in _KEYWORD_LITERALS:
+            self.advance()
+            kind, value = _KEYWORD_LITERALS[token.text]
+            return Literal(kind, value, token.text)
+        if token.kind == "name":
+            return self.name_expr()
+        if token.kind in {"string", "number", "datetime", "date", "guid", "enum"}:
+            return self.literal()
+        raise self.error("Expression expected")
+
+    def literal(self) -> Literal:
+        """primitiveLiteral: string / number / dateTimeOffsetValue / dateValue / guidValue / enum"""
+        token = self.advance()
+        if token.kind == "string":
+            return Literal("string", _unquote(token.text), token.text)
+        if token.kind == "enum":
+            type_name, _, quoted = token.text.partition("'")
+            return Literal("enum", _unquote("'" + quoted), token.text, type_name)
+        if token.kind == "number":
+            is_int = re.fullmatch(r"-?\d+", token.text) is not None
+            return (
+                Literal("int", int(token.text), token.text)
+                if is_int
+                else Literal("decimal", token.text, token.text)
+            )
+        if token.kind == "datetime":
+            try:
+                return Literal("datetime", edm.parse_datetime_offset(token.text), token.text)
+            except ValueError:
+                raise FilterSyntaxError(
+                    f"The DateTimeOffset literal '{token.text}' at position {token.position} is not valid."
+                ) from None
+        return Literal("date" if token.kind == "date" else "guid", token.text, token.text)
+
+    def name_expr(self) -> Node:
+        """methodCallExpr (name followed by '(') or memberExpr (a '/'-separated path)"""
+        name = self.advance().text
+        if self.at_punct("("):
+            return Call(name, self.call_arguments())
+        segments = [name]
+        while self.at_punct("/"):
+            self.advance()
+            if self.at_word("any", "all") and self.tokens[self.index + 1].text == "(":
+                return self.lambda_expr(Member(tuple(segments)))
+            if self.current.kind != "name":
+                raise self.error("Property name expected")
+            segments.append(self.advance().text)
+        return Member(tuple(segments))
+
+    def call_arguments(self) -> tuple[Node, ...]:
+        self.expect_punct("(")
+        if self.at_punct(")"):
+            self.advance()
+            return ()
+        args = [self.bool_common_expr()]
+        while self.at_punct(","):
+            self.advance()
+            args.append(self.bool_common_expr())
+        if not self.at_punct(")"):
+            raise self.error("')' or ',' expected")
+        self.advance()
+        return tuple(args)
+
+    def lambda_expr(self, collection: Member) -> Lambda:
+        """anyExpr / allExpr: "any" OPEN BWS [ lambdaVariableExpr BWS COLON BWS lambdaPredicateExpr ] CLOSE"""
+        op = self.advance().text
+        self.expect_punct("(")
+        if op == "any" and self.at_punct(")"):
+            self.advance()
+            return Lambda(op, collection, None, None)
+        if self.current.kind != "name" or "." in self.current.text:
+            raise self.error("Lambda variable expected")
+        variable = self.advance().text
+        self.expect_punct(":")
+        predicate = self.bool_common_expr()
+        self.expect_punct(")")
+        return Lambda(op, collection, variable, predicate)
+
+
+def _unquote(quoted: str) -> str:
+    return quoted[1:-1].replace("''", "'")

@@ -1,0 +1,60 @@
+"""$select paths resolved against the model: which properties each returned entity shows.
+
+A derived type's property is selected through its cast (`microsoft.graph.securityConfigurationTask/
+insights`), or by name on a type-cast segment; on the base collection a bare derived name is unknown,
+as in $filter. Pure: reads only the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphtasks.errors import BadRequest
+from graphtasks.model.schema import EntityType, Property
+
+
+@dataclass(frozen=True)
+class Selection:
+    # (cast type or None, property), in the order written.
+    items: tuple[tuple[EntityType | None, Property], ...]
+
+    @property
+    def text(self) -> str:
+        """The selection as @odata.context shows it: `displayName,microsoft.graph.x/insights`."""
+        return ",".join(
+            p.name if cast is None else f"{cast.qualified_name}/{p.name}" for cast, p in self.items
+        )
+
+    def names_for(self, entity_type: EntityType) -> frozenset[str]:
+        """The selected properties an entity of `entity_type` shows."""
+        ancestors = set(entity_type.ancestors())
+        return frozenset(p.name for cast, p in self.items if cast is None or cast in ancestors)
+
+
+def resolve_select(
+    paths: tuple[tuple[str, ...], ...] | None, entity_type: EntityType, types: tuple[EntityType, ...]
+) -> Selection | None:
+    """None selects everything. `types` are the types a collection may hold (for cast prefixes)."""
+    if paths is None:
+        return None
+    return Selection(tuple(_resolve(path, entity_type, types) for path in paths))
+
+
+def _resolve(
+    path: tuple[str, ...], entity_type: EntityType, types: tuple[EntityType, ...]
+) -> tuple[EntityType | None, Property]:
+    if len(path) == 1:
+        return None, _property(entity_type, path[0])
+    if len(path) == 2 and "." in path[0]:
+        cast = next((t for t in types if t.qualified_name == path[0]), None)
+        if cast is None or entity_type not in cast.ancestors():
+            raise BadRequest(f"The type '{path[0]}' is not derived from '{entity_type.qualified_name}'.")
+        return cast, _property(cast, path[1])
+    raise BadRequest(f"The $select path '{'/'.join(path)}' does not name a property.")
+
+
+def _property(entity_type: EntityType, name: str) -> Property:
+    prop = entity_type.property(name)
+    if prop is None:
+        raise BadRequest(f"Could not find a property named '{name}' on type '{entity_type.qualified_name}'.")
+    return prop

@@ -1,0 +1,30 @@
+"""The SQL that differs between SQLite and PostgreSQL once a query is built: walking a JSON array of
+complex values (for any/all) and reading a member of one element.
+
+With engine.py, the only dialect-aware code. Everything else builds portable SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, cast, func
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+from graphtasks.model.schema import DATETIME_OFFSET, Property
+
+
+def json_elements(dialect: str, column: ColumnElement[Any]) -> TableValuedAlias:
+    """A FROM item with one row per element of the JSON array in `column`, its element in `.c.value`."""
+    if dialect == "postgresql":
+        return func.jsonb_array_elements(column).table_valued("value").alias()
+    return func.json_each(column).table_valued("value").alias()
+
+
+def json_member(dialect: str, element: ColumnElement[Any], prop: Property) -> ColumnElement[Any]:
+    """The SQL value of property `prop` of a complex element (JSON null is SQL NULL on both)."""
+    if dialect == "postgresql":
+        text = element.op("->>")(prop.name)
+        # Datetimes are stored as ticks (JSON numbers); strings compare by code point like columns do.
+        return cast(text, BigInteger) if prop.type is DATETIME_OFFSET else text.collate("C")
+    return func.json_extract(element, f"$.{prop.name}")
