@@ -35,6 +35,7 @@ from graphtasks.web.middleware import (
     http_exception_handler,
     internal_error_handler,
 )
+from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.routes import graph_routes
 
 
@@ -55,9 +56,11 @@ def open_backend(settings: Settings) -> Backend:
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
     backend = backend or open_backend(settings)
-    handlers = TaskHandlers(settings, backend.store, SkiptokenSigner(backend.keys.derive_secret("skiptoken")))
+    skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
+    tasks = TaskHandlers(settings, backend.store, skiptokens)
+    navigation = NavigationHandlers(settings, backend.store, skiptokens)
     routes = [
-        *graph_routes(handlers, make_guard(backend.keys, settings)),
+        *graph_routes(tasks, navigation, make_guard(backend.keys, settings)),
         *discovery_routes(backend.keys, settings),
     ]
     app = Starlette(

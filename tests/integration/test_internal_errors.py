@@ -21,7 +21,7 @@ from tests.support.server import TASKS_PATH
 class FailingStore(SqlTaskStore):
     """The real store, except that listing fails as a lost database connection would."""
 
-    def query(self, query: TaskQuery) -> Page:
+    def query(self, query: TaskQuery) -> Page[TaskRecord]:
         raise ConnectionError("database went away")
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:

@@ -26,6 +26,6 @@ def test_migrated_schema_matches_the_tables(backend: str, tmp_path: Path) -> Non
                 differences = compare_metadata(MigrationContext.configure(conn), metadata)
                 indexes = {i["name"] for i in inspect(conn).get_indexes("tasks")}
             assert differences == []
-            assert {"ix_tasks_tenant_created", "ix_tasks_tenant_status"} <= indexes
+            assert {"ix_tasks_tenant_created", "ix_tasks_tenant_status_created"} <= indexes
         finally:
             db.dispose()

@@ -19,3 +19,13 @@ class TaskRecord:
     values: Values
     # The note of the last updateStatus call: kept, but not a Graph property (README, "updateStatus").
     status_note: str | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """An entity of a task's navigation collection (managedDevices, mobileApps)."""
+
+    id: str
+    type: EntityType
+    # Every property of `type` but `id`, canonical.
+    values: Values

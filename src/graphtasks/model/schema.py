@@ -364,6 +364,15 @@ NAVIGATION_TARGETS = (
     APP_VULNERABILITY_MANAGED_DEVICE,
     APP_VULNERABILITY_MOBILE_APP,
 )
+_TARGETS_BY_NAME = {t.name: t for t in NAVIGATION_TARGETS}
+# Every navigation name some task type has: managedDevices, mobileApps.
+NAVIGATION_NAMES = frozenset(n.name for t in TASK_TYPES for n in t.navigation)
+
+
+def navigation_target(entity_type: EntityType, name: str) -> EntityType | None:
+    """The entity type behind `entity_type`'s navigation collection `name`, if it has one."""
+    navigation = entity_type.navigation_property(name)
+    return None if navigation is None else _TARGETS_BY_NAME[navigation.target]
 
 
 @dataclass(frozen=True)

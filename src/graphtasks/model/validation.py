@@ -26,6 +26,7 @@ from graphtasks.model.schema import (
     DATETIME_OFFSET,
     DEVICE_APP_MANAGEMENT_TASK,
     INT32,
+    NAVIGATION_TARGETS,
     STRING,
     TASK_TYPES_BY_NAME,
     UPDATE_STATUS,
@@ -42,6 +43,9 @@ Value: TypeAlias = Scalar | list[ComplexValue]
 Values: TypeAlias = dict[str, Value]
 
 ODATA_TYPE = "@odata.type"
+_ALL_ENTITY_TYPE_NAMES = frozenset(
+    t.qualified_name for t in (*TASK_TYPES_BY_NAME.values(), *NAVIGATION_TARGETS)
+)
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -66,6 +70,32 @@ def validate_update(payload: object, current: EntityType) -> Values:
                 f"and the request body names '{payload_type.qualified_name}'."
             )
     return _read_entity(body, payload_type)
+
+
+def validate_entity_create(payload: object, entity_type: EntityType) -> Values:
+    """A create body for a navigation collection's entity type (no polymorphism there)."""
+    body = _require_object(payload)
+    _check_declared_type(body, entity_type)
+    return {**defaults_for(entity_type), **_read_entity(body, entity_type)}
+
+
+def validate_entity_update(payload: object, entity_type: EntityType) -> Values:
+    """A PATCH body for a navigation collection's entity."""
+    body = _require_object(payload)
+    _check_declared_type(body, entity_type)
+    return _read_entity(body, entity_type)
+
+
+def _check_declared_type(body: Mapping[str, object], entity_type: EntityType) -> None:
+    raw = body.get(ODATA_TYPE, entity_type.qualified_name)
+    name = raw.removeprefix("#") if isinstance(raw, str) else str(raw)
+    if name == entity_type.qualified_name:
+        return
+    if name in _ALL_ENTITY_TYPE_NAMES:
+        raise BadRequest(
+            f"The type '{name}' is not the type of this collection, '{entity_type.qualified_name}'."
+        )
+    raise _unresolved_type(name)
 
 
 def validate_update_status(payload: object) -> tuple[str, str | None]:

@@ -58,3 +58,43 @@ def _property(entity_type: EntityType, name: str) -> Property:
     if prop is None:
         raise BadRequest(f"Could not find a property named '{name}' on type '{entity_type.qualified_name}'.")
     return prop
+
+
+# (type cast or None, navigation name) pairs of an $expand.
+Expansion = tuple[tuple[EntityType | None, str], ...]
+
+
+def resolve_expand(
+    paths: tuple[tuple[str, ...], ...], entity_type: EntityType, types: tuple[EntityType, ...]
+) -> Expansion:
+    """$expand of the navigation collections. On the base collection a bare name (`managedDevices`)
+    is accepted and expands on every task whose type has it, so the SDK can see them inline; the cast
+    form limits it to one type. `*` expands every navigation."""
+    derived = [t for t in types if entity_type in t.ancestors()] or [entity_type]
+    names = {n.name for t in derived for n in t.navigation}
+    items: list[tuple[EntityType | None, str]] = []
+    for path in paths:
+        if path == ("*",):
+            items += [(None, name) for name in sorted(names)]
+        elif len(path) == 1 and path[0] in names:
+            items.append((None, path[0]))
+        elif len(path) == 2 and "." in path[0]:
+            cast = next((t for t in derived if t.qualified_name == path[0]), None)
+            if cast is None or cast.navigation_property(path[1]) is None:
+                raise BadRequest(f"Could not find a navigation property named '{'/'.join(path)}'.")
+            items.append((cast, path[1]))
+        else:
+            name = "/".join(path)
+            raise BadRequest(
+                f"Could not find a navigation property named '{name}' on type '{entity_type.qualified_name}'."
+            )
+    return tuple(dict.fromkeys(items))
+
+
+def expands(expansion: Expansion, entity_type: EntityType, navigation: str) -> bool:
+    """Whether an entity of `entity_type` shows `navigation` inline under `expansion`."""
+    if entity_type.navigation_property(navigation) is None:
+        return False
+    return any(
+        name == navigation and (cast is None or cast in entity_type.ancestors()) for cast, name in expansion
+    )

@@ -1,29 +1,28 @@
 """The storage seam: what the web layer may ask of a task store, and the page type it gets back.
 
-Implementations raise graphtasks.errors.NotFound for a task that does not exist in the caller's
-tenant, and BadRequest for a query that does not fit the model; they never learn about HTTP.
+Implementations raise graphtasks.errors.NotFound for a task (or child) that does not exist in the
+caller's tenant, and BadRequest for a query that does not fit the model; they never learn about HTTP.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from graphtasks.model.records import TaskRecord
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
 from graphtasks.odata.ast import Node
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
 
+Item = TypeVar("Item", TaskRecord, ChildRecord)
 
-@dataclass(frozen=True)
-class TaskQuery:
-    """One page of a tenant's tasks: filtered, ordered, resumed after a keyset position."""
 
-    tenant_id: str
-    # A type-cast segment: only tasks of this type, and its properties usable by name.
-    cast: EntityType | None = None
+@dataclass(frozen=True, kw_only=True)
+class PageRequest:
+    """One page of a collection: filtered, ordered, resumed after a keyset position."""
+
     filter: Node | None = None
     orderby: tuple[OrderKey, ...] = ()
     limit: int = 1000
@@ -33,12 +32,27 @@ class TaskQuery:
     count: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskQuery(PageRequest):
+    tenant_id: str
+    # A type-cast segment: only tasks of this type, and its properties usable by name.
+    cast: EntityType | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildQuery(PageRequest):
+    tenant_id: str
+    task_id: str
+    navigation: str  # managedDevices or mobileApps
+    entity_type: EntityType  # what the parent's type says the children are
+
+
 @dataclass(frozen=True)
-class Page:
-    tasks: list[TaskRecord]
+class Page(Generic[Item]):
+    items: list[Item]
     # The sort-key values of the last row, when another page follows; None on the last page.
     next_keys: tuple[KeyValue, ...] | None
-    # The number of tasks the query matches over all pages, when asked for.
+    # The number of items the query matches over all pages, when asked for.
     count: int | None = None
 
 
@@ -53,11 +67,35 @@ class TaskStore(Protocol):
 
     def update_status(self, tenant_id: str, task_id: str, status: str, note: str | None) -> None: ...
 
-    def delete(self, tenant_id: str, task_id: str) -> None: ...
+    def delete(self, tenant_id: str, task_id: str) -> None:
+        """Deletes the task and its navigation collections' entities."""
+        ...
 
-    def query(self, query: TaskQuery) -> Page: ...
+    def query(self, query: TaskQuery) -> Page[TaskRecord]: ...
 
     def count(self, query: TaskQuery) -> int: ...
+
+    # --- navigation collections ---
+
+    def query_children(self, query: ChildQuery) -> Page[ChildRecord]: ...
+
+    def count_children(self, query: ChildQuery) -> int: ...
+
+    def get_child(self, query: ChildQuery, child_id: str) -> ChildRecord: ...
+
+    def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
+        """Adds a child to an existing task; NotFound if the task is gone."""
+        ...
+
+    def update_child(self, query: ChildQuery, child_id: str, changes: Values) -> ChildRecord: ...
+
+    def delete_child(self, query: ChildQuery, child_id: str) -> None: ...
+
+    def children_of(
+        self, tenant_id: str, navigation: str, parents: dict[str, EntityType]
+    ) -> dict[str, list[ChildRecord]]:
+        """$expand: the children of each parent task id, typed as its entry in `parents` says."""
+        ...
 
 
 class KeyStore(Protocol):

@@ -1,10 +1,12 @@
-"""Build the SELECT for one page of a task query: filter, type cast, order, keyset continuation.
+"""Build the SELECT for one page of a collection (tasks, or a task's navigation collection): filter,
+type cast, order, keyset continuation.
 
 Sorting follows OData on both backends alike: nulls before values ascending (after them descending),
 enums by member value, strings by code point. Every order is made total with `id` as the last key,
-in the direction of the last $orderby key, so one index serves both; without $orderby the order is
-oldest first (createdDateTime, then id). Pages continue by keyset ("after these key values"), never by
-offset, so a deep page costs what the first one does; $skip is applied only to the first page.
+in the direction of the last $orderby key, so one index serves both; without $orderby tasks come
+oldest first (createdDateTime, then id) and navigation entities by id. Pages continue by keyset
+("after these key values"), never by offset, so a deep page costs what the first one does; $skip
+is applied only to the first page.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, and_, false, func, or_, select, tuple_
 
 from graphtasks.errors import BadRequest
 from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, ComplexType
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
-from graphtasks.storage.base import TaskQuery
+from graphtasks.storage.base import ChildQuery, PageRequest, TaskQuery
 from graphtasks.storage.filters import FilterTranslator, Source
-from graphtasks.storage.tables import COLUMNS, tasks
+from graphtasks.storage.tables import CHILD_TABLES, COLUMNS, tasks
 
-_DEFAULT_ORDER = (OrderKey(("createdDateTime",)),)
+_OLDEST_FIRST = (OrderKey(("createdDateTime",)),)
 
 
 @dataclass(frozen=True)
@@ -32,51 +34,71 @@ class SortKey:
     nullable: bool
 
 
-def task_source(query: TaskQuery, dialect: str) -> Source:
-    return Source(
+@dataclass(frozen=True)
+class Collection:
+    """What a page query runs over: the table, how names resolve, and the rows it is limited to."""
+
+    table: Table
+    source: Source
+    conditions: tuple[ColumnElement[bool], ...]
+    # Without $orderby; `id` always follows as the last key.
+    default_order: tuple[OrderKey, ...]
+
+
+def task_collection(query: TaskQuery, dialect: str) -> Collection:
+    source = Source(
         entity_type=query.cast or DEVICE_APP_MANAGEMENT_TASK,
         columns={**COLUMNS, "id": tasks.c.id},
         dialect=dialect,
         type_column=tasks.c.odata_type,
         types=TASK_TYPES,
     )
-
-
-def scope_conditions(query: TaskQuery, translator: FilterTranslator) -> list[ColumnElement[bool]]:
-    """Tenant, type cast and $filter: what both a page and a count are restricted to."""
-    conditions: list[ColumnElement[bool]] = [tasks.c.tenant_id == query.tenant_id]
+    conditions = [tasks.c.tenant_id == query.tenant_id]
     if query.cast is not None and query.cast is not DEVICE_APP_MANAGEMENT_TASK:
         conditions.append(tasks.c.odata_type == query.cast.qualified_name)
-    if query.filter is not None:
-        conditions.append(translator.predicate(query.filter))
-    return conditions
+    return Collection(tasks, source, tuple(conditions), _OLDEST_FIRST)
 
 
-def page_statement(query: TaskQuery, dialect: str) -> tuple[Select[Any], list[SortKey]]:
-    translator = FilterTranslator(task_source(query, dialect))
-    keys = sort_keys(translator, query.orderby)
-    conditions = scope_conditions(query, translator)
-    if query.after is not None:
-        conditions.append(after(keys, query.after))
+def child_collection(query: ChildQuery, dialect: str) -> Collection:
+    child = CHILD_TABLES[query.navigation]
+    table = child.table
+    source = Source(
+        entity_type=query.entity_type, columns={**child.columns, "id": table.c.id}, dialect=dialect
+    )
+    conditions = (table.c.tenant_id == query.tenant_id, table.c.task_id == query.task_id)
+    return Collection(table, source, conditions, ())
+
+
+def page_statement(collection: Collection, request: PageRequest) -> tuple[Select[Any], list[SortKey]]:
+    translator = FilterTranslator(collection.source)
+    keys = sort_keys(translator, request.orderby or collection.default_order, collection.table)
+    conditions = [*collection.conditions, *_filter(translator, request)]
+    if request.after is not None:
+        conditions.append(after(keys, request.after))
     statement = (
-        select(tasks, *(key.sql.label(f"sort_key_{i}") for i, key in enumerate(keys)))
+        select(collection.table, *(key.sql.label(f"sort_key_{i}") for i, key in enumerate(keys)))
         .where(*conditions)
         .order_by(*(_order_clause(key) for key in keys))
-        .limit(query.limit + 1)  # one row more than asked tells whether another page exists
+        .limit(request.limit + 1)  # one row more than asked tells whether another page exists
     )
-    if query.skip and query.after is None:
-        statement = statement.offset(query.skip)
+    if request.skip and request.after is None:
+        statement = statement.offset(request.skip)
     return statement, keys
 
 
-def count_statement(query: TaskQuery, dialect: str) -> Select[Any]:
-    translator = FilterTranslator(task_source(query, dialect))
-    return select(func.count()).select_from(tasks).where(*scope_conditions(query, translator))
+def count_statement(collection: Collection, request: PageRequest) -> Select[Any]:
+    translator = FilterTranslator(collection.source)
+    conditions = [*collection.conditions, *_filter(translator, request)]
+    return select(func.count()).select_from(collection.table).where(*conditions)
 
 
-def sort_keys(translator: FilterTranslator, orderby: tuple[OrderKey, ...]) -> list[SortKey]:
-    keys = [_sort_key(translator, key) for key in orderby or _DEFAULT_ORDER]
-    keys.append(SortKey(tasks.c.id, keys[-1].descending, nullable=False))
+def _filter(translator: FilterTranslator, request: PageRequest) -> list[ColumnElement[bool]]:
+    return [] if request.filter is None else [translator.predicate(request.filter)]
+
+
+def sort_keys(translator: FilterTranslator, orderby: tuple[OrderKey, ...], table: Table) -> list[SortKey]:
+    keys = [_sort_key(translator, key) for key in orderby]
+    keys.append(SortKey(table.c.id, keys[-1].descending if keys else False, nullable=False))
     return keys
 
 

@@ -1,5 +1,5 @@
 """SqlTaskStore and SqlKeyStore: the one implementation of the storage protocols, for SQLite and
-PostgreSQL alike (dialect differences stay in engine.py).
+PostgreSQL alike (dialect differences stay in engine.py and dialect.py).
 
 Every statement is scoped by tenant_id, so one tenant's key can never reach another's row.
 """
@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
 
 from graphtasks.errors import NotFound
-from graphtasks.model.records import TaskRecord
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
-from graphtasks.storage.base import Page, TaskQuery
+from graphtasks.storage.base import ChildQuery, Page, PageRequest, TaskQuery
 from graphtasks.storage.engine import Database
-from graphtasks.storage.query import count_statement, page_statement
-from graphtasks.storage.tables import record_from_row, row_values, signing_keys, tasks
+from graphtasks.storage.query import (
+    Collection,
+    child_collection,
+    count_statement,
+    page_statement,
+    task_collection,
+)
+from graphtasks.storage.tables import (
+    CHILD_TABLES,
+    child_values,
+    record_from_row,
+    row_values,
+    signing_keys,
+    tasks,
+)
 
 
 def task_not_found(task_id: str) -> NotFound:
@@ -27,18 +42,24 @@ def task_not_found(task_id: str) -> NotFound:
     return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
 
 
-def _require_possible_id(task_id: str) -> None:
+def child_not_found(navigation: str, child_id: str) -> NotFound:
+    return NotFound(f"An error has occurred - {navigation} entity '{child_id}' was not found")
+
+
+def _require_possible_id(task_id: str, missing: NotFound) -> None:
     """Ids are GUIDs the server made, so anything else cannot exist; answering before the query also
     keeps characters PostgreSQL refuses (U+0000) away from it."""
     try:
         uuid.UUID(task_id)
     except ValueError:
-        raise task_not_found(task_id) from None
+        raise missing from None
 
 
 class SqlTaskStore:
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    # --- tasks ---
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:
         row = {"tenant_id": tenant_id, "id": task.id, "odata_type": task.type.qualified_name}
@@ -71,37 +92,140 @@ class SqlTaskStore:
         with self._db.write() as conn:
             if conn.execute(delete(tasks).where(self._key(tenant_id, task_id))).rowcount == 0:
                 raise task_not_found(task_id)
+            for child in CHILD_TABLES.values():
+                table = child.table
+                conn.execute(
+                    delete(table).where((table.c.tenant_id == tenant_id) & (table.c.task_id == task_id))
+                )
 
-    def query(self, query: TaskQuery) -> Page:
-        statement, keys = page_statement(query, self._db.dialect)
-        with self._db.read() as conn:
-            rows = conn.execute(statement).all()
-            total = (
-                int(conn.execute(count_statement(query, self._db.dialect)).scalar_one())
-                if query.count
-                else None
-            )
-        records = [record_from_row(row) for row in rows[: query.limit]]
-        next_keys = None
-        if len(rows) > query.limit and query.limit > 0:
-            last = rows[query.limit - 1]._mapping
-            next_keys = tuple(last[f"sort_key_{i}"] for i in range(len(keys)))
-        return Page(records, next_keys, total)
+    def query(self, query: TaskQuery) -> Page[TaskRecord]:
+        rows, next_keys, total = self._page(task_collection(query, self._db.dialect), query)
+        return Page([record_from_row(row) for row in rows], next_keys, total)
 
     def count(self, query: TaskQuery) -> int:
+        return self._count(task_collection(query, self._db.dialect), query)
+
+    # --- navigation collections ---
+
+    def query_children(self, query: ChildQuery) -> Page[ChildRecord]:
+        rows, next_keys, total = self._page(child_collection(query, self._db.dialect), query)
+        columns = CHILD_TABLES[query.navigation].columns
+        return Page(
+            [ChildRecord(row.id, query.entity_type, child_values(row, columns)) for row in rows],
+            next_keys,
+            total,
+        )
+
+    def count_children(self, query: ChildQuery) -> int:
+        return self._count(child_collection(query, self._db.dialect), query)
+
+    def get_child(self, query: ChildQuery, child_id: str) -> ChildRecord:
         with self._db.read() as conn:
-            return int(conn.execute(count_statement(query, self._db.dialect)).scalar_one())
+            return self._get_child(conn, query, child_id)
+
+    def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
+        table, columns = self._child_table(query)
+        values = {columns[name].name: value for name, value in child.values.items()}
+        with self._db.write() as conn:
+            # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
+            parent = select(tasks.c.id).where(self._key(query.tenant_id, query.task_id)).with_for_update()
+            if conn.execute(parent).first() is None:
+                raise task_not_found(query.task_id)
+            conn.execute(
+                insert(table).values(tenant_id=query.tenant_id, task_id=query.task_id, id=child.id, **values)
+            )
+
+    def update_child(self, query: ChildQuery, child_id: str, changes: Values) -> ChildRecord:
+        table, columns = self._child_table(query)
+        with self._db.write() as conn:
+            if changes:
+                values = {columns[name].name: value for name, value in changes.items()}
+                statement = update(table).where(self._child_key(query, child_id)).values(**values)
+                if conn.execute(statement).rowcount == 0:
+                    raise child_not_found(query.navigation, child_id)
+            return self._get_child(conn, query, child_id)
+
+    def delete_child(self, query: ChildQuery, child_id: str) -> None:
+        table, _ = self._child_table(query)
+        with self._db.write() as conn:
+            if conn.execute(delete(table).where(self._child_key(query, child_id))).rowcount == 0:
+                raise child_not_found(query.navigation, child_id)
+
+    def children_of(
+        self, tenant_id: str, navigation: str, parents: dict[str, EntityType]
+    ) -> dict[str, list[ChildRecord]]:
+        child = CHILD_TABLES[navigation]
+        table = child.table
+        found: dict[str, list[ChildRecord]] = defaultdict(list)
+        if not parents:
+            return found
+        statement = (
+            select(table)
+            .where(table.c.tenant_id == tenant_id, table.c.task_id.in_(list(parents)))
+            .order_by(table.c.task_id, table.c.id)
+        )
+        with self._db.read() as conn:
+            for row in conn.execute(statement):
+                found[row.task_id].append(
+                    ChildRecord(row.id, parents[row.task_id], child_values(row, child.columns))
+                )
+        return found
+
+    # --- shared ---
+
+    def _page(
+        self, collection: Collection, request: PageRequest
+    ) -> tuple[list[Row[Any]], tuple[Any, ...] | None, int | None]:
+        statement, keys = page_statement(collection, request)
+        with self._db.read() as conn:
+            rows = list(conn.execute(statement).all())
+            total = (
+                int(conn.execute(count_statement(collection, request)).scalar_one())
+                if request.count
+                else None
+            )
+        next_keys = None
+        if len(rows) > request.limit > 0:
+            last = rows[request.limit - 1]._mapping
+            next_keys = tuple(last[f"sort_key_{i}"] for i in range(len(keys)))
+        return rows[: request.limit], next_keys, total
+
+    def _count(self, collection: Collection, request: PageRequest) -> int:
+        with self._db.read() as conn:
+            return int(conn.execute(count_statement(collection, request)).scalar_one())
 
     @staticmethod
     def _key(tenant_id: str, task_id: str) -> ColumnElement[bool]:
-        _require_possible_id(task_id)
+        _require_possible_id(task_id, task_not_found(task_id))
         return (tasks.c.tenant_id == tenant_id) & (tasks.c.id == task_id)
+
+    @staticmethod
+    def _child_table(query: ChildQuery) -> tuple[Table, dict[str, Any]]:
+        child = CHILD_TABLES[query.navigation]
+        return child.table, child.columns
+
+    @staticmethod
+    def _child_key(query: ChildQuery, child_id: str) -> ColumnElement[bool]:
+        _require_possible_id(child_id, child_not_found(query.navigation, child_id))
+        table = CHILD_TABLES[query.navigation].table
+        return (
+            (table.c.tenant_id == query.tenant_id)
+            & (table.c.task_id == query.task_id)
+            & (table.c.id == child_id)
+        )
 
     def _get(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
         row = conn.execute(select(tasks).where(self._key(tenant_id, task_id))).first()
         if row is None:
             raise task_not_found(task_id)
         return record_from_row(row)
+
+    def _get_child(self, conn: Connection, query: ChildQuery, child_id: str) -> ChildRecord:
+        child = CHILD_TABLES[query.navigation]
+        row = conn.execute(select(child.table).where(self._child_key(query, child_id))).first()
+        if row is None:
+            raise child_not_found(query.navigation, child_id)
+        return ChildRecord(row.id, query.entity_type, child_values(row, child.columns))
 
 
 class SqlKeyStore:

@@ -8,37 +8,51 @@ updateStatus 204, $count text/plain.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
-from graphtasks.errors import BadRequest
 from graphtasks.model import edm
 from graphtasks.model.records import TaskRecord
-from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, TASK_TYPES_BY_NAME, EntityType
+from graphtasks.model.schema import (
+    DEVICE_APP_MANAGEMENT_TASK,
+    TASK_TYPES,
+    EntityType,
+    navigation_target,
+)
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
-from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, QueryOptions, parse_query
+from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, QueryOptions
 from graphtasks.odata.paging import SkiptokenSigner
-from graphtasks.odata.selection import resolve_select
+from graphtasks.odata.selection import Expansion, expands, resolve_expand, resolve_select
 from graphtasks.storage.base import TaskQuery, TaskStore
 from graphtasks.storage.sql import task_not_found
 from graphtasks.web.bodies import read_json
-from graphtasks.web.guard import principal_of
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
+from graphtasks.web.requests import (
+    base_url,
+    cast_segment,
+    next_link,
+    page_size,
+    path_key,
+    query_options,
+    tenant_of,
+    wants_status_note,
+)
 from graphtasks.web.serialization import (
-    STATUS_NOTE_ANNOTATION,
+    Expanded,
     Shape,
     collection_context,
     collection_json,
     entity_context,
     entity_json,
+    task_json,
     tasks_url,
 )
 
@@ -50,43 +64,46 @@ class TaskHandlers:
     skiptokens: SkiptokenSigner
 
     async def list_tasks(self, request: Request) -> Response:
-        cast = _cast_segment(request)
-        options = _options(request, LIST_OPTIONS)
+        cast = cast_segment(request)
+        options = query_options(request, LIST_OPTIONS)
         shape = _shape(request, options, cast)
+        expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
         page = await run_in_threadpool(self.store.query, query)
-        base = self._base_url(request)
-        next_link = None
+        expanded = await run_in_threadpool(self._expanded, query.tenant_id, page.items, expansion)
+        base = base_url(request, self.settings)
+        link = None
         if page.next_keys is not None:
-            next_link = _next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+            link = next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+        bodies = [task_json(record, shape, expanded.get(record.id)) for record in page.items]
         context = collection_context(base, cast=cast, selection=shape.selection)
-        return GraphJSONResponse(
-            collection_json(page.tasks, context, shape, next_link=next_link, count=page.count)
-        )
+        return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
 
     async def count_tasks(self, request: Request) -> Response:
-        options = _options(request, COUNT_OPTIONS)
-        query = TaskQuery(_tenant(request), cast=_cast_segment(request), filter=options.filter)
+        options = query_options(request, COUNT_OPTIONS)
+        query = TaskQuery(tenant_id=tenant_of(request), cast=cast_segment(request), filter=options.filter)
         count = await run_in_threadpool(self.store.count, query)
         return PlainTextResponse(str(count))
 
     async def get_task(self, request: Request) -> Response:
-        cast = _cast_segment(request)
-        options = _options(request, ENTITY_OPTIONS)
+        cast = cast_segment(request)
+        options = query_options(request, ENTITY_OPTIONS)
         shape = _shape(request, options, cast)
-        record = await run_in_threadpool(self.store.get, _tenant(request), _task_id(request))
+        expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
+        record = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
-        context = entity_context(self._base_url(request), cast=cast, selection=shape.selection)
-        return GraphJSONResponse(entity_json(record, context, shape))
+        expanded = await run_in_threadpool(self._expanded, tenant_of(request), [record], expansion)
+        context = entity_context(base_url(request, self.settings), cast=cast, selection=shape.selection)
+        return GraphJSONResponse(entity_json(context, task_json(record, shape, expanded.get(record.id))))
 
     async def create_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         entity_type, values = validate_create(body)
         created = edm.ticks_from_unix_ns(time.time_ns())
         record = TaskRecord(str(uuid.uuid4()), entity_type, {**values, "createdDateTime": created})
-        await run_in_threadpool(self.store.create, _tenant(request), record)
-        location = f"{tasks_url(self._base_url(request))}/{record.id}"
+        await run_in_threadpool(self.store.create, tenant_of(request), record)
+        location = f"{tasks_url(base_url(request, self.settings))}/{record.id}"
         if read_preferences(request.headers).return_minimal:
             headers = {
                 "Location": location,
@@ -100,7 +117,7 @@ class TaskHandlers:
 
     async def update_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
-        tenant, task_id = _tenant(request), _task_id(request)
+        tenant, task_id = tenant_of(request), path_key(request, "task_id")
         current = await run_in_threadpool(self.store.get, tenant, task_id)
         changes = validate_update(body, current.type)
         updated = await run_in_threadpool(self.store.update, tenant, task_id, changes, task_type=current.type)
@@ -111,48 +128,59 @@ class TaskHandlers:
         return Response(status_code=204)
 
     async def delete_task(self, request: Request) -> Response:
-        await run_in_threadpool(self.store.delete, _tenant(request), _task_id(request))
+        await run_in_threadpool(self.store.delete, tenant_of(request), path_key(request, "task_id"))
         return Response(status_code=204)
 
     async def update_status(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         status, note = validate_update_status(body)
-        await run_in_threadpool(self.store.update_status, _tenant(request), _task_id(request), status, note)
+        await run_in_threadpool(
+            self.store.update_status, tenant_of(request), path_key(request, "task_id"), status, note
+        )
         return Response(status_code=204)
 
     def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:
-        shape = Shape(status_note=_wants_status_note(request))
-        body = entity_json(record, entity_context(self._base_url(request)), shape)
+        shape = Shape(status_note=wants_status_note(request))
+        body = entity_json(entity_context(base_url(request, self.settings)), task_json(record, shape))
         return GraphJSONResponse(body, status_code=status_code)
+
+    def _expanded(
+        self, tenant_id: str, records: list[TaskRecord], expansion: Expansion
+    ) -> dict[str, Expanded]:
+        """The navigation entities $expand asks for, one query per navigation for the whole page."""
+        expanded: dict[str, Expanded] = {}
+        for navigation in dict.fromkeys(name for _, name in expansion):
+            parents = {
+                r.id: target
+                for r in records
+                if expands(expansion, r.type, navigation)
+                and (target := navigation_target(r.type, navigation))
+            }
+            for task_id, children in self.store.children_of(tenant_id, navigation, parents).items():
+                expanded.setdefault(task_id, {})[navigation] = children
+            for task_id in parents:  # a task with none shows an empty collection
+                expanded.setdefault(task_id, {}).setdefault(navigation, [])
+        return expanded
 
     def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
         query = TaskQuery(
-            _tenant(request),
+            tenant_id=tenant_of(request),
             cast=cast,
             filter=options.filter,
             orderby=options.orderby,
-            limit=self.settings.page_size if options.top is None else options.top,
+            limit=page_size(options, self.settings),
             skip=options.skip,
             count=options.count,
         )
         if options.skiptoken is None:
             return query
         after = self.skiptokens.decode(options.skiptoken, scope=_scope(query))
-        return TaskQuery(**{**query.__dict__, "after": after})
-
-    def _base_url(self, request: Request) -> str:
-        if self.settings.base_url is not None:
-            return self.settings.base_url.rstrip("/")
-        return f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _options(request: Request, allowed: frozenset[str]) -> QueryOptions:
-    return parse_query(request.query_params.multi_items(), allowed=allowed)
+        return dataclasses.replace(query, after=after)
 
 
 def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:
     selection = resolve_select(options.select, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
-    return Shape(selection=selection, status_note=_wants_status_note(request))
+    return Shape(selection=selection, status_note=wants_status_note(request))
 
 
 def _scope(query: TaskQuery) -> str:
@@ -160,39 +188,3 @@ def _scope(query: TaskQuery) -> str:
     cast = "" if query.cast is None else query.cast.qualified_name
     order = ",".join(map(str, query.orderby))
     return f"tasks\n{query.tenant_id}\n{cast}\n{query.filter}\n{order}"
-
-
-def _cast_segment(request: Request) -> EntityType | None:
-    """The type of a type-cast segment (`.../microsoft.graph.appVulnerabilityTask`), if the route has one."""
-    name = request.path_params.get("type_name")
-    if name is None:
-        return None
-    entity_type = TASK_TYPES_BY_NAME.get(f"microsoft.graph.{name}")
-    if entity_type is None:
-        raise BadRequest(f"Resource not found for the segment 'microsoft.graph.{name}'.")
-    return entity_type
-
-
-def _tenant(request: Request) -> str:
-    return principal_of(request).tenant_id
-
-
-def _task_id(request: Request) -> str:
-    task_id = request.path_params["task_id"]
-    assert isinstance(task_id, str)  # noqa: S101 - the route's {task_id} is a str parameter
-    return task_id
-
-
-def _wants_status_note(request: Request) -> bool:
-    return read_preferences(request.headers).includes_annotation(STATUS_NOTE_ANNOTATION.removeprefix("@"))
-
-
-def _next_link(request: Request, base_url: str, skiptoken: str) -> str:
-    """The same request with every option kept but $skip (applied once) and $skiptoken (replaced)."""
-    kept = [
-        (k, v)
-        for k, v in request.query_params.multi_items()
-        if k.removeprefix("$").lower() not in {"skiptoken", "skip"}
-    ]
-    query = urlencode([*kept, ("$skiptoken", skiptoken)], quote_via=quote, safe="$,'()")
-    return f"{base_url}{request.url.path}?{query}"

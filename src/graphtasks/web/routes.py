@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +19,31 @@ from graphtasks.model.schema import SINGLETON, TASKS_SEGMENT, UPDATE_STATUS
 GraphHandler = Callable[[Request], Awaitable[Response]]
 Guard = Callable[[Access, GraphHandler], GraphHandler]
 
+
+class TaskEndpoints(Protocol):
+    async def list_tasks(self, request: Request) -> Response: ...
+    async def create_task(self, request: Request) -> Response: ...
+    async def count_tasks(self, request: Request) -> Response: ...
+    async def get_task(self, request: Request) -> Response: ...
+    async def update_task(self, request: Request) -> Response: ...
+    async def delete_task(self, request: Request) -> Response: ...
+    async def update_status(self, request: Request) -> Response: ...
+
+
+class NavigationEndpoints(Protocol):
+    async def list_children(self, request: Request) -> Response: ...
+    async def create_child(self, request: Request) -> Response: ...
+    async def count_children(self, request: Request) -> Response: ...
+    async def get_child(self, request: Request) -> Response: ...
+    async def update_child(self, request: Request) -> Response: ...
+    async def delete_child(self, request: Request) -> Response: ...
+
+
 TASKS = f"/beta/{SINGLETON}/{TASKS_SEGMENT}"
 TASK = f"{TASKS}/{{task_id}}"
 # A type-cast segment; the namespace is fixed, so {type_name} is the bare type name.
 CAST = "microsoft.graph.{type_name}"
+NAVIGATION = "{navigation}"
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -37,25 +59,36 @@ def canonical_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def graph_routes(handlers: object, guard: Guard) -> list[Route]:
-    """`handlers` provides list_tasks, create_task, ...; `guard` wraps each with authentication and
-    the permission check for its access level."""
+def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: Guard) -> list[Route]:
+    """Every Graph operation, each wrapped by `guard` with authentication and the permission check
+    for its access level. Order matters where paths overlap: a cast segment before a key segment."""
 
-    def op(path: str, method: str, access: Access, name: str) -> Route:
-        return Route(path, guard(access, getattr(handlers, name)), methods=[method], name=name)
+    def op(path: str, method: str, access: Access, handler: GraphHandler) -> Route:
+        return Route(path, guard(access, handler), methods=[method], name=handler.__name__)
 
+    child = f"{NAVIGATION}/{{child_id}}"
+    children = [  # (path below a task, method, access, handler)
+        (NAVIGATION, "GET", Access.READ, navigation.list_children),
+        (NAVIGATION, "POST", Access.WRITE, navigation.create_child),
+        (f"{NAVIGATION}/$count", "GET", Access.READ, navigation.count_children),
+        (child, "GET", Access.READ, navigation.get_child),
+        (child, "PATCH", Access.WRITE, navigation.update_child),
+        (child, "DELETE", Access.WRITE, navigation.delete_child),
+    ]
     return [
-        op(TASKS, "GET", Access.READ, "list_tasks"),
-        op(TASKS, "POST", Access.WRITE, "create_task"),
-        op(f"{TASKS}/$count", "GET", Access.READ, "count_tasks"),
-        op(f"{TASKS}/{CAST}", "GET", Access.READ, "list_tasks"),
-        op(f"{TASKS}/{CAST}/$count", "GET", Access.READ, "count_tasks"),
-        op(TASK, "GET", Access.READ, "get_task"),
-        op(TASK, "PATCH", Access.WRITE, "update_task"),
-        op(TASK, "DELETE", Access.WRITE, "delete_task"),
-        op(f"{TASK}/{UPDATE_STATUS.name}", "POST", Access.WRITE, "update_status"),
-        op(f"{TASK}/{UPDATE_STATUS.qualified_name}", "POST", Access.WRITE, "update_status"),
-        op(f"{TASK}/{CAST}", "GET", Access.READ, "get_task"),
+        op(TASKS, "GET", Access.READ, tasks.list_tasks),
+        op(TASKS, "POST", Access.WRITE, tasks.create_task),
+        op(f"{TASKS}/$count", "GET", Access.READ, tasks.count_tasks),
+        op(f"{TASKS}/{CAST}", "GET", Access.READ, tasks.list_tasks),
+        op(f"{TASKS}/{CAST}/$count", "GET", Access.READ, tasks.count_tasks),
+        op(TASK, "GET", Access.READ, tasks.get_task),
+        op(TASK, "PATCH", Access.WRITE, tasks.update_task),
+        op(TASK, "DELETE", Access.WRITE, tasks.delete_task),
+        op(f"{TASK}/{UPDATE_STATUS.name}", "POST", Access.WRITE, tasks.update_status),
+        op(f"{TASK}/{UPDATE_STATUS.qualified_name}", "POST", Access.WRITE, tasks.update_status),
+        op(f"{TASK}/{CAST}", "GET", Access.READ, tasks.get_task),
+        *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in children),
+        *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in children),
     ]
 
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphtasks.model import edm
-from graphtasks.model.records import TaskRecord
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, EntityType, Property
 from graphtasks.model.validation import ComplexValue, Value
 from graphtasks.odata.selection import Selection
 
 JSON = dict[str, Any]
+# $expand: navigation name -> the task's entities in it.
+Expanded = dict[str, list[ChildRecord]]
 STATUS_NOTE_ANNOTATION = "@graphtasks.statusNote"
 
 
@@ -46,32 +48,47 @@ def entity_context(
     return f"{collection_context(base_url, cast=cast, selection=selection)}/$entity"
 
 
-def task_json(record: TaskRecord, shape: Shape = Shape()) -> JSON:
+def task_json(record: TaskRecord, shape: Shape = Shape(), expanded: Expanded | None = None) -> JSON:
+    body = entity_body(record, shape.selection)
+    if shape.status_note:
+        body[STATUS_NOTE_ANNOTATION] = record.status_note
+    for navigation, children in (expanded or {}).items():
+        body[navigation] = [entity_body(child) for child in children]
+    return body
+
+
+def entity_body(record: TaskRecord | ChildRecord, selection: Selection | None = None) -> JSON:
+    """`@odata.type`, then the (selected) properties in the model's order."""
     body: JSON = {"@odata.type": record.type.odata_type}
-    selected = None if shape.selection is None else shape.selection.names_for(record.type)
+    selected = None if selection is None else selection.names_for(record.type)
     for prop in record.type.properties:
         if selected is not None and prop.name not in selected:
             continue
         body[prop.name] = record.id if prop.name == "id" else _property_json(prop, record.values[prop.name])
-    if shape.status_note:
-        body[STATUS_NOTE_ANNOTATION] = record.status_note
     return body
 
 
-def entity_json(record: TaskRecord, context: str, shape: Shape = Shape()) -> JSON:
-    return {"@odata.context": context, **task_json(record, shape)}
+def entity_json(context: str, body: JSON) -> JSON:
+    return {"@odata.context": context, **body}
 
 
-def collection_json(
-    records: list[TaskRecord], context: str, shape: Shape, *, next_link: str | None, count: int | None
-) -> JSON:
-    body: JSON = {"@odata.context": context}
+def collection_json(bodies: list[JSON], context: str, *, next_link: str | None, count: int | None) -> JSON:
+    envelope: JSON = {"@odata.context": context}
     if count is not None:
-        body["@odata.count"] = count
+        envelope["@odata.count"] = count
     if next_link is not None:
-        body["@odata.nextLink"] = next_link
-    body["value"] = [task_json(r, shape) for r in records]
-    return body
+        envelope["@odata.nextLink"] = next_link
+    envelope["value"] = bodies
+    return envelope
+
+
+def navigation_context(
+    base_url: str, task_id: str, owner: EntityType, navigation: str, selection: Selection | None = None
+) -> str:
+    """`...#deviceAppManagement/deviceAppManagementTasks('id')/microsoft.graph.x/managedDevices`."""
+    key = task_id.replace("'", "''")
+    path = f"{TASKS_PATH}('{key}')/{owner.qualified_name}/{navigation}"
+    return f"{base_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
 
 
 def _property_json(prop: Property, value: Value) -> Any:

@@ -1,0 +1,159 @@
+"""The derived types' navigation collections (graph-surface.md §1.7, §2.5): list, get, create (201),
+update, delete of `managedDevices` and `mobileApps` entities, at `/{id}/{navigation}` and at the OData
+cast form `/{id}/microsoft.graph.<type>/{navigation}`.
+
+A navigation the task's type does not have is a 400 ("Resource not found for the segment"), an item
+cast to a type it does not have is a 404; everything else (query options, validation, permissions,
+tenant isolation) is as for tasks. No SQL and no JWT here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from graphtasks.config import Settings
+from graphtasks.errors import BadRequest
+from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.schema import NAVIGATION_NAMES, navigation_target
+from graphtasks.model.validation import validate_entity_create, validate_entity_update
+from graphtasks.odata.options import COUNT_OPTIONS, LIST_OPTIONS, QueryOptions
+from graphtasks.odata.paging import SkiptokenSigner
+from graphtasks.odata.selection import resolve_select
+from graphtasks.storage.base import ChildQuery, TaskStore
+from graphtasks.storage.sql import task_not_found
+from graphtasks.web.bodies import read_json
+from graphtasks.web.middleware import GraphJSONResponse
+from graphtasks.web.preferences import read_preferences
+from graphtasks.web.requests import (
+    base_url,
+    cast_segment,
+    next_link,
+    page_size,
+    path_key,
+    query_options,
+    tenant_of,
+)
+from graphtasks.web.serialization import (
+    collection_json,
+    entity_body,
+    entity_json,
+    navigation_context,
+    tasks_url,
+)
+
+_CHILD_LIST_OPTIONS = LIST_OPTIONS - {"expand"}
+_CHILD_ENTITY_OPTIONS = frozenset({"select"})
+
+
+@dataclass(frozen=True)
+class NavigationHandlers:
+    settings: Settings
+    store: TaskStore
+    skiptokens: SkiptokenSigner
+
+    async def list_children(self, request: Request) -> Response:
+        options = query_options(request, _CHILD_LIST_OPTIONS)
+        task, query = await self._query(request, options)
+        if options.skiptoken is not None:
+            query = dataclasses.replace(
+                query, after=self.skiptokens.decode(options.skiptoken, scope=_scope(query))
+            )
+        page = await run_in_threadpool(self.store.query_children, query)
+        selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
+        base = base_url(request, self.settings)
+        link = None
+        if page.next_keys is not None:
+            link = next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+        context = navigation_context(base, task.id, task.type, query.navigation, selection)
+        bodies = [entity_body(child, selection) for child in page.items]
+        return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
+
+    async def count_children(self, request: Request) -> Response:
+        _, query = await self._query(request, query_options(request, COUNT_OPTIONS))
+        return PlainTextResponse(str(await run_in_threadpool(self.store.count_children, query)))
+
+    async def get_child(self, request: Request) -> Response:
+        options = query_options(request, _CHILD_ENTITY_OPTIONS)
+        task, query = await self._query(request, options)
+        child = await run_in_threadpool(self.store.get_child, query, path_key(request, "child_id"))
+        selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
+        context = navigation_context(
+            base_url(request, self.settings), task.id, task.type, query.navigation, selection
+        )
+        return GraphJSONResponse(entity_json(f"{context}/$entity", entity_body(child, selection)))
+
+    async def create_child(self, request: Request) -> Response:
+        body = await read_json(request, limit=self.settings.max_body_bytes)
+        task, query = await self._query(request, QueryOptions())
+        child = ChildRecord(
+            str(uuid.uuid4()), query.entity_type, validate_entity_create(body, query.entity_type)
+        )
+        await run_in_threadpool(self.store.create_child, query, child)
+        base = base_url(request, self.settings)
+        response = self._entity(base, task, query, child, status_code=201)
+        response.headers["Location"] = f"{tasks_url(base)}/{task.id}/{query.navigation}/{child.id}"
+        return response
+
+    async def update_child(self, request: Request) -> Response:
+        body = await read_json(request, limit=self.settings.max_body_bytes)
+        task, query = await self._query(request, QueryOptions())
+        changes = validate_entity_update(body, query.entity_type)
+        child = await run_in_threadpool(
+            self.store.update_child, query, path_key(request, "child_id"), changes
+        )
+        if read_preferences(request.headers).return_representation:
+            response = self._entity(base_url(request, self.settings), task, query, child)
+            response.headers["Preference-Applied"] = "return=representation"
+            return response
+        return Response(status_code=204)
+
+    async def delete_child(self, request: Request) -> Response:
+        _, query = await self._query(request, QueryOptions())
+        await run_in_threadpool(self.store.delete_child, query, path_key(request, "child_id"))
+        return Response(status_code=204)
+
+    async def _query(self, request: Request, options: QueryOptions) -> tuple[TaskRecord, ChildQuery]:
+        """The parent task (404 if missing, or cast to a type it does not have) and the query for its
+        navigation collection (400 if its type has no such navigation)."""
+        navigation = path_key(request, "navigation")
+        cast = cast_segment(request)
+        if navigation not in NAVIGATION_NAMES:
+            raise BadRequest(f"Resource not found for the segment '{navigation}'.")
+        task = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
+        if cast is not None and cast not in task.type.ancestors():
+            raise task_not_found(task.id)
+        target = navigation_target(cast or task.type, navigation)
+        if target is None:
+            raise BadRequest(f"Resource not found for the segment '{navigation}'.")
+        query = ChildQuery(
+            tenant_id=tenant_of(request),
+            task_id=task.id,
+            navigation=navigation,
+            entity_type=target,
+            filter=options.filter,
+            orderby=options.orderby,
+            limit=page_size(options, self.settings),
+            skip=options.skip,
+            count=options.count,
+        )
+        return task, query
+
+    def _entity(
+        self, base: str, task: TaskRecord, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
+    ) -> Response:
+        context = navigation_context(base, task.id, task.type, query.navigation)
+        return GraphJSONResponse(
+            entity_json(f"{context}/$entity", entity_body(child)), status_code=status_code
+        )
+
+
+def _scope(query: ChildQuery) -> str:
+    """What a $skiptoken is only valid for: this tenant, task, navigation, filter and order."""
+    order = ",".join(map(str, query.orderby))
+    return f"children\n{query.tenant_id}\n{query.task_id}\n{query.navigation}\n{query.filter}\n{order}"

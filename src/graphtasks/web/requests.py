@@ -1,0 +1,70 @@
+"""What a Graph handler reads from a request: the caller's tenant, path keys, the type-cast segment,
+query options, preferences, the public base URL, and the nextLink that continues the request.
+
+Shared by the task handlers (web/handlers.py) and the navigation handlers (web/navigation.py).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+
+from graphtasks.config import Settings
+from graphtasks.errors import BadRequest
+from graphtasks.model.schema import TASK_TYPES_BY_NAME, EntityType
+from graphtasks.odata.options import QueryOptions, parse_query
+from graphtasks.web.guard import principal_of
+from graphtasks.web.preferences import read_preferences
+from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
+
+
+def query_options(request: Request, allowed: frozenset[str]) -> QueryOptions:
+    return parse_query(request.query_params.multi_items(), allowed=allowed)
+
+
+def tenant_of(request: Request) -> str:
+    return principal_of(request).tenant_id
+
+
+def path_key(request: Request, name: str) -> str:
+    key = request.path_params[name]
+    assert isinstance(key, str)  # noqa: S101 - route parameters are str parameters
+    return key
+
+
+def cast_segment(request: Request) -> EntityType | None:
+    """The type of a type-cast segment (`.../microsoft.graph.appVulnerabilityTask`), if the route has one."""
+    name = request.path_params.get("type_name")
+    if name is None:
+        return None
+    entity_type = TASK_TYPES_BY_NAME.get(f"microsoft.graph.{name}")
+    if entity_type is None:
+        raise BadRequest(f"Resource not found for the segment 'microsoft.graph.{name}'.")
+    return entity_type
+
+
+def wants_status_note(request: Request) -> bool:
+    return read_preferences(request.headers).includes_annotation(STATUS_NOTE_ANNOTATION.removeprefix("@"))
+
+
+def base_url(request: Request, settings: Settings) -> str:
+    if settings.base_url is not None:
+        return settings.base_url.rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def page_size(options: QueryOptions, settings: Settings) -> int:
+    """$top is the page size, as on Graph; without it, the server's (Intune's 1000 by default)."""
+    return settings.page_size if options.top is None else options.top
+
+
+def next_link(request: Request, base: str, skiptoken: str) -> str:
+    """The same request with every option kept but $skip (applied once) and $skiptoken (replaced)."""
+    kept = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k.removeprefix("$").lower() not in {"skiptoken", "skip"}
+    ]
+    query = urlencode([*kept, ("$skiptoken", skiptoken)], quote_via=quote, safe="$,'()")
+    return f"{base}{request.url.path}?{query}"
