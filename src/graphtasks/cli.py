@@ -8,6 +8,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 
 from sqlalchemy.engine import make_url
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token(args)
+        if args.command == "seed":
+            return _seed(args)
     except ValueError as error:
         print(f"graphtasks: {error}", file=sys.stderr)
         return 2
@@ -71,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         help="tasks per page, 1..1000 (Intune's default and most is 1000)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    seed = commands.add_parser("seed", help="bulk-load realistic tasks of all types")
+    _database_options(seed)
+    seed.add_argument("--count", type=int, required=True, help="how many tasks")
+    seed.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
+    seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tasks)")
     token = commands.add_parser("token", help="print a bearer token for this server")
     _database_options(token)
     token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
@@ -167,6 +175,23 @@ def _token(args: argparse.Namespace) -> int:
         print(issue_token(backend.keys, request, issuer_base=args.issuer))
     finally:
         backend.database.dispose()
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from graphtasks.app import open_backend
+    from graphtasks.seed import generate
+    from graphtasks.storage.sql import SqlTaskStore
+
+    if args.count < 0:
+        raise ValueError("--count must not be negative")
+    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    started = time.perf_counter()
+    SqlTaskStore(backend.database).load(args.tenant.lower(), generate(args.count, seed=args.seed))
+    backend.database.dispose()
+    elapsed = time.perf_counter() - started
+    rate = args.count / max(elapsed, 1e-9)
+    print(f"seeded {args.count} tasks for tenant {args.tenant} in {elapsed:.1f} s ({rate:,.0f}/s)")
     return 0
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+# Every type below is a singleton, so its dataclass compares and hashes by identity (eq=False): the
+# derived deep comparison would walk the whole type graph on every dict lookup.
+
 NAMESPACE = "microsoft.graph"
 # Intune's error messages name its internal namespace, not microsoft.graph (graph-surface.md §7 #7).
 INTUNE_NAMESPACE = "microsoft.management.services.api"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PrimitiveType:
     name: str
 
@@ -27,7 +30,7 @@ INT32 = PrimitiveType("Edm.Int32")
 DATETIME_OFFSET = PrimitiveType("Edm.DateTimeOffset")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnumType:
     name: str
     members: tuple[str, ...]
@@ -40,7 +43,7 @@ class EnumType:
         return self.members.index(member)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Property:
     name: str
     type: PrimitiveType | EnumType | ComplexType
@@ -58,7 +61,7 @@ class Property:
         return f"Collection({inner})" if self.collection else inner
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ComplexType:
     name: str
     description: str
@@ -76,14 +79,14 @@ class ComplexType:
         return next((p for p in self.properties if p.name == name), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NavigationProperty:
     name: str
     target: str
     description: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EntityType:
     name: str
     description: str
@@ -375,14 +378,14 @@ def navigation_target(entity_type: EntityType, name: str) -> EntityType | None:
     return None if navigation is None else _TARGETS_BY_NAME[navigation.target]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ActionParameter:
     name: str
     type: PrimitiveType | EnumType
     nullable: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Action:
     """A bound OData action; the only one in this family is updateStatus (§2.3)."""
 

@@ -160,6 +160,20 @@ signing_keys = Table(
 )
 
 
+_EMPTY_ROW = {column.name: None for column in COLUMNS.values()}
+
+
+def task_row(tenant_id: str, record: TaskRecord) -> dict[str, Any]:
+    """Every column of a new task's row (columns of other types' properties are NULL)."""
+    keys = {
+        "tenant_id": tenant_id,
+        "id": record.id,
+        "odata_type": record.type.qualified_name,
+        "status_note": None,
+    }
+    return {**_EMPTY_ROW, **row_values(record.values), **keys}
+
+
 def row_values(values: Values) -> dict[str, Any]:
     """Canonical values -> column values (enum member names become their numbers)."""
     return {COLUMNS[name].name: _to_column(name, value) for name, value in values.items()}
