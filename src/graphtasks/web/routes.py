@@ -94,12 +94,9 @@ def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: G
 
 # The segments each version serves, in order; None stands for a key segment.
 _SERVED: dict[str, list[frozenset[str] | None]] = {
-    "beta": [
-        frozenset({SINGLETON}),
-        frozenset({TASKS_SEGMENT}),
-        None,
-        frozenset({UPDATE_STATUS.name, UPDATE_STATUS.qualified_name}),
-    ],
+    # Below a task: an action, a navigation or a cast, then a navigation key or a navigation, then a
+    # key or $count; the routes have answered every path of a served shape before this is asked.
+    "beta": [frozenset({SINGLETON}), frozenset({TASKS_SEGMENT}), None, None, None, None],
     # deviceAppManagement exists in v1.0, but the tasks are beta-only (graph-surface.md §6).
     "v1.0": [frozenset({SINGLETON})],
 }
