@@ -37,6 +37,9 @@ _TOKEN = re.compile(
     re.VERBOSE | re.ASCII,
 )
 _EQUALITY = frozenset({"eq", "ne"})
+# Deeper nesting than any real filter needs; it keeps the recursive descent far from Python's limit.
+_MAX_DEPTH = 100
+_INT64 = range(-(2**63), 2**63)
 _RELATIONAL = frozenset({"gt", "ge", "lt", "le"})
 _KEYWORD_LITERALS: dict[str, tuple[LiteralKind, bool | None]] = {
     "null": ("null", None),
@@ -83,6 +86,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
 
     # --- token helpers ---
 
@@ -121,10 +125,14 @@ class _Parser:
 
     def bool_common_expr(self) -> Node:
         """orExpr: andExpr *( RWS "or" RWS andExpr )"""
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise self.error(f"The expression is nested more than {_MAX_DEPTH} levels deep")
         node = self.and_expr()
         while self.at_word("or"):
             self.advance()
             node = BoolOp("or", node, self.and_expr())
+        self.depth -= 1
         return node
 
     def and_expr(self) -> Node:
@@ -155,7 +163,12 @@ class _Parser:
         """notExpr: "not" RWS boolCommonExpr (bound to its operand, as OData's precedence says)"""
         if self.at_word("not"):
             self.advance()
-            return Not(self.unary_expr())
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:
+                raise self.error(f"The expression is nested more than {_MAX_DEPTH} levels deep")
+            node = Not(self.unary_expr())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def list_expr(self) -> tuple[Node, ...]:

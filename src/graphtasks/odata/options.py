@@ -143,8 +143,13 @@ def _expand(value: str) -> tuple[Path, ...]:
     return tuple(tuple(item.split("/")) for item in dict.fromkeys(items))
 
 
+_DIGITS = re.compile(r"\d{1,10}", re.ASCII)
+_INT32_MAX = 2**31 - 1
+
+
 def _non_negative(option: str, value: str) -> int:
-    if not value.strip().isdigit():
+    # ASCII digits within Int32, as ODataLib reads $top and $skip.
+    if not _DIGITS.fullmatch(value) or int(value) > _INT32_MAX:
         raise BadRequest(
             f"Invalid value '{value}' for ${option} query option found. "
             f"The ${option} query option requires a non-negative integer value."

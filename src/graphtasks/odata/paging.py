@@ -55,6 +55,8 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text:
-        raise ValueError("empty")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    # Only the canonical encoding: another spelling of the same bytes is an altered token.
+    if not text or _b64(data) != text:
+        raise ValueError("not the canonical base64url encoding")
+    return data

@@ -138,8 +138,8 @@ class FilterTranslator:
             text, pattern = (self._string(arg, node.name) for arg in _arity(node, 2))
             if pattern.literal is not None:  # a literal pattern is escaped, so %, _ and / match themselves
                 match = _LIKE[node.name](text.sql, str(pattern.literal.value), True)
-            else:
-                match = _LIKE[node.name](text.sql, pattern.sql, False)
+            else:  # so is one read from a column, in SQL
+                match = _LIKE[node.name](text.sql, _like_escaped(pattern.sql), False)
             return _guard_nulls(match, text, pattern)
         self.value(node)  # a known function that is not Boolean, or an unknown one: value() says which
         raise BadRequest(
@@ -266,11 +266,31 @@ class FilterTranslator:
         return equal if node.op == "eq" else not_(equal)
 
 
+# (text, pattern, literal): a literal pattern is escaped by SQLAlchemy (autoescape, escape '/'); any
+# other is escaped by _like_escaped with the same character.
 _LIKE: dict[str, Callable[[ColumnElement[Any], Any, bool], ColumnElement[bool]]] = {
-    "startswith": lambda text, pattern, escape: text.startswith(pattern, autoescape=escape),
-    "endswith": lambda text, pattern, escape: text.endswith(pattern, autoescape=escape),
-    "contains": lambda text, pattern, escape: text.contains(pattern, autoescape=escape),
+    "startswith": lambda text, pattern, literal: text.startswith(
+        pattern, autoescape=literal, escape=_escape_character(literal)
+    ),
+    "endswith": lambda text, pattern, literal: text.endswith(
+        pattern, autoescape=literal, escape=_escape_character(literal)
+    ),
+    "contains": lambda text, pattern, literal: text.contains(
+        pattern, autoescape=literal, escape=_escape_character(literal)
+    ),
 }
+
+
+def _escape_character(literal: bool) -> str | None:
+    return None if literal else "/"
+
+
+def _like_escaped(pattern: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`pattern` with LIKE's wildcards and the escape character '/' escaped, in SQL."""
+    escaped = func.replace(pattern, "/", "//")
+    return func.replace(func.replace(escaped, "%", "/%"), "_", "/_")
+
+
 _MIRROR = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
 
 
