@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -180,16 +181,18 @@ def _token(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     from graphtasks.app import open_backend
-    from graphtasks.seed import generate
+    from graphtasks.model.edm import ticks_from_unix_ns
+    from graphtasks.storage.seeding import SeedRun
     from graphtasks.storage.sql import SqlTaskStore
 
     if args.count < 0:
         raise ValueError("--count must not be negative")
     backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    run = SeedRun(args.tenant.lower(), args.seed, ticks_from_unix_ns(time.time_ns()), secrets.randbits(63))
     started = time.perf_counter()
-    SqlTaskStore(backend.database).load(args.tenant.lower(), generate(args.count, seed=args.seed))
-    backend.database.dispose()
+    SqlTaskStore(backend.database).seed(run, args.count)
     elapsed = time.perf_counter() - started
+    backend.database.dispose()
     rate = args.count / max(elapsed, 1e-9)
     print(f"seeded {args.count} tasks for tenant {args.tenant} in {elapsed:.1f} s ({rate:,.0f}/s)")
     return 0

@@ -30,17 +30,29 @@ from graphtasks.model.schema import (
     APP_VULNERABILITY_TASK,
     DEVICE_APP_MANAGEMENT_TASK,
     SECURITY_CONFIGURATION_TASK,
+    TASK_TYPES,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
     EntityType,
 )
 from graphtasks.model.validation import defaults_for, validate_create
+from graphtasks.odata.selection import Selection, resolve_select
 from graphtasks.web.middleware import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
-from graphtasks.web.serialization import collection_json, entity_json, task_json
+from graphtasks.web.serialization import (
+    Shape,
+    collection_context,
+    collection_json,
+    entity_context,
+    entity_json,
+    navigation_context,
+    task_json,
+)
 from tests.support.examples import FOUNDING_REQUEST
 
 TASKS = "/beta/deviceAppManagement/deviceAppManagementTasks"
+# Six segments below the version: a task, a cast, a navigation and a key in it.
+CHILD = f"{TASKS}/abc/microsoft.graph.appVulnerabilityTask/managedDevices/d1"
 
 # --- routes.unmatched_path_error ---
 
@@ -86,13 +98,43 @@ TASKS = "/beta/deviceAppManagement/deviceAppManagementTasks"
             "BadRequest",
             "Resource not found for the segment 'mobileApps'.",
         ),
-        (f"{TASKS}/abc/foo", BadRequest, 400, "BadRequest", "Resource not found for the segment 'foo'."),
+        # Up to six segments below the version, a path of the served prefix is one the route table
+        # would have answered if it had a served shape, so what is left is the gateway's NoRouteMatch.
+        (
+            f"{TASKS}/abc/foo",
+            NoRouteMatch,
+            400,
+            "No method match route template",
+            f"No OData route exists that match the request {TASKS}/abc/foo.",
+        ),
         (
             f"{TASKS}/abc/updateStatus/x",
+            NoRouteMatch,
+            400,
+            "No method match route template",
+            f"No OData route exists that match the request {TASKS}/abc/updateStatus/x.",
+        ),
+        (
+            CHILD,
+            NoRouteMatch,
+            400,
+            "No method match route template",
+            f"No OData route exists that match the request {CHILD}.",
+        ),
+        # No served path has a seventh segment: the first one beyond the sixth is the one not found.
+        (
+            f"{CHILD}/foo",
             BadRequest,
             400,
             "BadRequest",
-            "Resource not found for the segment 'x'.",
+            "Resource not found for the segment 'foo'.",
+        ),
+        (
+            f"{CHILD}/foo/bar",
+            BadRequest,
+            400,
+            "BadRequest",
+            "Resource not found for the segment 'foo'.",
         ),
         (
             "/beta/deviceAppManagement",
@@ -411,32 +453,77 @@ def test_task_json_unmanaged_devices_are_complete_and_typed() -> None:
     ]
 
 
+BASE_URL = "https://graph.example.test"
+METADATA = f"{BASE_URL}/beta/$metadata#deviceAppManagement/deviceAppManagementTasks"
+SECURITY = "microsoft.graph.securityConfigurationTask"
+
+
+def _selection(*paths: str) -> Selection:
+    """A $select on the tasks collection, resolved as the handlers resolve it."""
+    selection = resolve_select(
+        tuple(tuple(p.split("/")) for p in paths), DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES
+    )
+    assert selection is not None
+    return selection
+
+
 @pytest.mark.parametrize("note", [None, "Note value"])
 def test_task_json_status_note_annotation_comes_last(note: str | None) -> None:
-    body = task_json(_founding_record(status_note=note), status_note=True)
-    assert list(body)[-1] == "@graphtasks.statusNote"
+    body = task_json(_founding_record(status_note=note), Shape(status_note=True))
+    assert list(body) == [*FOUNDING_RESPONSE, "@graphtasks.statusNote"]
     assert body["@graphtasks.statusNote"] == note
 
 
 def test_task_json_leaves_status_note_out_by_default() -> None:
     assert "@graphtasks.statusNote" not in task_json(_founding_record(status_note="n"))
+    assert "@graphtasks.statusNote" not in task_json(_founding_record(status_note="n"), Shape())
 
 
-def test_entity_json_puts_context_first() -> None:
-    body = entity_json(_founding_record(), "https://graph.example.test")
-    assert list(body)[:2] == ["@odata.context", "@odata.type"]
-    assert body["@odata.context"] == (
-        "https://graph.example.test/beta/$metadata#deviceAppManagement/deviceAppManagementTasks/$entity"
+def test_task_json_under_select_keeps_type_first_and_docs_order() -> None:
+    selection = _selection("status", f"{SECURITY}/insights", "displayName")
+    body = task_json(_founding_record(status_note="n"), Shape(selection=selection, status_note=True))
+    assert list(body) == ["@odata.type", "displayName", "status", "insights", "@graphtasks.statusNote"]
+    assert body["@odata.type"] == "#microsoft.graph.securityConfigurationTask"
+
+
+@pytest.mark.parametrize(
+    ("cast", "select", "context"),
+    [
+        (None, (), METADATA),
+        (SECURITY_CONFIGURATION_TASK, (), f"{METADATA}/{SECURITY}"),
+        (None, ("status", f"{SECURITY}/insights"), f"{METADATA}(status,{SECURITY}/insights)"),
+        (SECURITY_CONFIGURATION_TASK, ("displayName",), f"{METADATA}/{SECURITY}(displayName)"),
+    ],
+)
+def test_collection_and_entity_context(
+    cast: EntityType | None, select: tuple[str, ...], context: str
+) -> None:
+    selection = _selection(*select) if select else None
+    assert collection_context(BASE_URL, cast=cast, selection=selection) == context
+    assert entity_context(BASE_URL, cast=cast, selection=selection) == f"{context}/$entity"
+
+
+def test_navigation_context_doubles_quotes_in_the_key() -> None:
+    assert navigation_context(BASE_URL, "a'b", APP_VULNERABILITY_TASK, "managedDevices") == (
+        f"{METADATA}('a''b')/microsoft.graph.appVulnerabilityTask/managedDevices"
     )
 
 
+def test_entity_json_puts_context_first() -> None:
+    context = entity_context(BASE_URL)
+    body = entity_json(context, task_json(_founding_record()))
+    assert list(body) == ["@odata.context", *FOUNDING_RESPONSE]
+    assert body == {"@odata.context": f"{METADATA}/$entity", **FOUNDING_RESPONSE}
+
+
+@pytest.mark.parametrize("count", [None, 0, 7])
 @pytest.mark.parametrize("next_link", [None, "https://graph.example.test/beta/x?$skiptoken=abc"])
-def test_collection_json(next_link: str | None) -> None:
-    record = _founding_record()
-    body = collection_json([record], "https://graph.example.test", next_link=next_link, status_note=False)
-    expected: dict[str, Any] = {
-        "@odata.context": "https://graph.example.test/beta/$metadata#deviceAppManagement/deviceAppManagementTasks"
-    }
+def test_collection_json(next_link: str | None, count: int | None) -> None:
+    bodies = [task_json(_founding_record())]
+    body = collection_json(bodies, collection_context(BASE_URL), next_link=next_link, count=count)
+    expected: dict[str, Any] = {"@odata.context": METADATA}
+    if count is not None:
+        expected["@odata.count"] = count
     if next_link is not None:
         expected["@odata.nextLink"] = next_link
     expected["value"] = [FOUNDING_RESPONSE]

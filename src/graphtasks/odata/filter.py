@@ -208,12 +208,15 @@ class _Parser:
             type_name, _, quoted = token.text.partition("'")
             return Literal("enum", _unquote("'" + quoted), token.text, type_name)
         if token.kind == "number":
-            is_int = re.fullmatch(r"-?\d+", token.text) is not None
-            return (
-                Literal("int", int(token.text), token.text)
-                if is_int
-                else Literal("decimal", token.text, token.text)
-            )
+            if re.fullmatch(r"-?\d+", token.text) is None:
+                return Literal("decimal", token.text, token.text)
+            # Int64 is the widest integer literal OData has; checking the length first keeps int()
+            # away from texts longer than Python converts.
+            if len(token.text) > 20 or int(token.text) not in _INT64:
+                raise FilterSyntaxError(
+                    f"The number '{token.text}' at position {token.position} is out of range."
+                )
+            return Literal("int", int(token.text), token.text)
         if token.kind == "datetime":
             try:
                 return Literal("datetime", edm.parse_datetime_offset(token.text), token.text)

@@ -1,5 +1,6 @@
 """The SQL that differs between SQLite and PostgreSQL once a query is built: walking a JSON array of
-complex values (for any/all) and reading a member of one element.
+complex values (for any/all), reading a member of one element, and the formatting functions the
+seed generator uses.
 
 With engine.py, the only dialect-aware code. Everything else builds portable SQLAlchemy Core.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, cast, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from graphtasks.model.schema import DATETIME_OFFSET, Property
@@ -28,3 +30,15 @@ def json_member(dialect: str, element: ColumnElement[Any], prop: Property) -> Co
         # Datetimes are stored as ticks (JSON numbers); strings compare by code point like columns do.
         return cast(text, BigInteger) if prop.type is DATETIME_OFFSET else text.collate("C")
     return func.json_extract(element, f"$.{prop.name}")
+
+
+def hex_digits(dialect: str, number: ColumnElement[Any], width: int) -> ColumnElement[str]:
+    """`number` in lower-case hexadecimal, zero-padded to `width` digits."""
+    if dialect == "postgresql":
+        return func.lpad(func.to_hex(number), width, "0")
+    return func.printf(f"%0{width}x", number)
+
+
+def json_from_text(dialect: str, text: ColumnElement[str]) -> ColumnElement[Any]:
+    """A JSON column value from its JSON text (JSONB wants a cast; SQLite keeps the text)."""
+    return cast(text, JSONB) if dialect == "postgresql" else text

@@ -6,11 +6,9 @@ Every statement is scoped by tenant_id, so one tenant's key can never reach anot
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
@@ -28,6 +26,7 @@ from graphtasks.storage.query import (
     page_statement,
     task_collection,
 )
+from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import (
     CHILD_TABLES,
     child_values,
@@ -58,13 +57,6 @@ def _require_possible_id(task_id: str, missing: NotFound) -> None:
         raise missing from None
 
 
-def _processed(row: dict[str, Any], processors: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
-    for name, processor in processors.items():
-        if row[name] is not None:  # None stays SQL NULL, as an omitted column would
-            row[name] = processor(row[name])
-    return row
-
-
 class SqlTaskStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -72,46 +64,25 @@ class SqlTaskStore:
     # --- tasks ---
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:
-        self.create_many(tenant_id, [task])
-
-    def create_many(self, tenant_id: str, records: list[TaskRecord]) -> None:
-        """Bulk insert in one transaction. Rows go to the driver's executemany as they are, past
-        SQLAlchemy's per-row parameter handling, which costs more than SQLite's insert itself
-        (graphtasks seed loads a million tasks); JSON columns are serialized by their own type."""
-        if not records:
-            return
         with self._db.write() as conn:
-            compiled = insert(tasks).compile(dialect=conn.dialect)
-            processors = {
-                name: processor
-                for name, column in tasks.c.items()
-                if (processor := column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
-            }
-            rows = [_processed(task_row(tenant_id, record), processors) for record in records]
-            parameters: list[Any] = rows
-            if compiled.positional:
-                order = compiled.positiontup or []
-                parameters = [tuple(row[name] for name in order) for row in rows]
-            conn.exec_driver_sql(compiled.string, parameters)
+            conn.execute(insert(tasks).values(**task_row(tenant_id, task)))
 
-    def load(self, tenant_id: str, records: Iterable[TaskRecord], *, batch: int = 10_000) -> int:
-        """Bulk-load tasks (graphtasks seed): the secondary indexes are dropped first and rebuilt at the
-        end, which is several times faster than maintaining them row by row. Meant for a database no
-        server is using at the moment. Returns how many were loaded."""
+    def seed(self, run: SeedRun, count: int, *, chunk: int = 250_000) -> None:
+        """Generate `count` realistic tasks in the database (graphtasks seed, storage/seeding.py). The
+        task indexes are dropped first and rebuilt at the end, which is several times faster than
+        maintaining them row by row; meant for a database no server is writing to meanwhile."""
         with self._db.write() as conn:
             for index in tasks.indexes:
                 index.drop(conn, checkfirst=True)
-        loaded = 0
         try:
-            iterator = iter(records)
-            while chunk := list(itertools.islice(iterator, batch)):
-                self.create_many(tenant_id, chunk)
-                loaded += len(chunk)
+            for first in range(1, count + 1, chunk):
+                last = min(first + chunk - 1, count)
+                with self._db.write() as conn:
+                    conn.execute(seed_statement(self._db.dialect, run, first=first, last=last))
         finally:
             with self._db.write() as conn:
                 for index in tasks.indexes:
                     index.create(conn, checkfirst=True)
-        return loaded
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord:
         with self._db.read() as conn:
