@@ -75,10 +75,10 @@ _STATUSES = (("pending", 40), ("active", 30), ("completed", 20), ("rejected", 7)
 class _Row:
     """Deterministic pseudo-random values of one generated row, as SQL expressions of its number."""
 
-    def __init__(self, number: ColumnElement[int], seed: int) -> None:
+    def __init__(self, number: ColumnElement[int], seed: int, *, first_field: int = 0) -> None:
         self.number = number
         self.seed = seed
-        self.field = 0
+        self.field = first_field
 
     def draw(self, bound: int) -> ColumnElement[int]:
         """A value in [0, bound), different for every row, field and seed."""
@@ -114,9 +114,18 @@ def seed_statement(dialect: str, run: SeedRun, *, first: int, last: int) -> Inse
     """INSERT INTO tasks SELECT <the generated rows numbered first..last>."""
     numbers = select(literal(first, BigInteger).label("n")).cte("numbers", recursive=True)
     numbers = numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < last))
-    row = _Row(numbers.c.n, run.seed)
-    kind = row.weighted([(t.qualified_name, share) for t, share in _TYPES])
-    created = literal(run.now_ticks, BigInteger) - row.draw(_YEAR_SECONDS) * edm.TICKS_PER_SECOND
+    first_row = _Row(numbers.c.n, run.seed)
+    kind = first_row.weighted([(t.qualified_name, share) for t, share in _TYPES])
+    created = literal(run.now_ticks, BigInteger) - first_row.draw(_YEAR_SECONDS) * edm.TICKS_PER_SECOND
+    # Type and creation date are read by many columns: computed once per row in a materialized step.
+    rows = (
+        select(numbers.c.n, kind.label("kind"), created.label("created"))
+        .cte("generated")
+        .prefix_with("MATERIALIZED")
+    )
+    row = _Row(rows.c.n, run.seed, first_field=first_row.field)
+    kind, created = rows.c.kind, rows.c.created
+    numbers = rows
     values = {
         "tenant_id": literal(run.tenant_id),
         "id": _guid(dialect, numbers.c.n, run.salt),
