@@ -37,6 +37,11 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+if __package__ in {None, ""}:  # run as `python bench/load.py`: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import render_table
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_PATH = BENCH_DIR / "results" / "latest.json"
@@ -443,16 +448,7 @@ def markdown_table(results: list[Result]) -> str:
         ]
         for r in results
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
-    numeric = [False, False, True, True, True, True, True, True]
-
-    def line(cells: list[str]) -> str:
-        padded = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True)]
-        return "| " + " | ".join(padded) + " |"
-
-    dashes = ["-" * (w + 1) + ":" if num else "-" * (w + 2) for w, num in zip(widths, numeric, strict=True)]
-    rule = "|" + "|".join(dashes) + "|"
-    return "\n".join([line(columns), rule, *(line(row) for row in rows)])
+    return render_table(columns, rows, numeric=[False, False, True, True, True, True, True, True])
 
 
 def write_results(args: argparse.Namespace, results: list[Result], load_before: float) -> None:

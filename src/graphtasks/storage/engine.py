@@ -51,6 +51,17 @@ class Database:
                 raise
             conn.exec_driver_sql("COMMIT")
 
+    def analyze(self, table: str) -> None:
+        """Refresh the planner's statistics after a bulk load; on PostgreSQL also VACUUM, which sets the
+        visibility map that index-only scans (a filtered /$count) depend on, and runs outside a
+        transaction."""
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

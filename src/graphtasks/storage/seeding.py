@@ -126,12 +126,13 @@ def seed_statement(dialect: str, run: SeedRun, *, first: int, last: int) -> Inse
     row = _Row(rows.c.n, run.seed, first_field=first_row.field)
     kind, created = rows.c.kind, rows.c.created
     numbers = rows
+    app = row.pick(_APPS)  # the same expression twice is the same value: names agree with appName
     values = {
         "tenant_id": literal(run.tenant_id),
         "id": _guid(dialect, numbers.c.n, run.salt),
         "odata_type": kind,
-        **_base(row, created),
-        **_derived(dialect, row, kind, created),
+        **_base(row, app, created),
+        **_derived(dialect, row, kind, app, created),
         "status_note": null(),
     }
     columns = [column.name for column in tasks.columns]
@@ -139,8 +140,7 @@ def seed_statement(dialect: str, run: SeedRun, *, first: int, last: int) -> Inse
     return insert(tasks).from_select(columns, generated)
 
 
-def _base(row: _Row, created: ColumnElement[int]) -> dict[str, ColumnElement[Any]]:
-    app = row.pick(_APPS)
+def _base(row: _Row, app: ColumnElement[str], created: ColumnElement[int]) -> dict[str, ColumnElement[Any]]:
     return _columns(
         displayName="Remediate " + app + " on " + _text(row.draw(499) + 1) + " devices",
         description="Vulnerabilities found in " + app + ".",
@@ -156,7 +156,7 @@ def _base(row: _Row, created: ColumnElement[int]) -> dict[str, ColumnElement[Any
 
 
 def _derived(
-    dialect: str, row: _Row, kind: ColumnElement[str], created: ColumnElement[int]
+    dialect: str, row: _Row, kind: ColumnElement[str], app: ColumnElement[str], created: ColumnElement[int]
 ) -> dict[str, Any]:
     def only(entity_type: EntityType, value: ColumnElement[Any]) -> ColumnElement[Any]:
         return case((kind == entity_type.qualified_name, value), else_=null())
@@ -182,7 +182,7 @@ def _derived(
             (kind.in_([sct.qualified_name, avt.qualified_name]), row.draw(2000)), else_=null()
         ),
         intendedSettings=only(sct, json_from_text(dialect, "[" + setting + "]")),
-        appName=only(avt, row.pick(_APPS)),
+        appName=only(avt, app),
         appPublisher=only(avt, literal("Contoso")),
         appVersion=only(avt, _text(row.draw(9) + 1) + ".0." + _text(row.draw(10))),
         mitigationType=only(avt, row.pick(range(len(MITIGATION_TYPE.members)))),

@@ -83,6 +83,7 @@ class SqlTaskStore:
             with self._db.write() as conn:
                 for index in tasks.indexes:
                     index.create(conn, checkfirst=True)
+        self._db.analyze(tasks.name)
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord:
         with self._db.read() as conn:
