@@ -108,3 +108,13 @@ class PayloadTooLarge(GraphError):
 
 class UnsupportedMediaType(GraphError):
     status, code = 415, "UnsupportedMediaType"
+
+
+def task_not_found(task_id: str) -> NotFound:
+    # Intune's 404 carries no detail beyond "An error has occurred" (graph-surface.md §4.5); the id is
+    # added so that a person reading the error knows which key missed.
+    return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
+
+
+def child_not_found(navigation: str, child_id: str) -> NotFound:
+    return NotFound(f"An error has occurred - {navigation} entity '{child_id}' was not found")

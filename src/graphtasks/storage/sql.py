@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
 
-from graphtasks.errors import NotFound
+from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
@@ -36,16 +36,6 @@ from graphtasks.storage.tables import (
     task_row,
     tasks,
 )
-
-
-def task_not_found(task_id: str) -> NotFound:
-    # Intune's 404 carries no detail beyond "An error has occurred" (graph-surface.md §4.5); the id is
-    # added so that a person reading the error knows which key missed.
-    return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
-
-
-def child_not_found(navigation: str, child_id: str) -> NotFound:
-    return NotFound(f"An error has occurred - {navigation} entity '{child_id}' was not found")
 
 
 def _require_possible_id(task_id: str, missing: NotFound) -> None:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
+from graphtasks.errors import task_not_found
 from graphtasks.model import edm
 from graphtasks.model.records import TaskRecord
 from graphtasks.model.schema import (
@@ -31,7 +32,6 @@ from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import Expansion, expands, resolve_expand, resolve_select
 from graphtasks.storage.base import TaskQuery, TaskStore
-from graphtasks.storage.sql import task_not_found
 from graphtasks.web.bodies import read_json
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences

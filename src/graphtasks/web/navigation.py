@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
-from graphtasks.errors import BadRequest
+from graphtasks.errors import BadRequest, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import NAVIGATION_NAMES, navigation_target
 from graphtasks.model.validation import validate_entity_create, validate_entity_update
@@ -26,7 +26,6 @@ from graphtasks.odata.options import COUNT_OPTIONS, LIST_OPTIONS, QueryOptions
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import resolve_select
 from graphtasks.storage.base import ChildQuery, TaskStore
-from graphtasks.storage.sql import task_not_found
 from graphtasks.web.bodies import read_json
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
