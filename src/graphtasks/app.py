@@ -2,8 +2,9 @@
 signing keys happen here, when the factory is called, never at import.
 
 Request path, outermost first:
-  ServerErrorMiddleware (Starlette)    unexpected exception -> Graph 500 (internal_error_handler)
-  GraphContextMiddleware               canonical path, request-id / client-request-id / OData-Version
+  ServerErrorMiddleware (Starlette)    last resort; never reached for an error before the response starts
+  GraphContextMiddleware               canonical path, request-id / client-request-id / OData-Version,
+                                       unexpected exception -> Graph 500 (internal_error_handler)
   ExceptionMiddleware (Starlette)      GraphError and Starlette's 404/405 -> Graph error bodies
   Router                               web/routes.py (Graph operations) + web/discovery.py
     guard                              bearer token -> Principal, permission check (web/guard.py)
@@ -33,7 +34,6 @@ from graphtasks.web.middleware import (
     GraphContextMiddleware,
     graph_error_handler,
     http_exception_handler,
-    internal_error_handler,
 )
 from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.routes import graph_routes
@@ -69,7 +69,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
         exception_handlers={
             GraphError: graph_error_handler,
             HTTPException: http_exception_handler,
-            Exception: internal_error_handler,
         },
     )
     # Paths are made canonical before routing, so a redirect would only turn writes into GETs.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func
+from sqlalchemy import BigInteger, ColumnElement, String, cast, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -42,3 +42,28 @@ def hex_digits(dialect: str, number: ColumnElement[Any], width: int) -> ColumnEl
 def json_from_text(dialect: str, text: ColumnElement[str]) -> ColumnElement[Any]:
     """A JSON column value from its JSON text (JSONB wants a cast; SQLite keeps the text)."""
     return cast(text, JSONB) if dialect == "postgresql" else text
+
+
+# OData's tolower/toupper follow Unicode rules; both backends' lower()/upper() change only ASCII
+# letters under the byte-order collation the columns use. PostgreSQL gets ICU's root locale (Debian's
+# and most builds have it); SQLite gets Python's str.lower/str.upper, registered by engine.py.
+# The names func.graphtasks_lower / graphtasks_upper below refer to.
+UNICODE_LOWER, UNICODE_UPPER = "graphtasks_lower", "graphtasks_upper"
+
+
+def unicode_lower(dialect: str, text: ColumnElement[Any]) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return _code_point_order(func.lower(text.collate("und-x-icu"), type_=String()))
+    return func.graphtasks_lower(text, type_=String())
+
+
+def unicode_upper(dialect: str, text: ColumnElement[Any]) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return _code_point_order(func.upper(text.collate("und-x-icu"), type_=String()))
+    return func.graphtasks_upper(text, type_=String())
+
+
+def _code_point_order(text: ColumnElement[str]) -> ColumnElement[str]:
+    """Back to the columns' byte-order collation: the result of an ICU-collated call would otherwise
+    compare and sort by ICU's rules, or clash with a "C" operand."""
+    return text.collate("C")

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
+
 
 class Database:
     """An engine plus the one right way to open a read or a write transaction on it."""
@@ -100,8 +102,18 @@ def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
         for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+        for name, function in ((UNICODE_LOWER, _lower), (UNICODE_UPPER, _upper)):
+            dbapi_connection.create_function(name, 1, function, deterministic=True)
 
     return engine
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def _upper(text: str | None) -> str | None:
+    return None if text is None else text.upper()
 
 
 def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:

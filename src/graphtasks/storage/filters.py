@@ -45,7 +45,7 @@ from graphtasks.model.schema import (
     Property,
 )
 from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not
-from graphtasks.storage.dialect import json_elements, json_member
+from graphtasks.storage.dialect import json_elements, json_member, unicode_lower, unicode_upper
 
 BOOLEAN = PrimitiveType("Edm.Boolean")
 NULL = PrimitiveType("null")
@@ -120,7 +120,9 @@ class FilterTranslator:
         if _is_boolean_node(node.left) or _is_boolean_node(node.right):
             return self._compare_booleans(node)
         left, right = self.value(node.left), self.value(node.right)
-        if left.literal is not None and right.literal is None:
+        # A literal goes to the right (a null literal before any other value), so it can be typed by
+        # what it is compared with.
+        if left.literal is not None and (right.literal is None or left.literal.kind == "null"):
             left, right = right, left
             node = Compare(_MIRROR[node.op], node.right, node.left)
         right = _coerce(right, left, node.op)
@@ -237,7 +239,7 @@ class FilterTranslator:
             )
         (arg,) = _arity(node, 1)
         text = self._string(arg, node.name)
-        sql = func.lower(text.sql) if node.name == "tolower" else func.upper(text.sql)
+        sql = (unicode_lower if node.name == "tolower" else unicode_upper)(self.source.dialect, text.sql)
         return Typed(sql, STRING, text.nullable)
 
     def _string(self, node: Node, function: str) -> Typed:
@@ -350,7 +352,7 @@ def _compare(op: str, left: Typed, right: Typed) -> ColumnElement[bool]:
     if right.literal is not None and right.literal.kind == "null":
         if op not in {"eq", "ne"}:
             return false()
-        is_null = left.sql.is_(None) if left.nullable else false()
+        is_null = _is_null(left)
         return is_null if op == "eq" else not_(is_null)
     if op == "ne":
         return not_(_compare("eq", left, right))
@@ -365,6 +367,13 @@ def _compare(op: str, left: Typed, right: Typed) -> ColumnElement[bool]:
     if op == "eq" and left.nullable and right.nullable:
         return or_(matched, and_(left.sql.is_(None), right.sql.is_(None)))
     return matched
+
+
+def _is_null(value: Typed) -> ColumnElement[bool]:
+    """IS NULL, decided in Python for a literal: PostgreSQL cannot type a bare `? IS NULL`."""
+    if value.literal is not None:
+        return true() if value.literal.kind == "null" else false()
+    return value.sql.is_(None) if value.nullable else false()
 
 
 def _guard_nulls(condition: ColumnElement[bool], *operands: Typed) -> ColumnElement[bool]:

@@ -59,12 +59,25 @@ class GraphContextMiddleware:
             (b"cache-control", b"no-cache"),
         ]
 
+        started = False
+
         async def send_with_context(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_context)
+        try:
+            await self.app(scope, receive, send_with_context)
+        except Exception as error:
+            if started:
+                raise
+            # Answered here rather than by Starlette's ServerErrorMiddleware, which re-raises to the
+            # server, and uvicorn then drops the keep-alive connection the client is about to reuse.
+            request = Request(scope)
+            response = await internal_error_handler(request, error)
+            await response(scope, receive, send_with_context)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -90,12 +103,8 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    response = error_response(request, GraphError("An internal server error has occurred."))
-    # This handler runs outside GraphContextMiddleware, so it stamps the ids itself.
-    response.headers["request-id"] = _state(request, "request_id")
-    response.headers["client-request-id"] = _state(request, "client_request_id")
-    return response
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, GraphError("An internal server error has occurred."))
 
 
 def error_response(request: Request, exc: GraphError) -> Response:
