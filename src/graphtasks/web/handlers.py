@@ -70,7 +70,7 @@ class TaskHandlers:
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
         page = await run_in_threadpool(self.store.query, query)
-        expanded = await run_in_threadpool(self._expanded, query.tenant_id, page.items, expansion)
+        expanded = await self._expanded(query.tenant_id, page.items, expansion)
         base = base_url(request, self.settings)
         link = None
         if page.next_keys is not None:
@@ -93,7 +93,7 @@ class TaskHandlers:
         record = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
-        expanded = await run_in_threadpool(self._expanded, tenant_of(request), [record], expansion)
+        expanded = await self._expanded(tenant_of(request), [record], expansion)
         context = entity_context(base_url(request, self.settings), cast=cast, selection=shape.selection)
         return GraphJSONResponse(entity_json(context, task_json(record, shape, expanded.get(record.id))))
 
@@ -144,10 +144,18 @@ class TaskHandlers:
         body = entity_json(entity_context(base_url(request, self.settings)), task_json(record, shape))
         return GraphJSONResponse(body, status_code=status_code)
 
-    def _expanded(
+    async def _expanded(
         self, tenant_id: str, records: list[TaskRecord], expansion: Expansion
     ) -> dict[str, Expanded]:
-        """The navigation entities $expand asks for, one query per navigation for the whole page."""
+        """The navigation entities $expand asks for, one query per navigation for the whole page;
+        without $expand, nothing (and no trip to the thread pool)."""
+        if not expansion:
+            return {}
+        return await run_in_threadpool(self._load_expanded, tenant_id, records, expansion)
+
+    def _load_expanded(
+        self, tenant_id: str, records: list[TaskRecord], expansion: Expansion
+    ) -> dict[str, Expanded]:
         expanded: dict[str, Expanded] = {}
         for navigation in dict.fromkeys(name for _, name in expansion):
             parents = {
