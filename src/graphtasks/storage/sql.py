@@ -60,19 +60,20 @@ class SqlTaskStore:
     def seed(self, run: SeedRun, count: int, *, chunk: int = 250_000) -> None:
         """Generate `count` realistic tasks in the database (graphtasks seed, storage/seeding.py). The
         task indexes are dropped first and rebuilt at the end, which is several times faster than
-        maintaining them row by row; meant for a database no server is writing to meanwhile."""
-        with self._db.write() as conn:
-            for index in tasks.indexes:
-                index.drop(conn, checkfirst=True)
-        try:
-            for first in range(1, count + 1, chunk):
-                last = min(first + chunk - 1, count)
-                with self._db.write() as conn:
-                    conn.execute(seed_statement(self._db.dialect, run, first=first, last=last))
-        finally:
+        maintaining them row by row; meant for a database no server is using meanwhile."""
+        with self._db.bulk_load():
             with self._db.write() as conn:
                 for index in tasks.indexes:
-                    index.create(conn, checkfirst=True)
+                    index.drop(conn, checkfirst=True)
+            try:
+                for first in range(1, count + 1, chunk):
+                    last = min(first + chunk - 1, count)
+                    with self._db.write() as conn:
+                        conn.execute(seed_statement(self._db.dialect, run, first=first, last=last))
+            finally:
+                with self._db.write() as conn:
+                    for index in tasks.indexes:
+                        index.create(conn, checkfirst=True)
         self._db.analyze(tasks.name)
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord:
