@@ -71,7 +71,7 @@ STATUS = "pending"
 PAGE_SIZE = 100
 GET_IDS = 200
 SERIAL_REQUESTS = 25
-ANALYZED = "ANALYZE (SQLite) / VACUUM ANALYZE (PostgreSQL) after seeding"
+ANALYZED = "graphtasks seed ends with ANALYZE (SQLite) / VACUUM ANALYZE (PostgreSQL)"
 SEED_LINE = re.compile(r"seeded (\d+) tasks .* in ([\d.]+) s \(([\d,]+)/s\)")
 # Graph clients send these characters as they are; everything else in an option value is %-encoded.
 QUERY_SAFE = "$,'()"
@@ -211,11 +211,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each run")
     parser.add_argument("--page", type=int, default=500, help="the deep page, reached through nextLink")
     parser.add_argument("--seed", type=int, default=0, help="graphtasks seed --seed")
-    parser.add_argument(
-        "--analyze",
-        action="store_true",
-        help=f"{ANALYZED}; default: measure the database as seeded",
-    )
     parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL, help="creates/drops the db")
     args = parser.parse_args(argv)
     if args.concurrency < args.threads:
@@ -235,8 +230,6 @@ def run_backend(args: argparse.Namespace, backend: str) -> BackendRun:
         workdir = Path(tmp)
         print(f"[{backend}] seeding {args.tasks:,} tasks ...", file=sys.stderr, flush=True)
         run.seed_seconds, run.seed_rows_per_s = seed(database_url, args.tasks, args.seed)
-        if args.analyze:
-            analyze(database_url)
         command = [sys.executable, "-m", "graphtasks", "serve", "--database", database_url]
         server = Server(f"graphtasks ({backend})", command, workdir / f"graphtasks-{backend}.log")
         with running(server, ready_path="/common/discovery/v2.0/keys"):
@@ -263,15 +256,6 @@ def seed(database_url: str, count: int, seed_value: int) -> tuple[float, float]:
         )
     print(f"  {completed.stdout.strip()}", file=sys.stderr, flush=True)
     return float(match.group(2)), float(match.group(3).replace(",", ""))
-
-
-def analyze(database_url: str) -> None:
-    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE tasks"))
-    finally:
-        engine.dispose()
 
 
 def check_and_walk(run: BackendRun, server: Server, token: str, database_url: str, page: int) -> list[str]:
@@ -440,7 +424,7 @@ def header(args: argparse.Namespace, load_before: float, runs: list[BackendRun],
     return (
         f"\n## graphtasks query benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
         f"- data: {args.tasks:,} tasks of one tenant (graphtasks seed --seed {args.seed}), "
-        f"{ANALYZED if args.analyze else 'measured as seeded (no ANALYZE, no VACUUM)'}\n"
+        f"{ANALYZED}\n"
         f"- load generator: {wrk_version()}, {args.threads} thread(s), {args.concurrency} connections, "
         f"{args.duration} s per run after {args.warmup} s warm-up; every status must be 200\n"
         f"- server: graphtasks serve (uvicorn, 1 worker, no access log) at {source}, "
