@@ -5,12 +5,15 @@ variables, then to the defaults in config.py; everything ends up in one Settings
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
 import sys
 import time
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -32,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _token(args)
         if args.command == "seed":
             return _seed(args)
+        if args.command == "apps":
+            return _apps(args)
     except ValueError as error:
         print(f"graphtasks: {error}", file=sys.stderr)
         return 2
@@ -80,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--count", type=int, required=True, help="how many tasks")
     seed.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tasks)")
+    _apps_parser(commands)
     token = commands.add_parser("token", help="print a bearer token for this server")
     _database_options(token)
     token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
@@ -90,6 +96,25 @@ def _parser() -> argparse.ArgumentParser:
         "--expires", default="3600", help="lifetime: seconds or 10m / 2h / 1d; negative = expired"
     )
     return parser
+
+
+def _apps_parser(commands: Any) -> None:
+    apps = commands.add_parser("apps", help="app registrations of the token service")
+    actions = apps.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="register an app; prints its client id and secret, once")
+    remove = actions.add_parser("remove", help="delete an app registration")
+    rotate = actions.add_parser("rotate-secret", help="replace an app's secret; prints the new one, once")
+    listing = actions.add_parser("list", help="list app registrations (never their secrets)")
+    for parser in (add, remove, rotate, listing):
+        _database_options(parser)
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    for parser in (add, remove, rotate):
+        parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
+    listing.add_argument("--tenant", help="only this tenant's apps")
+    for parser in (remove, rotate):
+        parser.add_argument("--client-id", required=True, help="the app's client id")
+    add.add_argument("--permission", nargs="+", default=list(ALL_PERMISSIONS), help="application permissions")
+    add.add_argument("--name", default="graphtasks app", help="display name")
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
@@ -177,6 +202,58 @@ def _token(args: argparse.Namespace) -> int:
     finally:
         backend.database.dispose()
     return 0
+
+
+def _apps(args: argparse.Namespace) -> int:
+    from graphtasks.app import open_backend
+    from graphtasks.auth.apps import hint, new_secret
+    from graphtasks.storage.base import AppRegistration
+    from graphtasks.storage.sql import SqlAppStore
+
+    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    store = SqlAppStore(backend.database)
+    try:
+        if args.action == "list":
+            _print(args, [_app_json(app) for app in store.list(args.tenant and args.tenant.lower())])
+            return 0
+        tenant = args.tenant.lower()
+        if args.action == "remove":
+            if not store.remove(tenant, args.client_id):
+                raise ValueError(f"no app {args.client_id} in tenant {tenant}")
+            return 0
+        secret, stored = new_secret()
+        if args.action == "add":
+            permissions = parse_permissions(args.permission)
+            app = AppRegistration(tenant, str(uuid.uuid4()), args.name, permissions, hint(secret))
+            store.add(app, stored)
+        elif not store.replace_secret(tenant, args.client_id, stored, hint(secret)):
+            raise ValueError(f"no app {args.client_id} in tenant {tenant}")
+        client_id = app.client_id if args.action == "add" else args.client_id
+        _print(args, {"tenantId": tenant, "clientId": client_id, "clientSecret": secret})
+        return 0
+    finally:
+        backend.database.dispose()
+
+
+def _app_json(app: Any) -> dict[str, Any]:
+    return {
+        "tenantId": app.tenant_id,
+        "clientId": app.client_id,
+        "displayName": app.display_name,
+        "permissions": list(app.permissions),
+        "secretHint": app.secret_hint,
+    }
+
+
+def _print(args: argparse.Namespace, value: Any) -> None:
+    """JSON under --json; otherwise one `name  value` line per field (the secret is shown once)."""
+    if args.json:
+        print(json.dumps(value, indent=2))
+        return
+    for item in value if isinstance(value, list) else [value]:
+        for name, field in item.items():
+            print(f"{name:<14} {' '.join(field) if isinstance(field, list) else field}")
+        print()
 
 
 def _seed(args: argparse.Namespace) -> int:

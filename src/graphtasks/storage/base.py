@@ -98,6 +98,26 @@ class TaskStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AppRegistration:
+    """A confidential client of the token service (auth/apps.py)."""
+
+    tenant_id: str
+    client_id: str
+    display_name: str
+    permissions: tuple[str, ...]
+    # The secret's first characters, as Entra shows them, to tell secrets apart.
+    secret_hint: str
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """What is kept of a client secret: a salt and the salted hash."""
+
+    salt: str
+    digest: str
+
+
 class KeyStore(Protocol):
     def signing_keys(self) -> list[tuple[str, str]]:
         """Every (kid, private key PEM), oldest first."""

@@ -17,7 +17,7 @@ from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
-from graphtasks.storage.base import ChildQuery, Page, PageRequest, TaskQuery
+from graphtasks.storage.base import AppRegistration, ChildQuery, Page, PageRequest, StoredSecret, TaskQuery
 from graphtasks.storage.engine import Database
 from graphtasks.storage.query import (
     Collection,
@@ -29,6 +29,7 @@ from graphtasks.storage.query import (
 from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import (
     CHILD_TABLES,
+    app_registrations,
     child_values,
     record_from_row,
     row_values,
@@ -253,3 +254,65 @@ class SqlKeyStore:
         row = {"kid": kid, "private_key_pem": private_key_pem, "created_at": time.time_ns()}
         with self._db.write() as conn:
             conn.execute(insert(signing_keys).values(**row))
+
+
+class SqlAppStore:
+    """App registrations (auth/apps.py), scoped by tenant like everything else."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, app: AppRegistration, secret: StoredSecret) -> None:
+        row = _app_row(app, secret) | {"created_at": time.time_ns()}
+        with self._db.write() as conn:
+            conn.execute(insert(app_registrations).values(**row))
+
+    def find(self, tenant_id: str, client_id: str) -> tuple[AppRegistration, StoredSecret] | None:
+        table = app_registrations
+        query = select(table).where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (_app(row), StoredSecret(row.secret_salt, row.secret_hash))
+
+    def list(self, tenant_id: str | None = None) -> list[AppRegistration]:
+        table = app_registrations
+        query = select(table).order_by(table.c.tenant_id, table.c.created_at, table.c.client_id)
+        if tenant_id is not None:
+            query = query.where(table.c.tenant_id == tenant_id)
+        with self._db.read() as conn:
+            return [_app(row) for row in conn.execute(query)]
+
+    def remove(self, tenant_id: str, client_id: str) -> bool:
+        table = app_registrations
+        with self._db.write() as conn:
+            statement = delete(table).where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
+            return bool(conn.execute(statement).rowcount)
+
+    def replace_secret(self, tenant_id: str, client_id: str, secret: StoredSecret, secret_hint: str) -> bool:
+        table = app_registrations
+        values = {"secret_salt": secret.salt, "secret_hash": secret.digest, "secret_hint": secret_hint}
+        with self._db.write() as conn:
+            statement = (
+                update(table)
+                .where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
+                .values(**values)
+            )
+            return bool(conn.execute(statement).rowcount)
+
+
+def _app_row(app: AppRegistration, secret: StoredSecret) -> dict[str, Any]:
+    return {
+        "tenant_id": app.tenant_id,
+        "client_id": app.client_id,
+        "display_name": app.display_name,
+        "permissions": " ".join(app.permissions),
+        "secret_salt": secret.salt,
+        "secret_hash": secret.digest,
+        "secret_hint": app.secret_hint,
+    }
+
+
+def _app(row: Row[Any]) -> AppRegistration:
+    return AppRegistration(
+        row.tenant_id, row.client_id, row.display_name, tuple(row.permissions.split()), row.secret_hint
+    )

@@ -151,6 +151,21 @@ CHILD_TABLES = {
     "mobileApps": ChildTable(mobile_apps, MOBILE_APP_COLUMNS),
 }
 
+# App registrations of the token service (auth/apps.py): one client secret each, kept only as a salted
+# hash.
+app_registrations = Table(
+    "app_registrations",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("client_id", GUID, primary_key=True),
+    Column("display_name", Text, nullable=False),
+    Column("permissions", Text, nullable=False),
+    Column("secret_salt", String(64), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("secret_hint", String(8), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 signing_keys = Table(
     "signing_keys",
     metadata,

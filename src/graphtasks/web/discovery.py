@@ -1,32 +1,43 @@
-"""The issuer's public face: OpenID configuration and JWKS, so tools can verify our tokens.
-
-Paths follow the Microsoft identity platform's: /{tenant}/v2.0/.well-known/openid-configuration and
-/{tenant}/discovery/v2.0/keys. No authentication, as there.
+"""The identity platform's face, per tenant: OpenID configuration, JWKS, and the v2.0 token endpoint
+(client-credentials grant, auth/token_service.py). Paths are the Microsoft identity platform's:
+/{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and
+/{tenant}/oauth2/v2.0/token. No bearer token needed, as there.
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from graphtasks.auth.keys import KeyRing
+from graphtasks.auth.token_service import OAuthError, TokenService
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.config import Settings
+from graphtasks.web.requests import base_url
+
+# A token request is a few hundred bytes; anything far larger is not one.
+_MAX_FORM_BYTES = 64 * 1024
 
 
-def discovery_routes(keys: KeyRing, settings: Settings) -> list[Route]:
+def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) -> list[Route]:
     async def openid_configuration(request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        base = settings.base_url or f"{request.url.scheme}://{request.url.netloc}"
+        base = f"{base_url(request, settings)}/{tenant}"
         return JSONResponse(
             {
                 "issuer": issuer_for(settings.issuer, tenant),
-                "jwks_uri": f"{base.rstrip('/')}/{tenant}/discovery/v2.0/keys",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
                 "id_token_signing_alg_values_supported": ["RS256"],
-                "token_endpoint_auth_methods_supported": [],
-                "response_types_supported": [],
+                "response_types_supported": ["token"],
                 "subject_types_supported": ["pairwise"],
+                "scopes_supported": ["https://graph.microsoft.com/.default"],
+                "grant_types_supported": ["client_credentials"],
                 "tenant_region_scope": None,
             }
         )
@@ -34,7 +45,17 @@ def discovery_routes(keys: KeyRing, settings: Settings) -> list[Route]:
     async def jwks(_request: Request) -> Response:
         return JSONResponse(keys.jwks())
 
+    async def token(request: Request) -> Response:
+        body = await request.body()
+        form = dict(parse_qsl(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            answer = await run_in_threadpool(tokens.token, request.path_params["tenant"], form)
+        except OAuthError as error:
+            return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
+        return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
     return [
         Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
         Route("/{tenant}/discovery/v2.0/keys", jwks, methods=["GET"]),
+        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
     ]
