@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -21,6 +22,7 @@ from graphtasks import __version__
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token, issuer_for, parse_permissions
 from graphtasks.config import DEFAULT_DATABASE, DEFAULT_ISSUER, DEFAULT_TENANT, Settings
+from graphtasks.tls import TlsFiles, local_tls
 
 _DURATION = re.compile(r"(-?\d+)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -80,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         help="tasks per page, 1..1000 (Intune's default and most is 1000)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
+    serve.add_argument(
+        "--tls-dir", default=_env("TLS_DIR", "./graphtasks-tls"), help="where the local CA lives"
+    )
+    serve.add_argument("--cert", default=_env("CERT"), help="your own certificate (PEM); with --key")
+    serve.add_argument("--key", default=_env("KEY"), help="your own certificate's private key (PEM)")
     seed = commands.add_parser("seed", help="bulk-load realistic tasks of all types")
     _database_options(seed)
     seed.add_argument("--count", type=int, required=True, help="how many tasks")
@@ -150,8 +158,9 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         page_size=args.page_size,
     )
+    tls = _tls(args)
     app = create_app(settings)
-    print(_banner(settings), flush=True)
+    print(_banner(settings, tls), flush=True)
     uvicorn.run(
         app,
         host=settings.host,
@@ -159,13 +168,23 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
         log_level="info" if settings.access_log else "warning",
         server_header=False,
+        ssl_certfile=None if tls is None else str(tls.certificate),
+        ssl_keyfile=None if tls is None else str(tls.key),
     )
     return 0
 
 
-def _banner(settings: Settings) -> str:
+def _tls(args: argparse.Namespace) -> TlsFiles | None:
+    if bool(args.cert) != bool(args.key):
+        raise ValueError("give --cert and --key together")
+    if args.cert:
+        return TlsFiles(Path(args.cert), Path(args.key))
+    return local_tls(Path(args.tls_dir), args.host) if args.tls else None
+
+
+def _banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     url = make_url(settings.database_url)
-    where = f"http://{settings.host}:{settings.port}"
+    where = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     flush = (
         settings.flush_to_disk if settings.flush_to_disk is not None else url.get_backend_name() != "sqlite"
     )
@@ -179,6 +198,11 @@ def _banner(settings: Settings) -> str:
         f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
         f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",
     ]
+    if tls is not None and tls.authority is not None:
+        lines.append(f"  TLS        trust the local CA: export REQUESTS_CA_BUNDLE={tls.authority.resolve()}")
+        lines.append(
+            f"             (and SSL_CERT_FILE={tls.authority.resolve()} for httpx and the Graph SDK)"
+        )
     return "\n".join(lines)
 
 

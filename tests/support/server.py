@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,13 +35,19 @@ class Server:
     database_url: str
     log_path: Path
     extra_args: tuple[str, ...] = ()
+    # For a server started with --tls: the CA file clients verify it with.
+    ca: Path | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _keys: KeyRing | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
 
     @property
     def tasks_url(self) -> str:
@@ -71,8 +78,11 @@ class Server:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            if self.ca is not None and not self.ca.exists():  # the server makes its CA as it starts
+                time.sleep(0.05)
+                continue
             try:
-                httpx.get(f"{self.url}/common/discovery/v2.0/keys", timeout=1.0)
+                httpx.get(f"{self.url}/common/discovery/v2.0/keys", timeout=1.0, verify=self.verify)
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -106,4 +116,4 @@ class Server:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, verify=self.verify)
