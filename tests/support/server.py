@@ -91,7 +91,11 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a graceful shutdown waiting on a client's open connection
+                self.process.kill()
+                self.process.wait(timeout=15)
         self.process = None
 
     def token(

@@ -31,6 +31,8 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
             {
                 "issuer": issuer_for(settings.issuer, tenant),
                 "token_endpoint": f"{base}/oauth2/v2.0/token",
+                # MSAL reads it although the client-credentials grant never goes there; not served.
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                 "jwks_uri": f"{base}/discovery/v2.0/keys",
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
                 "id_token_signing_alg_values_supported": ["RS256"],

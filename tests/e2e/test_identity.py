@@ -1,0 +1,127 @@
+"""Production-style code, unchanged but for the authority host and the Graph base URL: azure-identity's
+ClientSecretCredential (sync and async) with GraphServiceClient, and MSAL's acquire_token_for_client,
+against `graphtasks serve --tls` and an app registered with `graphtasks apps add`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msal
+import pytest
+from azure.identity import ClientSecretCredential
+from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+from msgraph_beta import GraphServiceClient
+from msgraph_beta.generated.models.o_data_errors.o_data_error import ODataError
+
+from graphtasks.config import DEFAULT_TENANT
+from tests.e2e.test_sdk import close_connections, founding_task
+from tests.e2e.test_sdk import pytestmark as sdk_marks
+from tests.support.databases import sqlite_database
+from tests.support.server import TASKS_PATH, Server
+
+pytestmark = sdk_marks
+GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp("identity")
+    with sqlite_database(directory) as url:
+        extra = ("--tls", "--tls-dir", str(directory / "tls"))
+        server = Server(url, directory / "server.log", extra_args=extra, ca=directory / "tls" / "ca.pem")
+        yield server.start()
+        server.stop()
+
+
+@pytest.fixture
+def trust(tls_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the start-up block tells users to do: trust the local CA (requests, and OpenSSL's default)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.ca))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_server.ca))
+
+
+def register(server: Server, *permissions: str) -> dict[str, str]:
+    command = [sys.executable, "-m", "graphtasks", "apps", "add", "--database", server.database_url, "--json",
+               "--tenant", DEFAULT_TENANT, "--permission", *permissions]  # fmt: skip
+    app: dict[str, str] = json.loads(
+        subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    )
+    return app
+
+
+def authority(server: Server) -> str:
+    return server.url.replace("127.0.0.1", "localhost")
+
+
+async def create_and_list(client: GraphServiceClient, server: Server) -> tuple[Any, list[str]]:
+    client.request_adapter.base_url = f"{authority(server)}/beta"  # the only change from production code
+    tasks = client.device_app_management.device_app_management_tasks
+    try:
+        created = await tasks.post(founding_task())
+        page = await tasks.get()
+    finally:
+        await close_connections(client.request_adapter)
+    return created, [task.id for task in page.value]
+
+
+@pytest.mark.usefixtures("trust")
+def test_azure_identity_with_the_graph_sdk(tls_server: Server) -> None:
+    app = register(tls_server, "DeviceManagementApps.ReadWrite.All")
+    credential = ClientSecretCredential(
+        DEFAULT_TENANT, app["clientId"], app["clientSecret"],
+        authority=authority(tls_server), disable_instance_discovery=True,
+    )  # fmt: skip
+    client = GraphServiceClient(credentials=credential, scopes=GRAPH_SCOPES)
+    created, listed = asyncio.run(create_and_list(client, tls_server))
+    assert created.display_name == "Display Name value"
+    assert created.id in listed
+
+
+@pytest.mark.usefixtures("trust")
+def test_async_azure_identity_with_the_graph_sdk(tls_server: Server) -> None:
+    app = register(tls_server, "DeviceManagementConfiguration.ReadWrite.All")
+
+    async def scenario() -> tuple[Any, list[str]]:
+        async with AsyncClientSecretCredential(
+            DEFAULT_TENANT, app["clientId"], app["clientSecret"],
+            authority=authority(tls_server), disable_instance_discovery=True,
+        ) as credential:  # fmt: skip
+            return await create_and_list(
+                GraphServiceClient(credentials=credential, scopes=GRAPH_SCOPES), tls_server
+            )
+
+    created, listed = asyncio.run(scenario())
+    assert created.id in listed
+
+
+@pytest.mark.usefixtures("trust")
+def test_msal_acquire_token_for_client(tls_server: Server) -> None:
+    app = register(tls_server, "DeviceManagementApps.ReadWrite.All")
+    confidential = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"],
+        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
+    )  # fmt: skip
+    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    assert "access_token" in result, result
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+        assert client.post(TASKS_PATH, json={"displayName": "via MSAL"}).status_code == 201
+
+
+@pytest.mark.usefixtures("trust")
+def test_an_app_without_write_permission_gets_403(tls_server: Server) -> None:
+    app = register(tls_server, "DeviceManagementApps.Read.All")
+    credential = ClientSecretCredential(
+        DEFAULT_TENANT, app["clientId"], app["clientSecret"],
+        authority=authority(tls_server), disable_instance_discovery=True,
+    )  # fmt: skip
+    client = GraphServiceClient(credentials=credential, scopes=GRAPH_SCOPES)
+    with pytest.raises(ODataError) as raised:
+        asyncio.run(create_and_list(client, tls_server))
+    assert (raised.value.response_status_code, raised.value.error.code) == (403, "Forbidden")
