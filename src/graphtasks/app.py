@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from graphtasks.auth.keys import KeyRing, load_key_ring
+from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.token_service import TokenService
 from graphtasks.config import Settings
 from graphtasks.errors import GraphError
@@ -27,7 +28,7 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
-from graphtasks.storage.sql import SqlAppStore, SqlKeyStore, SqlTaskStore
+from graphtasks.storage.sql import SqlAppStore, SqlKeyStore, SqlTaskStore, SqlTenantStore
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
@@ -48,14 +49,14 @@ class Backend:
     store: TaskStore
     keys: KeyRing
     apps: SqlAppStore
+    tenants: SqlTenantStore
 
 
 def open_backend(settings: Settings) -> Backend:
     database = open_database(settings.database_url, flush_to_disk=settings.flush_to_disk)
     upgrade_to_head(database)
-    return Backend(
-        database, SqlTaskStore(database), load_key_ring(SqlKeyStore(database)), SqlAppStore(database)
-    )
+    keys = load_key_ring(SqlKeyStore(database))
+    return Backend(database, SqlTaskStore(database), keys, SqlAppStore(database), SqlTenantStore(database))
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
@@ -64,7 +65,9 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     tasks = TaskHandlers(settings, backend.store, skiptokens)
     navigation = NavigationHandlers(settings, backend.store, skiptokens)
     routes = [
-        *graph_routes(tasks, navigation, make_guard(backend.keys, settings)),
+        *graph_routes(
+            tasks, navigation, make_guard(backend.keys, settings, TenantLicences(backend.tenants.find))
+        ),
         *discovery_routes(
             backend.keys, settings, TokenService(backend.keys, settings.issuer, backend.apps.find)
         ),

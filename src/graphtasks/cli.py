@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _seed(args)
         if args.command == "apps":
             return _apps(args)
+        if args.command == "tenants":
+            return _tenants(args)
     except ValueError as error:
         print(f"graphtasks: {error}", file=sys.stderr)
         return 2
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tasks)")
     _apps_parser(commands)
+    _tenants_parser(commands)
     token = commands.add_parser("token", help="print a bearer token for this server")
     _database_options(token)
     token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
@@ -123,6 +126,26 @@ def _apps_parser(commands: Any) -> None:
         parser.add_argument("--client-id", required=True, help="the app's client id")
     add.add_argument("--permission", nargs="+", default=list(ALL_PERMISSIONS), help="application permissions")
     add.add_argument("--name", default="graphtasks app", help="display name")
+
+
+def _tenants_parser(commands: Any) -> None:
+    tenants = commands.add_parser("tenants", help="the tenant registry and Intune licences")
+    actions = tenants.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a tenant, or change its name or licence")
+    remove = actions.add_parser("remove", help="remove a tenant from the registry")
+    listing = actions.add_parser("list", help="list the registered tenants")
+    for parser in (add, remove, listing):
+        _database_options(parser)
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    for parser in (add, remove):
+        parser.add_argument("--tenant", required=True, help="tenant id (a GUID)")
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument(
+        "--intune-license",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="whether the tenant may use Intune (default: yes)",
+    )
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
@@ -257,6 +280,36 @@ def _apps(args: argparse.Namespace) -> int:
         return 0
     finally:
         backend.database.dispose()
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    from graphtasks.app import open_backend
+    from graphtasks.storage.base import Tenant
+
+    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    try:
+        if args.action == "list":
+            _print(args, [_tenant_json(tenant) for tenant in backend.tenants.list()])
+            return 0
+        tenant_id = str(uuid.UUID(args.tenant))
+        if args.action == "remove":
+            if not backend.tenants.remove(tenant_id):
+                raise ValueError(f"no tenant {tenant_id} in the registry")
+            return 0
+        tenant = Tenant(tenant_id, args.name or tenant_id, args.intune_license)
+        backend.tenants.put(tenant)
+        _print(args, _tenant_json(tenant))
+        return 0
+    finally:
+        backend.database.dispose()
+
+
+def _tenant_json(tenant: Any) -> dict[str, Any]:
+    return {
+        "tenantId": tenant.tenant_id,
+        "displayName": tenant.display_name,
+        "intuneLicense": tenant.intune_license,
+    }
 
 
 def _app_json(app: Any) -> dict[str, Any]:

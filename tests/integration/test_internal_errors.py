@@ -31,7 +31,7 @@ class FailingStore(SqlTaskStore):
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
     real = open_backend(Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
-    yield Backend(real.database, FailingStore(real.database), real.keys, real.apps)
+    yield Backend(real.database, FailingStore(real.database), real.keys, real.apps, real.tenants)
     real.database.dispose()
 
 

@@ -118,6 +118,13 @@ class StoredSecret:
     digest: str
 
 
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    display_name: str
+    intune_license: bool
+
+
 class KeyStore(Protocol):
     def signing_keys(self) -> list[tuple[str, str]]:
         """Every (kid, private key PEM), oldest first."""

@@ -17,7 +17,15 @@ from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
-from graphtasks.storage.base import AppRegistration, ChildQuery, Page, PageRequest, StoredSecret, TaskQuery
+from graphtasks.storage.base import (
+    AppRegistration,
+    ChildQuery,
+    Page,
+    PageRequest,
+    StoredSecret,
+    TaskQuery,
+    Tenant,
+)
 from graphtasks.storage.engine import Database
 from graphtasks.storage.query import (
     Collection,
@@ -36,6 +44,7 @@ from graphtasks.storage.tables import (
     signing_keys,
     task_row,
     tasks,
+    tenants,
 )
 
 
@@ -316,3 +325,34 @@ def _app(row: Row[Any]) -> AppRegistration:
     return AppRegistration(
         row.tenant_id, row.client_id, row.display_name, tuple(row.permissions.split()), row.secret_hint
     )
+
+
+class SqlTenantStore:
+    """The tenant registry (storage/tables.py: tenants)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def put(self, tenant: Tenant) -> None:
+        """Adds the tenant, or updates its name and licence."""
+        with self._db.write() as conn:
+            where = tenants.c.tenant_id == tenant.tenant_id
+            values = {"display_name": tenant.display_name, "intune_license": tenant.intune_license}
+            if conn.execute(update(tenants).where(where).values(**values)).rowcount == 0:
+                conn.execute(
+                    insert(tenants).values(tenant_id=tenant.tenant_id, created_at=time.time_ns(), **values)
+                )
+
+    def find(self, tenant_id: str) -> Tenant | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(tenants).where(tenants.c.tenant_id == tenant_id)).first()
+        return None if row is None else Tenant(row.tenant_id, row.display_name, bool(row.intune_license))
+
+    def list(self) -> list[Tenant]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(tenants).order_by(tenants.c.created_at, tenants.c.tenant_id))
+            return [Tenant(row.tenant_id, row.display_name, bool(row.intune_license)) for row in rows]
+
+    def remove(self, tenant_id: str) -> bool:
+        with self._db.write() as conn:
+            return bool(conn.execute(delete(tenants).where(tenants.c.tenant_id == tenant_id)).rowcount)

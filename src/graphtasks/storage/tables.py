@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -163,6 +164,17 @@ app_registrations = Table(
     Column("secret_salt", String(64), nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("secret_hint", String(8), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The tenant registry: which tenants exist and whether they hold an Intune licence. A tenant that is not
+# listed is served as licensed (any tenant id works out of the box).
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("display_name", Text, nullable=False),
+    Column("intune_license", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -1,0 +1,77 @@
+"""The tenant registry: a tenant without an Intune licence is refused as Graph refuses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from graphtasks.config import DEFAULT_TENANT
+from tests.integration.test_errors import assert_graph_error
+from tests.support.server import TASKS_PATH, Server
+
+NOT_APPLICABLE = "Request not applicable to target tenant."
+
+
+def tenants(server: Server, *args: str) -> Any:
+    command = [
+        sys.executable,
+        "-m",
+        "graphtasks",
+        "tenants",
+        *args,
+        "--database",
+        server.database_url,
+        "--json",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_the_default_tenant_exists_and_is_licensed(server: Server) -> None:
+    listed = {t["tenantId"]: t for t in tenants(server, "list")}
+    assert listed[DEFAULT_TENANT]["intuneLicense"] is True
+
+
+def test_an_unlicensed_tenant_is_refused_whatever_its_permissions(server: Server) -> None:
+    tenant = str(uuid.uuid4())
+    token = server.token(tenant=tenant)
+    with server.client(token) as client:
+        assert client.post(TASKS_PATH, json={"displayName": "before"}).status_code == 201
+        tenants(server, "add", "--tenant", tenant, "--no-intune-license", "--name", "Fabrikam")
+        response = _eventually_refused(client)
+        assert_graph_error(response, 400, "BadRequest", NOT_APPLICABLE)
+        assert_graph_error(client.post(TASKS_PATH, json={}), 400, "BadRequest", NOT_APPLICABLE)
+        tenants(server, "add", "--tenant", tenant, "--intune-license")
+        time.sleep(5.2)  # the per-instance licence cache lives five seconds
+        assert client.get(f"{TASKS_PATH}/$count").text == "1"
+
+
+def test_other_tenants_are_not_affected(server: Server) -> None:
+    refused = str(uuid.uuid4())
+    tenants(server, "add", "--tenant", refused, "--no-intune-license")
+    with server.client(server.token(tenant=str(uuid.uuid4()))) as client:
+        assert client.get(TASKS_PATH).status_code == 200
+    with server.client(server.token(tenant=refused)) as client:
+        assert_graph_error(client.get(TASKS_PATH), 400, "BadRequest", NOT_APPLICABLE)
+
+
+def test_removing_a_tenant_from_the_registry(server: Server) -> None:
+    tenant = str(uuid.uuid4())
+    tenants(server, "add", "--tenant", tenant, "--name", "Northwind")
+    assert any(t["tenantId"] == tenant for t in tenants(server, "list"))
+    tenants(server, "remove", "--tenant", tenant)
+    assert not any(t["tenantId"] == tenant for t in tenants(server, "list"))
+
+
+def _eventually_refused(client: Any) -> Any:
+    """The server caches a tenant's licence for five seconds."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = client.get(TASKS_PATH)
+        if response.status_code != 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.25)
