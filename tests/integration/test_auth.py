@@ -39,6 +39,8 @@ def test_no_token_is_401_with_a_challenge(server: Server) -> None:
     [
         ("garbage", "CompactToken parsing failed with error code: 80049217"),
         ("a.b.c", "CompactToken parsing failed with error code: 80049217"),
+        ("a" * 200_000 + ".b.c", "CompactToken parsing failed with error code: 80049217"),
+        ("eyJhbGciOiJSUzI1NiJ9." * 3, "CompactToken parsing failed with error code: 80049217"),
     ],
 )
 def test_malformed_tokens_are_401(server: Server, token: str, message: str) -> None:

@@ -25,6 +25,7 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_AUDIENCES = (GRAPH_RESOURCE, GRAPH_APP_ID)
 # The client id `graphtasks token` puts in application tokens, unless told otherwise.
 DEFAULT_CLIENT_ID = "2f6b6cd1-4a34-4ef3-9c3e-6a8a6c2e7d10"
+MAX_TOKEN_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def _bearer_value(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Access token is empty.")
+    # Entra's largest access tokens are a few KiB; anything far larger is refused before any decoding.
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("CompactToken parsing failed with error code: 80049217")
     return token.strip()
 
 
