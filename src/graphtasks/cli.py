@@ -12,9 +12,10 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,9 @@ from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token, issuer_for, parse_permissions
 from graphtasks.config import DEFAULT_DATABASE, DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.tls import TlsFiles, local_tls
+
+if TYPE_CHECKING:
+    from graphtasks.app import Backend
 
 _DURATION = re.compile(r"(-?\d+)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -229,9 +233,19 @@ def _banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     return "\n".join(lines)
 
 
-def _token(args: argparse.Namespace) -> int:
+@contextmanager
+def _opened_backend(args: argparse.Namespace) -> Iterator[Backend]:
+    """The database of --database, migrated, with its keys and stores; closed when the command ends."""
     from graphtasks.app import open_backend
 
+    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
+    try:
+        yield backend
+    finally:
+        backend.database.dispose()
+
+
+def _token(args: argparse.Namespace) -> int:
     if args.roles and args.scopes:
         raise ValueError("give --roles (application token) or --scopes (delegated token), not both")
     delegated = args.scopes is not None or args.user is not None
@@ -243,23 +257,17 @@ def _token(args: argparse.Namespace) -> int:
         user=args.user,
         expires_in=parse_duration(args.expires),
     )
-    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
-    try:
+    with _opened_backend(args) as backend:
         print(issue_token(backend.keys, request, issuer_base=args.issuer))
-    finally:
-        backend.database.dispose()
     return 0
 
 
 def _apps(args: argparse.Namespace) -> int:
-    from graphtasks.app import open_backend
     from graphtasks.auth.apps import hint, new_secret
     from graphtasks.storage.base import AppRegistration
-    from graphtasks.storage.sql import SqlAppStore
 
-    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
-    store = SqlAppStore(backend.database)
-    try:
+    with _opened_backend(args) as backend:
+        store = backend.apps
         if args.action == "list":
             _print(args, [_app_json(app) for app in store.list(args.tenant and args.tenant.lower())])
             return 0
@@ -278,16 +286,12 @@ def _apps(args: argparse.Namespace) -> int:
         client_id = app.client_id if args.action == "add" else args.client_id
         _print(args, {"tenantId": tenant, "clientId": client_id, "clientSecret": secret})
         return 0
-    finally:
-        backend.database.dispose()
 
 
 def _tenants(args: argparse.Namespace) -> int:
-    from graphtasks.app import open_backend
     from graphtasks.storage.base import Tenant
 
-    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
-    try:
+    with _opened_backend(args) as backend:
         if args.action == "list":
             _print(args, [_tenant_json(tenant) for tenant in backend.tenants.list()])
             return 0
@@ -300,8 +304,6 @@ def _tenants(args: argparse.Namespace) -> int:
         backend.tenants.put(tenant)
         _print(args, _tenant_json(tenant))
         return 0
-    finally:
-        backend.database.dispose()
 
 
 def _tenant_json(tenant: Any) -> dict[str, Any]:
@@ -334,19 +336,17 @@ def _print(args: argparse.Namespace, value: Any) -> None:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from graphtasks.app import open_backend
     from graphtasks.model.edm import ticks_from_unix_ns
     from graphtasks.storage.seeding import SeedRun
     from graphtasks.storage.sql import SqlTaskStore
 
     if args.count < 0:
         raise ValueError("--count must not be negative")
-    backend = open_backend(Settings(database_url=args.database, issuer=args.issuer))
     run = SeedRun(args.tenant.lower(), args.seed, ticks_from_unix_ns(time.time_ns()), secrets.randbits(63))
-    started = time.perf_counter()
-    SqlTaskStore(backend.database).seed(run, args.count)
-    elapsed = time.perf_counter() - started
-    backend.database.dispose()
+    with _opened_backend(args) as backend:
+        started = time.perf_counter()
+        SqlTaskStore(backend.database).seed(run, args.count)
+        elapsed = time.perf_counter() - started
     rate = args.count / max(elapsed, 1e-9)
     print(f"seeded {args.count} tasks for tenant {args.tenant} in {elapsed:.1f} s ({rate:,.0f}/s)")
     return 0

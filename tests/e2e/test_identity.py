@@ -8,7 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,21 +21,10 @@ from msgraph_beta.generated.models.o_data_errors.o_data_error import ODataError
 from graphtasks.config import DEFAULT_TENANT
 from tests.e2e.test_sdk import close_connections, founding_task
 from tests.e2e.test_sdk import pytestmark as sdk_marks
-from tests.support.databases import sqlite_database
 from tests.support.server import TASKS_PATH, Server
 
 pytestmark = sdk_marks
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory = tmp_path_factory.mktemp("identity")
-    with sqlite_database(directory) as url:
-        extra = ("--tls", "--tls-dir", str(directory / "tls"))
-        server = Server(url, directory / "server.log", extra_args=extra, ca=directory / "tls" / "ca.pem")
-        yield server.start()
-        server.stop()
 
 
 @pytest.fixture

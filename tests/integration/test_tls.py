@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,16 +11,6 @@ import pytest
 from graphtasks.tls import local_tls
 from tests.support.databases import sqlite_database
 from tests.support.server import TASKS_PATH, Server
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory = tmp_path_factory.mktemp("tls")
-    with sqlite_database(directory) as url:
-        extra = ("--tls", "--tls-dir", str(directory / "tls"))
-        server = Server(url, directory / "server.log", extra_args=extra, ca=directory / "tls" / "ca.pem")
-        yield server.start()
-        server.stop()
 
 
 def test_graph_and_identity_endpoints_are_served_over_https(tls_server: Server) -> None:
