@@ -16,7 +16,7 @@ from typing import Any
 
 from graphtasks.auth.apps import secret_matches
 from graphtasks.auth.keys import KeyRing
-from graphtasks.auth.tokens import GRAPH_APP_ID, GRAPH_RESOURCE, TokenRequest, issue_token
+from graphtasks.auth.tokens import GRAPH_APP_ID, GRAPH_RESOURCE, TokenRequest, is_guid, issue_token
 from graphtasks.storage.base import AppRegistration, StoredSecret
 
 # Entra's app-only tokens for Graph live an hour; it reports one second less.
@@ -75,7 +75,7 @@ class TokenService:
         }
 
     def _authenticate(self, tenant_id: str, client_id: str, secret: str | None) -> AppRegistration:
-        found = self.find_app(tenant_id, client_id) if _is_guid(client_id) else None
+        found = self.find_app(tenant_id, client_id) if is_guid(client_id) else None
         if found is None:
             raise OAuthError(
                 400, "unauthorized_client", 700016,
@@ -100,7 +100,7 @@ class TokenService:
 
 
 def _tenant_id(tenant: str) -> str:
-    if not _is_guid(tenant):
+    if not is_guid(tenant):
         raise OAuthError(
             400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Use a tenant id (GUID)."
         )
@@ -115,11 +115,3 @@ def _check_scope(scope: str) -> None:
             f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
             "value with /.default suffixed to the resource identifier (application ID URI).",
         )  # fmt: skip
-
-
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -99,7 +99,7 @@ def verify_bearer(authorization: str | None, ring: KeyRing, *, issuer_base: str,
         raise Unauthorized("Access token validation failure.")
     claims = _decode(token, key.private_key.public_key(), leeway_s)
     tenant_id = claims.get("tid")
-    if not isinstance(tenant_id, str) or not _is_guid(tenant_id):
+    if not isinstance(tenant_id, str) or not is_guid(tenant_id):
         raise Unauthorized("Access token validation failure. Invalid tenant.")
     if claims.get("iss") != issuer_for(issuer_base, tenant_id):
         raise Unauthorized("Access token validation failure. Invalid issuer.")
@@ -153,7 +153,8 @@ def _principal(claims: dict[str, Any], tenant_id: str) -> Principal:
     return Principal(tenant_id, client_id, str(claims.get("oid", "")), frozenset(permissions), delegated)
 
 
-def _is_guid(value: str) -> bool:
+def is_guid(value: str) -> bool:
+    """A GUID in its canonical 8-4-4-4-12 form (either case), as Entra writes tenant and client ids."""
     try:
         return str(uuid.UUID(value)) == value.lower()
     except ValueError:

@@ -38,7 +38,7 @@ from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
     cast_segment,
-    next_link,
+    continuation,
     page_size,
     path_key,
     query_options,
@@ -72,9 +72,7 @@ class TaskHandlers:
         page = await run_in_threadpool(self.store.query, query)
         expanded = await self._expanded(query.tenant_id, page.items, expansion)
         base = base_url(request, self.settings)
-        link = None
-        if page.next_keys is not None:
-            link = next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+        link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
         bodies = [task_json(record, shape, expanded.get(record.id)) for record in page.items]
         context = collection_context(base, cast=cast, selection=shape.selection)
         return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))

@@ -32,7 +32,7 @@ from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
     cast_segment,
-    next_link,
+    continuation,
     page_size,
     path_key,
     query_options,
@@ -66,9 +66,7 @@ class NavigationHandlers:
         page = await run_in_threadpool(self.store.query_children, query)
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         base = base_url(request, self.settings)
-        link = None
-        if page.next_keys is not None:
-            link = next_link(request, base, self.skiptokens.encode(page.next_keys, scope=_scope(query)))
+        link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
         context = navigation_context(base, task.id, task.type, query.navigation, selection)
         bodies = [entity_body(child, selection) for child in page.items]
         return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))

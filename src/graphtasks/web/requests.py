@@ -14,6 +14,7 @@ from graphtasks.config import Settings
 from graphtasks.errors import BadRequest
 from graphtasks.model.schema import TASK_TYPES_BY_NAME, EntityType
 from graphtasks.odata.options import QueryOptions, parse_query
+from graphtasks.odata.paging import KeyValue, SkiptokenSigner
 from graphtasks.web.guard import principal_of
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
@@ -57,6 +58,13 @@ def base_url(request: Request, settings: Settings) -> str:
 def page_size(options: QueryOptions, settings: Settings) -> int:
     """$top is the page size, as on Graph; without it, the server's (Intune's 1000 by default)."""
     return settings.page_size if options.top is None else options.top
+
+
+def continuation(
+    request: Request, base: str, skiptokens: SkiptokenSigner, keys: tuple[KeyValue, ...] | None, *, scope: str
+) -> str | None:
+    """The @odata.nextLink after a page whose last row had sort keys `keys`; None after the last page."""
+    return None if keys is None else next_link(request, base, skiptokens.encode(keys, scope=scope))
 
 
 def next_link(request: Request, base: str, skiptoken: str) -> str:
