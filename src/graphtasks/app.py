@@ -19,9 +19,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.token_service import TokenService
+from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuer
 from graphtasks.config import Settings
 from graphtasks.errors import GraphError
 from graphtasks.odata.paging import SkiptokenSigner
@@ -59,6 +61,19 @@ def open_backend(settings: Settings) -> Backend:
     return Backend(database, SqlTaskStore(database), keys, SqlAppStore(database), SqlTenantStore(database))
 
 
+def token_verifier(settings: Settings, keys: KeyRing) -> TokenVerifier:
+    """Our own issuer first, then the trusted ones; issuers that share a JWKS share its cache."""
+    sources: dict[str, JwksSource] = {}
+    trusted = tuple(
+        TrustedIssuer(
+            issuer, sources.setdefault(jwks, JwksSource(jwks, min_interval_s=settings.jwks_min_refresh_s))
+        )
+        for issuer, jwks in settings.trusted_issuers
+    )
+    issuers = (own_issuer(keys, settings.issuer), *trusted)
+    return TokenVerifier(issuers, settings.audiences, settings.clock_skew_s)
+
+
 def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
     backend = backend or open_backend(settings)
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
@@ -66,10 +81,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     navigation = NavigationHandlers(settings, backend.store, skiptokens)
     routes = [
         *graph_routes(
-            tasks, navigation, make_guard(backend.keys, settings, TenantLicences(backend.tenants.find))
+            tasks,
+            navigation,
+            make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find)),
         ),
         *discovery_routes(
-            backend.keys, settings, TokenService(backend.keys, settings.issuer, backend.apps.find)
+            backend.keys,
+            settings,
+            TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find),
         ),
     ]
     app = Starlette(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from graphtasks import __version__
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token, issuer_for, parse_permissions
+from graphtasks.clouds import CLOUDS, cloud_named
 from graphtasks.config import DEFAULT_DATABASE, DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.tls import TlsFiles, local_tls
 
@@ -67,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphtasks", description=__doc__)
     parser.add_argument("--version", action="version", version=f"graphtasks {__version__}")
     commands = parser.add_subparsers(dest="command")
+    _serve_parser(commands)
+    _seed_parser(commands)
+    _apps_parser(commands)
+    _tenants_parser(commands)
+    _token_parser(commands)
+    return parser
+
+
+def _serve_parser(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the Graph server")
     _database_options(serve)
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on")
@@ -75,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url", default=_env("BASE_URL"), help="public base URL, e.g. https://graph.example"
     )
     serve.add_argument("--clock-skew", type=int, default=_env_int("CLOCK_SKEW", 60), help="token leeway, s")
+    _cloud_option(serve)
+    _trust_options(serve)
     serve.add_argument(
         "--flush-to-disk",
         action=argparse.BooleanOptionalAction,
@@ -94,15 +106,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--cert", default=_env("CERT"), help="your own certificate (PEM); with --key")
     serve.add_argument("--key", default=_env("KEY"), help="your own certificate's private key (PEM)")
+
+
+def _seed_parser(commands: Any) -> None:
     seed = commands.add_parser("seed", help="bulk-load realistic tasks of all types")
     _database_options(seed)
     seed.add_argument("--count", type=int, required=True, help="how many tasks")
     seed.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tasks)")
-    _apps_parser(commands)
-    _tenants_parser(commands)
+
+
+def _token_parser(commands: Any) -> None:
     token = commands.add_parser("token", help="print a bearer token for this server")
     _database_options(token)
+    _cloud_option(token)
     token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
     token.add_argument("--roles", nargs="+", help="application permissions (default: all four)")
     token.add_argument("--scopes", nargs="+", help="delegated permissions: makes a user token (scp)")
@@ -110,7 +127,57 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--expires", default="3600", help="lifetime: seconds or 10m / 2h / 1d; negative = expired"
     )
-    return parser
+
+
+def _cloud_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cloud",
+        choices=list(CLOUDS),
+        default=_env("CLOUD", "global"),
+        help="the Microsoft cloud to stand in for: its Graph host is the token audience and the "
+        "host @odata.context names; its Entra hosts make up --trust-entra's issuers",
+    )
+
+
+def _trust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-issuer",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ISSUER", "JWKS"),
+        help="also accept tokens from ISSUER ({tenantid} stands for the token's tenant), signed with a key "
+        "of JWKS (a file or an https:// URL); repeatable",
+    )
+    parser.add_argument(
+        "--trust-entra",
+        nargs="?",
+        const="",
+        metavar="JWKS",
+        help="accept Entra ID's v1.0 and v2.0 tokens of the chosen cloud, any tenant; keys from JWKS "
+        "(default: the cloud's published key set)",
+    )
+    parser.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        help="an audience accepted besides the cloud's Graph, e.g. your own app id URI; repeatable",
+    )
+    parser.add_argument(
+        "--jwks-min-refresh",
+        type=float,
+        default=60.0,
+        help="seconds between two reads of a trusted issuer's JWKS, at least (default 60)",
+    )
+
+
+def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    trusted = [(issuer, jwks) for issuer, jwks in args.trust_issuer]
+    if args.trust_entra is not None:
+        cloud = cloud_named(args.cloud)
+        jwks = args.trust_entra or cloud.entra_jwks_url
+        trusted += [(issuer, jwks) for issuer in cloud.entra_issuers]
+    return tuple(trusted)
 
 
 def _apps_parser(commands: Any) -> None:
@@ -180,6 +247,10 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         base_url=args.base_url,
         issuer=args.issuer,
+        cloud_name=args.cloud,
+        trusted_issuers=_trusted_issuers(args),
+        extra_audiences=tuple(args.audience),
+        jwks_min_refresh_s=args.jwks_min_refresh,
         clock_skew_s=args.clock_skew,
         flush_to_disk=args.flush_to_disk,
         access_log=args.access_log,
@@ -221,7 +292,9 @@ def _banner(settings: Settings, tls: TlsFiles | None = None) -> str:
         f"  public URL {settings.base_url or '(from each request Host header)'}",
         f"  database   {url.render_as_string(hide_password=True)}",
         f"             (flush to disk: {'on' if flush else 'off'})",
+        f"  cloud      {settings.cloud_name}: tokens for {settings.cloud.graph_url}",
         f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
+        *(f"  trusted    {issuer}  keys: {jwks}" for issuer, jwks in settings.trusted_issuers),
         f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
         f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",
     ]
@@ -258,7 +331,8 @@ def _token(args: argparse.Namespace) -> int:
         expires_in=parse_duration(args.expires),
     )
     with _opened_backend(args) as backend:
-        print(issue_token(backend.keys, request, issuer_base=args.issuer))
+        audience = cloud_named(args.cloud).graph_url
+        print(issue_token(backend.keys, request, issuer_base=args.issuer, audience=audience))
     return 0
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphtasks.clouds import TENANT_PLACEHOLDER, Cloud, cloud_named
+
 DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 # The tenant `graphtasks token` issues for when no --tenant is given.
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
@@ -25,6 +27,15 @@ class Settings:
     # Location; None means: from the request's scheme and Host header.
     base_url: str | None = None
     issuer: str = DEFAULT_ISSUER
+    # global, usgov, dod or china: the Graph host tokens are for and @odata.context names (clouds.py).
+    cloud_name: str = "global"
+    # Other issuers whose tokens are accepted: (issuer, JWKS file or URL); {tenantid} in an issuer stands
+    # for the token's tenant.
+    trusted_issuers: tuple[tuple[str, str], ...] = ()
+    # Audiences accepted besides the cloud's Graph (e.g. a deployment's own app id URI).
+    extra_audiences: tuple[str, ...] = ()
+    # A trusted issuer's JWKS is re-read at most this often, however many unknown kids arrive.
+    jwks_min_refresh_s: float = 60.0
     clock_skew_s: int = 60
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # None keeps each backend's default; see storage/engine.py.
@@ -32,7 +43,21 @@ class Settings:
     page_size: int = 1000
     access_log: bool = False
 
+    @property
+    def cloud(self) -> Cloud:
+        return cloud_named(self.cloud_name)
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return (*self.cloud.audiences, *self.extra_audiences)
+
     def __post_init__(self) -> None:
+        cloud_named(self.cloud_name)
+        for issuer, _jwks in self.trusted_issuers:
+            if not issuer.replace(TENANT_PLACEHOLDER, "").startswith("https://"):
+                raise ValueError(f"a trusted issuer must be an https:// URL, not {issuer!r}")
+        if self.jwks_min_refresh_s < 0:
+            raise ValueError("the JWKS refresh interval must not be negative")
         if not 0 <= self.clock_skew_s <= 300:
             raise ValueError("clock skew must be between 0 and 300 seconds")
         if not 1 <= self.page_size <= 1000:

@@ -60,7 +60,7 @@ def test_create_returns_201_with_the_full_entity(client: httpx.Client, server: S
     body = response.json()
     assert (
         body["@odata.context"]
-        == f"{server.url}/beta/$metadata#deviceAppManagement/deviceAppManagementTasks/$entity"
+        == "https://graph.microsoft.com/beta/$metadata#deviceAppManagement/deviceAppManagementTasks/$entity"
     )
     assert body["@odata.type"] == "#microsoft.graph.securityConfigurationTask"
     assert str(uuid.UUID(body["id"])) == body["id"]
@@ -115,7 +115,8 @@ def test_list_holds_mixed_types_each_with_odata_type(client: httpx.Client, serve
     assert response.status_code == 200
     body = response.json()
     assert (
-        body["@odata.context"] == f"{server.url}/beta/$metadata#deviceAppManagement/deviceAppManagementTasks"
+        body["@odata.context"]
+        == "https://graph.microsoft.com/beta/$metadata#deviceAppManagement/deviceAppManagementTasks"
     )
     listed = {task["id"]: task["@odata.type"] for task in body["value"]}
     assert ids <= listed.keys()

@@ -54,7 +54,7 @@ def test_create_and_get_a_managed_device(tenant_client: httpx.Client, server: Se
     assert response.status_code == 201
     device = response.json()
     assert device["@odata.context"] == (
-        f"{server.url}/beta/$metadata#deviceAppManagement/deviceAppManagementTasks('{task['id']}')"
+        f"https://graph.microsoft.com/beta/$metadata#deviceAppManagement/deviceAppManagementTasks('{task['id']}')"
         "/microsoft.graph.appVulnerabilityTask/managedDevices/$entity"
     )
     assert device["lastSyncDateTime"] == "2017-01-01T08:02:49.3205976Z"

@@ -152,7 +152,7 @@ def test_select_shows_only_the_selected_properties(
     """Each task shows @odata.type and the selected properties its type has; @odata.context names the
     selection (graph-surface.md §4.4). `type:name` in `shown` is a property only that type shows."""
     body = client.get(TASKS_PATH + path, params={"$select": select}).json()
-    assert body["@odata.context"] == f"{dataset.server.url}/beta/$metadata#{TASKS_PATH[6:]}{selection}"
+    assert body["@odata.context"] == f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}{selection}"
     assert len(body["value"]) == (1 if path else len(TASKS))
     for task in body["value"]:
         task_type = task["@odata.type"].removeprefix("#")
@@ -169,7 +169,7 @@ def test_select_on_one_task_names_the_selection_in_its_context(
 ) -> None:
     task_id = dataset.ids["Bravo"]
     body = client.get(f"{TASKS_PATH}/{task_id}/{SCT}", params={"$select": "status"}).json()
-    context = f"{dataset.server.url}/beta/$metadata#{TASKS_PATH[6:]}/{SCT}(status)/$entity"
+    context = f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}/{SCT}(status)/$entity"
     assert body == {"@odata.context": context, "@odata.type": f"#{SCT}", "status": "active"}
 
 
@@ -296,7 +296,7 @@ def test_type_cast_segment_lists_one_type(
     """On a segment the type's own properties are usable by bare name (filters.py)."""
     params = {} if filter_ is None else {"$filter": filter_}
     body = client.get(f"{TASKS_PATH}/{cast}", params=params).json()
-    assert body["@odata.context"] == f"{dataset.server.url}/beta/$metadata#{TASKS_PATH[6:]}/{cast}"
+    assert body["@odata.context"] == f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}/{cast}"
     assert dataset.names(body) == names
 
 
@@ -327,7 +327,7 @@ def test_type_cast_segment_on_one_task(
         )
         return
     assert body["id"] == task_id
-    context = f"{dataset.server.url}/beta/$metadata#{TASKS_PATH[6:]}/{cast}/$entity"
+    context = f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}/{cast}/$entity"
     assert body["@odata.context"] == context
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from graphtasks.auth.apps import secret_matches
 from graphtasks.auth.keys import KeyRing
-from graphtasks.auth.tokens import GRAPH_APP_ID, GRAPH_RESOURCE, TokenRequest, is_guid, issue_token
+from graphtasks.auth.tokens import TokenRequest, is_guid, issue_token
+from graphtasks.clouds import Cloud
 from graphtasks.storage.base import AppRegistration, StoredSecret
 
 # Entra's app-only tokens for Graph live an hour; it reports one second less.
 TOKEN_LIFETIME_S = 3599
-GRAPH_DEFAULT_SCOPES = frozenset({f"{GRAPH_RESOURCE}/.default", f"{GRAPH_APP_ID}/.default"})
 
 FindApp = Callable[[str, str], tuple[AppRegistration, StoredSecret] | None]
 
@@ -52,6 +52,7 @@ class OAuthError(Exception):
 class TokenService:
     keys: KeyRing
     issuer: str
+    cloud: Cloud
     find_app: FindApp
 
     def token(self, tenant: str, form: Mapping[str, str]) -> dict[str, Any]:
@@ -62,11 +63,11 @@ class TokenService:
                 f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
             )  # fmt: skip
         app = self._authenticate(tenant_id, form.get("client_id", ""), form.get("client_secret"))
-        _check_scope(form.get("scope", ""))
+        _check_scope(form.get("scope", ""), self.cloud)
         request = TokenRequest(
             tenant_id, roles=app.permissions, expires_in=TOKEN_LIFETIME_S, client_id=app.client_id
         )
-        token = issue_token(self.keys, request, issuer_base=self.issuer)
+        token = issue_token(self.keys, request, issuer_base=self.issuer, audience=self.cloud.graph_url)
         return {
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_S,
@@ -107,9 +108,9 @@ def _tenant_id(tenant: str) -> str:
     return tenant.lower()
 
 
-def _check_scope(scope: str) -> None:
+def _check_scope(scope: str, cloud: Cloud) -> None:
     scopes = scope.split()
-    if len(scopes) != 1 or scopes[0] not in GRAPH_DEFAULT_SCOPES:
+    if len(scopes) != 1 or scopes[0] not in cloud.default_scopes:
         raise OAuthError(
             400, "invalid_scope", 1002012,
             f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "

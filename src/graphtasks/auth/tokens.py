@@ -1,31 +1,35 @@
-"""Bearer tokens: issue them with the server's key and verify them into a Principal.
+"""Bearer tokens: issue them with the server's key, and verify them into a Principal.
 
-Tokens are RS256 JWTs shaped like Microsoft identity platform v2.0 access tokens for Graph
-(graph-surface.md §4.2): `aud` is Graph, `iss` is `{issuer}/{tid}/v2.0`, and permissions are in `roles`
-(application) or `scp` (delegated). Verification pins the algorithm to RS256 and checks signature,
-`exp`, `nbf`, `iss` and `aud` with a small clock-skew leeway. 401 messages are Graph's.
+Issued tokens are RS256 JWTs shaped like Microsoft identity platform v2.0 access tokens for Graph
+(graph-surface.md §4.2): `aud` is the cloud's Graph, `iss` is `{issuer}/{tid}/v2.0`, and permissions are
+in `roles` (application) or `scp` (delegated).
+
+Verification accepts tokens from the server's own issuer and from the trusted issuers an operator
+configured (Entra's v1.0 and v2.0 issuers, say). The token's `iss` (for the token's `tid`) picks the
+issuer; only that issuer's keys may have signed it. The algorithm is pinned to RS256; signature, `exp`,
+`nbf` (with a small leeway) and `aud` are checked. 401 messages are Graph's.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
 from graphtasks.auth.keys import KeyRing
+from graphtasks.clouds import CLOUDS, TENANT_PLACEHOLDER
 from graphtasks.errors import Unauthorized
 
 ALGORITHM = "RS256"
-GRAPH_RESOURCE = "https://graph.microsoft.com"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-GRAPH_AUDIENCES = (GRAPH_RESOURCE, GRAPH_APP_ID)
+GRAPH_RESOURCE = CLOUDS["global"].graph_url
 # The client id `graphtasks token` puts in application tokens, unless told otherwise.
 DEFAULT_CLIENT_ID = "2f6b6cd1-4a34-4ef3-9c3e-6a8a6c2e7d10"
 MAX_TOKEN_CHARS = 16 * 1024
+_MALFORMED = "CompactToken parsing failed with error code: 80049217"
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,12 @@ class TokenRequest:
     client_id: str = DEFAULT_CLIENT_ID
 
 
-def issue_token(ring: KeyRing, request: TokenRequest, *, issuer_base: str) -> str:
+def issue_token(
+    ring: KeyRing, request: TokenRequest, *, issuer_base: str, audience: str = GRAPH_RESOURCE
+) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {
-        "aud": GRAPH_RESOURCE,
+        "aud": audience,
         "iss": issuer_for(issuer_base, request.tenant_id),
         "iat": now,
         "nbf": min(now, now + request.expires_in),
@@ -88,23 +94,94 @@ def issue_token(ring: KeyRing, request: TokenRequest, *, issuer_base: str) -> st
     return jwt.encode(claims, signing.private_key, algorithm=ALGORITHM, headers={"kid": signing.kid})
 
 
-def verify_bearer(authorization: str | None, ring: KeyRing, *, issuer_base: str, leeway_s: int) -> Principal:
-    token = _bearer_value(authorization)
+class KeySource(Protocol):
+    """Where an issuer's public keys come from: the server's own KeyRing, or a JWKS (auth/jwks.py)."""
+
+    def key(self, kid: str | None) -> Any | None: ...
+
+    def needs_refresh(self, kid: str | None) -> bool: ...
+
+    def refresh(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class OwnKeys:
+    """The server's own keys: always in memory, nothing to refresh."""
+
+    ring: KeyRing
+
+    def key(self, kid: str | None) -> Any | None:
+        found = self.ring.find(kid)
+        return None if found is None else found.private_key.public_key()
+
+    def needs_refresh(self, kid: str | None) -> bool:
+        return False
+
+    def refresh(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer, `{tenantid}` standing for the token's tenant (or a literal URL for one tenant), and
+    the keys that sign its tokens."""
+
+    issuer: str
+    keys: KeySource
+
+    def matches(self, iss: str, tenant_id: str) -> bool:
+        return iss == self.issuer.replace(TENANT_PLACEHOLDER, tenant_id)
+
+
+def own_issuer(ring: KeyRing, issuer_base: str) -> TrustedIssuer:
+    return TrustedIssuer(issuer_for(issuer_base, TENANT_PLACEHOLDER), OwnKeys(ring))
+
+
+class KeysOutdated(Exception):
+    """The issuer's key cache should be re-read (blocking I/O) before this token can be judged."""
+
+    def __init__(self, refresh: Callable[[], None]) -> None:
+        super().__init__("the issuer's keys need a refresh")
+        self.refresh = refresh
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    issuers: tuple[TrustedIssuer, ...]
+    audiences: tuple[str, ...]
+    leeway_s: int
+
+    def verify(self, authorization: str | None, *, may_refresh: bool = True) -> Principal:
+        """The caller behind an Authorization header. Raises Unauthorized, or KeysOutdated when
+        `may_refresh` and the keys should be re-read first (then call again with may_refresh=False)."""
+        token = _bearer_value(authorization)
+        kid, iss, tenant_id = _unverified_parts(token)
+        issuer = next((i for i in self.issuers if i.matches(iss, tenant_id)), None)
+        if issuer is None:
+            raise Unauthorized("Access token validation failure. Invalid issuer.")
+        if may_refresh and issuer.keys.needs_refresh(kid):
+            raise KeysOutdated(issuer.keys.refresh)
+        key = issuer.keys.key(kid)
+        if key is None:
+            raise Unauthorized("Access token validation failure.")
+        claims = _decode(token, key, self.audiences, self.leeway_s)
+        # Entra writes tenant ids in lower case; one tenant must never become two by spelling.
+        return _principal(claims, tenant_id.lower())
+
+
+def _unverified_parts(token: str) -> tuple[str | None, str, str]:
+    """kid, iss and tid, read before the signature is checked, only to find who should have signed."""
     try:
-        header = jwt.get_unverified_header(token)
+        kid = jwt.get_unverified_header(token).get("kid")
+        claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.DecodeError:
-        raise Unauthorized("CompactToken parsing failed with error code: 80049217") from None
-    key = ring.find(header.get("kid"))
-    if key is None:
-        raise Unauthorized("Access token validation failure.")
-    claims = _decode(token, key.private_key.public_key(), leeway_s)
-    tenant_id = claims.get("tid")
+        raise Unauthorized(_MALFORMED) from None
+    tenant_id, iss = claims.get("tid"), claims.get("iss")
     if not isinstance(tenant_id, str) or not is_guid(tenant_id):
         raise Unauthorized("Access token validation failure. Invalid tenant.")
-    if claims.get("iss") != issuer_for(issuer_base, tenant_id):
+    if not isinstance(iss, str):
         raise Unauthorized("Access token validation failure. Invalid issuer.")
-    # Entra writes tenant ids in lower case; one tenant must never become two by spelling.
-    return _principal(claims, tenant_id.lower())
+    return kid if isinstance(kid, str) else None, iss, tenant_id
 
 
 def _bearer_value(authorization: str | None) -> str:
@@ -113,17 +190,17 @@ def _bearer_value(authorization: str | None) -> str:
         raise Unauthorized("Access token is empty.")
     # Entra's largest access tokens are a few KiB; anything far larger is refused before any decoding.
     if len(token) > MAX_TOKEN_CHARS:
-        raise Unauthorized("CompactToken parsing failed with error code: 80049217")
+        raise Unauthorized(_MALFORMED)
     return token.strip()
 
 
-def _decode(token: str, public_key: Any, leeway_s: int) -> dict[str, Any]:
+def _decode(token: str, public_key: Any, audiences: tuple[str, ...], leeway_s: int) -> dict[str, Any]:
     try:
         return jwt.decode(
             token,
             public_key,
             algorithms=[ALGORITHM],
-            audience=list(GRAPH_AUDIENCES),
+            audience=list(audiences),
             leeway=leeway_s,
             options={"require": ["exp", "iss", "aud", "tid"]},
         )
@@ -136,8 +213,8 @@ def _decode(token: str, public_key: Any, leeway_s: int) -> dict[str, Any]:
     except jwt.InvalidSignatureError:  # a DecodeError subclass, so it goes first
         raise Unauthorized("Access token validation failure.") from None
     except jwt.DecodeError:
-        raise Unauthorized("CompactToken parsing failed with error code: 80049217") from None
-    except jwt.InvalidTokenError:
+        raise Unauthorized(_MALFORMED) from None
+    except jwt.PyJWTError:  # InvalidKeyError, too, is not an InvalidTokenError
         raise Unauthorized("Access token validation failure.") from None
 
 

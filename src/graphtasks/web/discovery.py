@@ -38,7 +38,7 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "response_types_supported": ["token"],
                 "subject_types_supported": ["pairwise"],
-                "scopes_supported": ["https://graph.microsoft.com/.default"],
+                "scopes_supported": [f"{settings.cloud.graph_url}/.default"],
                 "grant_types_supported": ["client_credentials"],
                 "tenant_region_scope": None,
             }

@@ -9,23 +9,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from graphtasks.auth.keys import KeyRing
 from graphtasks.auth.permissions import Access, authorize
 from graphtasks.auth.tenants import TenantLicences, not_applicable
-from graphtasks.auth.tokens import Principal, verify_bearer
-from graphtasks.config import Settings
+from graphtasks.auth.tokens import KeysOutdated, Principal, TokenVerifier
 from graphtasks.web.routes import GraphHandler, Guard
 
 
-def make_guard(keys: KeyRing, settings: Settings, licences: TenantLicences) -> Guard:
+def make_guard(verifier: TokenVerifier, licences: TenantLicences) -> Guard:
     def guard(access: Access, handler: GraphHandler) -> GraphHandler:
         async def guarded(request: Request) -> Response:
-            principal = verify_bearer(
-                request.headers.get("authorization"),
-                keys,
-                issuer_base=settings.issuer,
-                leeway_s=settings.clock_skew_s,
-            )
+            principal = await _authenticate(verifier, request.headers.get("authorization"))
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
@@ -39,6 +32,15 @@ def make_guard(keys: KeyRing, settings: Settings, licences: TenantLicences) -> G
         return guarded
 
     return guard
+
+
+async def _authenticate(verifier: TokenVerifier, authorization: str | None) -> Principal:
+    try:
+        return verifier.verify(authorization)
+    except KeysOutdated as outdated:
+        # A trusted issuer's JWKS is read off the event loop, then the token judged on what it holds.
+        await run_in_threadpool(outdated.refresh)
+        return verifier.verify(authorization, may_refresh=False)
 
 
 def principal_of(request: Request) -> Principal:

@@ -74,7 +74,7 @@ class TaskHandlers:
         base = base_url(request, self.settings)
         link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
         bodies = [task_json(record, shape, expanded.get(record.id)) for record in page.items]
-        context = collection_context(base, cast=cast, selection=shape.selection)
+        context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
 
     async def count_tasks(self, request: Request) -> Response:
@@ -92,7 +92,7 @@ class TaskHandlers:
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
         expanded = await self._expanded(tenant_of(request), [record], expansion)
-        context = entity_context(base_url(request, self.settings), cast=cast, selection=shape.selection)
+        context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         return GraphJSONResponse(entity_json(context, task_json(record, shape, expanded.get(record.id))))
 
     async def create_task(self, request: Request) -> Response:
@@ -139,7 +139,7 @@ class TaskHandlers:
 
     def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:
         shape = Shape(status_note=wants_status_note(request))
-        body = entity_json(entity_context(base_url(request, self.settings)), task_json(record, shape))
+        body = entity_json(entity_context(self.settings.cloud.graph_url), task_json(record, shape))
         return GraphJSONResponse(body, status_code=status_code)
 
     async def _expanded(

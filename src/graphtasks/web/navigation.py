@@ -67,7 +67,7 @@ class NavigationHandlers:
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         base = base_url(request, self.settings)
         link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
-        context = navigation_context(base, task.id, task.type, query.navigation, selection)
+        context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
         bodies = [entity_body(child, selection) for child in page.items]
         return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
 
@@ -80,9 +80,7 @@ class NavigationHandlers:
         task, query = await self._query(request, options)
         child = await run_in_threadpool(self.store.get_child, query, path_key(request, "child_id"))
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
-        context = navigation_context(
-            base_url(request, self.settings), task.id, task.type, query.navigation, selection
-        )
+        context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
         return GraphJSONResponse(entity_json(f"{context}/$entity", entity_body(child, selection)))
 
     async def create_child(self, request: Request) -> Response:
@@ -92,9 +90,9 @@ class NavigationHandlers:
             str(uuid.uuid4()), query.entity_type, validate_entity_create(body, query.entity_type)
         )
         await run_in_threadpool(self.store.create_child, query, child)
-        base = base_url(request, self.settings)
-        response = self._entity(base, task, query, child, status_code=201)
-        response.headers["Location"] = f"{tasks_url(base)}/{task.id}/{query.navigation}/{child.id}"
+        response = self._entity(task, query, child, status_code=201)
+        base = tasks_url(base_url(request, self.settings))
+        response.headers["Location"] = f"{base}/{task.id}/{query.navigation}/{child.id}"
         return response
 
     async def update_child(self, request: Request) -> Response:
@@ -105,7 +103,7 @@ class NavigationHandlers:
             self.store.update_child, query, path_key(request, "child_id"), changes
         )
         if read_preferences(request.headers).return_representation:
-            response = self._entity(base_url(request, self.settings), task, query, child)
+            response = self._entity(task, query, child)
             response.headers["Preference-Applied"] = "return=representation"
             return response
         return Response(status_code=204)
@@ -141,10 +139,15 @@ class NavigationHandlers:
         )
         return task, query
 
+    @property
+    def _graph_url(self) -> str:
+        """@odata.context names the cloud's Graph, as Graph's own answers do; links stay followable."""
+        return self.settings.cloud.graph_url
+
     def _entity(
-        self, base: str, task: TaskRecord, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
+        self, task: TaskRecord, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
     ) -> Response:
-        context = navigation_context(base, task.id, task.type, query.navigation)
+        context = navigation_context(self._graph_url, task.id, task.type, query.navigation)
         return GraphJSONResponse(
             entity_json(f"{context}/$entity", entity_body(child)), status_code=status_code
         )

@@ -36,16 +36,16 @@ def tasks_url(base_url: str) -> str:
 
 
 def collection_context(
-    base_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
+    graph_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
 ) -> str:
     path = TASKS_PATH if cast is None else f"{TASKS_PATH}/{cast.qualified_name}"
-    return f"{base_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
+    return f"{graph_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
 
 
 def entity_context(
-    base_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
+    graph_url: str, *, cast: EntityType | None = None, selection: Selection | None = None
 ) -> str:
-    return f"{collection_context(base_url, cast=cast, selection=selection)}/$entity"
+    return f"{collection_context(graph_url, cast=cast, selection=selection)}/$entity"
 
 
 def task_json(record: TaskRecord, shape: Shape = Shape(), expanded: Expanded | None = None) -> JSON:
@@ -83,12 +83,12 @@ def collection_json(bodies: list[JSON], context: str, *, next_link: str | None, 
 
 
 def navigation_context(
-    base_url: str, task_id: str, owner: EntityType, navigation: str, selection: Selection | None = None
+    graph_url: str, task_id: str, owner: EntityType, navigation: str, selection: Selection | None = None
 ) -> str:
     """`...#deviceAppManagement/deviceAppManagementTasks('id')/microsoft.graph.x/managedDevices`."""
     key = task_id.replace("'", "''")
     path = f"{TASKS_PATH}('{key}')/{owner.qualified_name}/{navigation}"
-    return f"{base_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
+    return f"{graph_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
 
 
 def _property_json(prop: Property, value: Value) -> Any:
