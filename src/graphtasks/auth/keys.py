@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -24,8 +25,12 @@ class SigningKey:
     kid: str
     private_key: rsa.RSAPrivateKey
 
+    @cached_property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
     def public_jwk(self) -> dict[str, str]:
-        numbers = self.private_key.public_key().public_numbers()
+        numbers = self.public_key.public_numbers()
         return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, **_rsa_members(numbers)}
 
 

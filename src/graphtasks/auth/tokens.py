@@ -112,7 +112,7 @@ class OwnKeys:
 
     def key(self, kid: str | None) -> Any | None:
         found = self.ring.find(kid)
-        return None if found is None else found.private_key.public_key()
+        return None if found is None else found.public_key
 
     def needs_refresh(self, kid: str | None) -> bool:
         return False
@@ -172,10 +172,11 @@ class TokenVerifier:
 def _unverified_parts(token: str) -> tuple[str | None, str, str]:
     """kid, iss and tid, read before the signature is checked, only to find who should have signed."""
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-        claims = jwt.decode(token, options={"verify_signature": False})
+        # One parse for header and payload: PyJWT's parsing is a good part of a request's cost.
+        parts = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.DecodeError:
         raise Unauthorized(_MALFORMED) from None
+    kid, claims = parts["header"].get("kid"), parts["payload"]
     tenant_id, iss = claims.get("tid"), claims.get("iss")
     if not isinstance(tenant_id, str) or not is_guid(tenant_id):
         raise Unauthorized("Access token validation failure. Invalid tenant.")
