@@ -174,7 +174,7 @@ def _unverified_parts(token: str) -> tuple[str | None, str, str]:
     try:
         # One parse for header and payload: PyJWT's parsing is a good part of a request's cost.
         parts = jwt.decode_complete(token, options={"verify_signature": False})
-    except jwt.DecodeError:
+    except jwt.PyJWTError:  # not only DecodeError: a non-string kid or an unknown `crit` header, too
         raise Unauthorized(_MALFORMED) from None
     kid, claims = parts["header"].get("kid"), parts["payload"]
     tenant_id, iss = claims.get("tid"), claims.get("iss")
