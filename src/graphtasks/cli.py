@@ -187,16 +187,26 @@ def _apps_parser(commands: Any) -> None:
     remove = actions.add_parser("remove", help="delete an app registration")
     rotate = actions.add_parser("rotate-secret", help="replace an app's secret; prints the new one, once")
     listing = actions.add_parser("list", help="list app registrations (never their secrets)")
-    for parser in (add, remove, rotate, listing):
+    certify = actions.add_parser(
+        "add-certificate", help="register a certificate whose key may sign the app's client assertions"
+    )
+    uncertify = actions.add_parser("remove-certificate", help="remove a certificate from an app")
+    changes = (remove, rotate, certify, uncertify)
+    for parser in (add, listing, *changes):
         _database_options(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
-    for parser in (add, remove, rotate):
+    for parser in (add, *changes):
         parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
     listing.add_argument("--tenant", help="only this tenant's apps")
-    for parser in (remove, rotate):
+    for parser in changes:
         parser.add_argument("--client-id", required=True, help="the app's client id")
     add.add_argument("--permission", nargs="+", default=list(ALL_PERMISSIONS), help="application permissions")
     add.add_argument("--name", default="graphtasks app", help="display name")
+    add.add_argument("--certificate", help="also register this certificate (PEM, public part only)")
+    certify.add_argument("--certificate", required=True, help="PEM file of the certificate, public part only")
+    uncertify.add_argument(
+        "--thumbprint", required=True, help="the certificate's SHA-1 or SHA-256 thumbprint"
+    )
 
 
 def _tenants_parser(commands: Any) -> None:
@@ -337,7 +347,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _apps(args: argparse.Namespace) -> int:
-    from graphtasks.auth.apps import hint, new_secret
+    from graphtasks.auth.apps import hint, new_secret, parse_thumbprint, read_certificate
     from graphtasks.storage.base import AppRegistration
 
     with _opened_backend(args) as backend:
@@ -350,10 +360,24 @@ def _apps(args: argparse.Namespace) -> int:
             if not store.remove(tenant, args.client_id):
                 raise ValueError(f"no app {args.client_id} in tenant {tenant}")
             return 0
+        if args.action == "add-certificate":
+            certificate = read_certificate(args.certificate)
+            if not store.add_certificate(tenant, args.client_id, certificate):
+                raise ValueError(f"no app {args.client_id} in tenant {tenant}")
+            _print(args, {"clientId": args.client_id, "thumbprint": certificate.sha1_thumbprint})
+            return 0
+        if args.action == "remove-certificate":
+            thumbprint = parse_thumbprint(args.thumbprint)
+            if not store.remove_certificate(tenant, args.client_id, thumbprint):
+                raise ValueError(f"no certificate {thumbprint} on app {args.client_id} in tenant {tenant}")
+            return 0
         secret, stored = new_secret()
         if args.action == "add":
             permissions = parse_permissions(args.permission)
-            app = AppRegistration(tenant, str(uuid.uuid4()), args.name, permissions, hint(secret))
+            certificates = (read_certificate(args.certificate),) if args.certificate else ()
+            app = AppRegistration(
+                tenant, str(uuid.uuid4()), args.name, permissions, hint(secret), certificates
+            )
             store.add(app, stored)
         elif not store.replace_secret(tenant, args.client_id, stored, hint(secret)):
             raise ValueError(f"no app {args.client_id} in tenant {tenant}")
@@ -395,6 +419,8 @@ def _app_json(app: Any) -> dict[str, Any]:
         "displayName": app.display_name,
         "permissions": list(app.permissions),
         "secretHint": app.secret_hint,
+        # SHA-1 thumbprints, upper-case hex, as the Entra portal lists an app's certificates.
+        "certificates": [certificate.sha1_thumbprint for certificate in app.certificates],
     }
 
 

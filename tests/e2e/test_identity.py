@@ -1,6 +1,7 @@
 """Production-style code, unchanged but for the authority host and the Graph base URL: azure-identity's
-ClientSecretCredential (sync and async) with GraphServiceClient, and MSAL's acquire_token_for_client,
-against `graphtasks serve --tls` and an app registered with `graphtasks apps add`."""
+ClientSecretCredential (sync and async) and CertificateCredential with GraphServiceClient, and MSAL's
+acquire_token_for_client with a secret or a certificate, against `graphtasks serve --tls` and an app
+registered with `graphtasks apps add`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import msal
 import pytest
-from azure.identity import ClientSecretCredential
+from azure.identity import CertificateCredential, ClientSecretCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
 from msgraph_beta import GraphServiceClient
 from msgraph_beta.generated.models.o_data_errors.o_data_error import ODataError
@@ -22,6 +24,7 @@ from graphtasks.config import DEFAULT_TENANT
 from tests.e2e.test_sdk import close_connections, founding_task
 from tests.e2e.test_sdk import pytestmark as sdk_marks
 from tests.support.server import TASKS_PATH, Server
+from tests.unit.test_client_assertion import Credential, make_credential
 
 pytestmark = sdk_marks
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
@@ -34,9 +37,11 @@ def trust(tls_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_server.ca))
 
 
-def register(server: Server, *permissions: str) -> dict[str, str]:
+def register(server: Server, *permissions: str, certificate: Path | None = None) -> dict[str, str]:
     command = [sys.executable, "-m", "graphtasks", "apps", "add", "--database", server.database_url, "--json",
                "--tenant", DEFAULT_TENANT, "--permission", *permissions]  # fmt: skip
+    if certificate is not None:
+        command += ["--certificate", str(certificate)]
     app: dict[str, str] = json.loads(
         subprocess.run(command, capture_output=True, text=True, check=True).stdout
     )
@@ -113,3 +118,68 @@ def test_an_app_without_write_permission_gets_403(tls_server: Server) -> None:
     with pytest.raises(ODataError) as raised:
         asyncio.run(create_and_list(client, tls_server))
     assert (raised.value.response_status_code, raised.value.error.code) == (403, "Forbidden")
+
+
+def certify(directory: Path) -> tuple[Credential, Path]:
+    """A new certificate and the PEM file of its public part, as `graphtasks apps` takes it."""
+    credential = make_credential()
+    path = directory / "certificate.pem"
+    path.write_bytes(credential.certificate_pem)
+    return credential, path
+
+
+@pytest.mark.usefixtures("trust")
+def test_azure_identity_certificate_credential_with_the_graph_sdk(tls_server: Server, tmp_path: Path) -> None:
+    credential, certificate = certify(tmp_path)
+    app = register(tls_server, "DeviceManagementApps.ReadWrite.All", certificate=certificate)
+    # CertificateCredential reads the private key and the certificate from one PEM file.
+    both = tmp_path / "app.pem"
+    both.write_bytes(credential.key_pem + credential.certificate_pem)
+    azure = CertificateCredential(
+        DEFAULT_TENANT, app["clientId"], certificate_path=str(both),
+        authority=authority(tls_server), disable_instance_discovery=True,
+    )  # fmt: skip
+    client = GraphServiceClient(credentials=azure, scopes=GRAPH_SCOPES)
+    created, listed = asyncio.run(create_and_list(client, tls_server))
+    assert created.display_name == "Display Name value"
+    assert created.id in listed
+
+
+@pytest.mark.usefixtures("trust")
+@pytest.mark.parametrize(
+    "identified_by",
+    [
+        pytest.param("thumbprint", id="RS256 with x5t"),
+        # MSAL >= 1.35 signs PS256 with x5t#S256 when given the certificate instead of its thumbprint.
+        pytest.param("public_certificate", id="PS256 with x5t#S256"),
+    ],
+)
+def test_msal_acquire_token_for_client_with_a_certificate(
+    tls_server: Server, tmp_path: Path, identified_by: str
+) -> None:
+    credential, certificate = certify(tmp_path)
+    app = register(tls_server, "DeviceManagementApps.ReadWrite.All", certificate=certificate)
+    identity = credential.sha1_hex if identified_by == "thumbprint" else credential.certificate_pem.decode()
+    signs = {"private_key": credential.key_pem.decode(), identified_by: identity}
+    confidential = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=signs,
+        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
+    )  # fmt: skip
+    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    assert "access_token" in result, result
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+        assert client.post(TASKS_PATH, json={"displayName": "via MSAL and a certificate"}).status_code == 201
+
+
+@pytest.mark.usefixtures("trust")
+def test_msal_with_an_unregistered_certificate_gets_aadsts700027(tls_server: Server, tmp_path: Path) -> None:
+    app = register(tls_server, "DeviceManagementApps.ReadWrite.All", certificate=certify(tmp_path)[1])
+    stranger = make_credential()
+    signs = {"private_key": stranger.key_pem.decode(), "thumbprint": stranger.sha1_hex}
+    confidential = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=signs,
+        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
+    )  # fmt: skip
+    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    assert (result.get("error"), result.get("error_codes")) == ("invalid_client", [700027]), result

@@ -1,20 +1,32 @@
 """The client-credentials grant of the Microsoft identity platform's v2.0 token endpoint
-(`POST /{tenant}/oauth2/v2.0/token`): an app registration's secret in, a Graph access token whose
-`roles` are the app's permissions out. Errors are the identity platform's, not Graph's: an OAuth
-`error`, an AADSTS code and description.
+(`POST /{tenant}/oauth2/v2.0/token`): an app registration's secret, or a client assertion signed with
+one of its certificates (auth/assertions.py), in; a Graph access token whose `roles` are the app's
+permissions out. Errors are the identity platform's, not Graph's: an OAuth `error`, an AADSTS code and
+description.
 
-No HTTP here: the web layer hands over the form fields and renders the result.
+No HTTP here: the web layer hands over the form fields and the URLs this endpoint answers to (an
+assertion's audience must be one of them), and renders the result.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from graphtasks.auth.apps import secret_matches
+from graphtasks.auth.assertions import (
+    ALGORITHMS,
+    JWT_BEARER,
+    ClientAssertion,
+    MalformedAssertion,
+    read_assertion,
+    signed_by,
+    validity,
+)
 from graphtasks.auth.keys import KeyRing
 from graphtasks.auth.tokens import TokenRequest, is_guid, issue_token
 from graphtasks.clouds import Cloud
@@ -22,6 +34,12 @@ from graphtasks.storage.base import AppRegistration, StoredSecret
 
 # Entra's app-only tokens for Graph live an hour; it reports one second less.
 TOKEN_LIFETIME_S = 3599
+# Clock skew forgiven on an assertion's exp and nbf: the bearer tokens' default (config.clock_skew_s).
+ASSERTION_LEEWAY_S = 60
+_CERTIFICATE_DOCS = (
+    "Review the documentation at https://learn.microsoft.com/entra/identity-platform/"
+    "certificate-credentials ."
+)
 
 FindApp = Callable[[str, str], tuple[AppRegistration, StoredSecret] | None]
 
@@ -55,14 +73,16 @@ class TokenService:
     cloud: Cloud
     find_app: FindApp
 
-    def token(self, tenant: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def token(self, tenant: str, form: Mapping[str, str], *, audiences: Collection[str]) -> dict[str, Any]:
+        """The token response for a token request's form; `audiences` are this endpoint's URLs."""
         tenant_id = _tenant_id(tenant)
         if form.get("grant_type") != "client_credentials":
             raise OAuthError(
                 400, "unsupported_grant_type", 70003,
                 f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
             )  # fmt: skip
-        app = self._authenticate(tenant_id, form.get("client_id", ""), form.get("client_secret"))
+        secret, assertion = _client_credential(form)
+        app = self._authenticate(tenant_id, form.get("client_id", ""), secret, assertion, audiences)
         _check_scope(form.get("scope", ""), self.cloud)
         request = TokenRequest(
             tenant_id, roles=app.permissions, expires_in=TOKEN_LIFETIME_S, client_id=app.client_id
@@ -75,7 +95,14 @@ class TokenService:
             "access_token": token,
         }
 
-    def _authenticate(self, tenant_id: str, client_id: str, secret: str | None) -> AppRegistration:
+    def _authenticate(
+        self,
+        tenant_id: str,
+        client_id: str,
+        secret: str | None,
+        assertion: str | None,
+        audiences: Collection[str],
+    ) -> AppRegistration:
         found = self.find_app(tenant_id, client_id) if is_guid(client_id) else None
         if found is None:
             raise OAuthError(
@@ -85,19 +112,145 @@ class TokenService:
                 "administrator of the tenant or consented to by any user in the tenant.",
             )  # fmt: skip
         app, stored = found
-        if secret is None:
+        if assertion is not None:
+            _check_assertion(app, assertion, audiences)
+        elif secret is None:
             raise OAuthError(
                 401, "invalid_client", 7000218,
                 "The request body must contain the following parameter: "
                 "'client_assertion' or 'client_secret'.",
             )  # fmt: skip
-        if not secret_matches(secret, stored):
+        elif not secret_matches(secret, stored):
             raise OAuthError(
                 401, "invalid_client", 7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client "
                 f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )  # fmt: skip
         return app
+
+
+def _client_credential(form: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The request's secret or its assertion (never both), checked as far as the form alone allows."""
+    secret, assertion = form.get("client_secret"), form.get("client_assertion") or None
+    if assertion is None:
+        return secret, None
+    if secret is not None:
+        # A guess at Entra's answer: its generic invalid-request code, with the reason spelled out.
+        raise OAuthError(
+            400, "invalid_request", 90023,
+            "The authentication service request is not valid: send 'client_secret' or 'client_assertion', "
+            "not both.",
+        )  # fmt: skip
+    assertion_type = form.get("client_assertion_type")
+    if assertion_type is None:
+        raise OAuthError(
+            400, "invalid_request", 900144,
+            "The request body must contain the following parameter: 'client_assertion_type'.",
+        )  # fmt: skip
+    if assertion_type != JWT_BEARER:
+        raise OAuthError(400, "invalid_request", 90011, "Unexpected client assertion type.")
+    return None, assertion
+
+
+def _check_assertion(app: AppRegistration, token: str, audiences: Collection[str]) -> None:
+    """A client assertion for `app`: well formed, its claims right for this request and now, and signed
+    by one of the app's certificates."""
+    try:
+        assertion = read_assertion(token)
+    except MalformedAssertion:
+        raise OAuthError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from None
+    now = time.time()
+    _check_assertion_header(assertion)
+    _check_assertion_claims(assertion, app.client_id, audiences)
+    _check_assertion_lifetime(assertion, now)
+    _check_assertion_signature(assertion, app, datetime.fromtimestamp(now, UTC))
+
+
+def _check_assertion_header(assertion: ClientAssertion) -> None:
+    if assertion.alg not in ALGORITHMS:
+        raise OAuthError(
+            401, "invalid_client", 5002738,
+            f"Invalid JWT token. '{assertion.alg}' is not a supported signature algorithm. "
+            f"Supported signing algorithms are: '{','.join(ALGORITHMS)}'",
+        )  # fmt: skip
+    if assertion.thumbprint is None:
+        raise OAuthError(
+            401, "invalid_client", 5002723,
+            "Invalid JWT token. No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId "
+            "specified in token header.",
+        )  # fmt: skip
+
+
+def _check_assertion_claims(assertion: ClientAssertion, client_id: str, audiences: Collection[str]) -> None:
+    claims = {"aud": assertion.aud, "iss": assertion.iss, "sub": assertion.sub, "jti": assertion.jti}
+    missing = next((name for name, value in claims.items() if value is None), None)
+    if missing is not None:
+        raise OAuthError(
+            400, "invalid_request", 90014,
+            f"The required field '{missing}' is missing from the credential. Ensure that you have all the "
+            "necessary parameters for the login request.",
+        )  # fmt: skip
+    if assertion.iss != client_id:
+        raise OAuthError(
+            401, "invalid_client", 700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter. "
+            f"{_CERTIFICATE_DOCS}",
+        )  # fmt: skip
+    if assertion.sub != assertion.iss:
+        raise OAuthError(
+            401, "invalid_client", 50048, "Subject must match the issuer claim in the client assertion."
+        )
+    if assertion.aud not in audiences:
+        raise OAuthError(
+            401, "invalid_client", 700023,
+            f"Client assertion audience claim does not match Realm issuer. {_CERTIFICATE_DOCS}",
+        )  # fmt: skip
+
+
+def _check_assertion_lifetime(assertion: ClientAssertion, now: float) -> None:
+    # Entra reports an absent nbf as the epoch; an absent exp is read the same way, so it has expired.
+    not_before, expires = assertion.nbf or 0.0, assertion.exp or 0.0
+    if not not_before - ASSERTION_LEEWAY_S <= now <= expires + ASSERTION_LEEWAY_S:
+        raise OAuthError(
+            401, "invalid_client", 700024,
+            f"Client assertion is not within its valid time range. Current time: {_entra_time(now)}, "
+            f"assertion valid from {_entra_time(not_before)}, expiry time of assertion "
+            f"{_entra_time(expires)}. {_CERTIFICATE_DOCS}",
+        )  # fmt: skip
+
+
+def _check_assertion_signature(assertion: ClientAssertion, app: AppRegistration, now: datetime) -> None:
+    thumbprint = assertion.thumbprint
+    certificate = next(
+        (c for c in app.certificates if thumbprint in (c.sha1_thumbprint, c.sha256_thumbprint)), None
+    )
+    if certificate is None:
+        raise _invalid_signature(
+            "The key was not found.", thumbprint,
+            f"Run 'graphtasks apps list' to see the keys configured for app Id '{app.client_id}'.",
+        )  # fmt: skip
+    start, end = validity(certificate)
+    found = f"Found key 'Start={start:%m/%d/%Y %H:%M:%S}, End={end:%m/%d/%Y %H:%M:%S}'"
+    if not start <= now <= end:
+        raise _invalid_signature("The key used is expired.", thumbprint, found)
+    if not signed_by(assertion, certificate):
+        raise _invalid_signature(
+            "The provided signature value did not match the expected signature value.", thumbprint, found
+        )
+
+
+def _invalid_signature(reason: str, thumbprint: str | None, detail: str) -> OAuthError:
+    return OAuthError(
+        401, "invalid_client", 700027,
+        f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by "
+        f"client: '{thumbprint}', {detail}]",
+    )  # fmt: skip
+
+
+def _entra_time(seconds: float) -> str:
+    """A time as Entra writes one in AADSTS700024: ISO 8601 with seven fractional digits, in UTC."""
+    clamped = min(max(seconds, 0.0), 253402300799.0)  # what a datetime holds: 1970 to 9999
+    return datetime.fromtimestamp(clamped, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def _tenant_id(tenant: str) -> str:

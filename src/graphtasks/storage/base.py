@@ -99,6 +99,16 @@ class TaskStore(Protocol):
 
 
 @dataclass(frozen=True)
+class StoredCertificate:
+    """A client certificate of an app registration (auth/apps.py): the public certificate only, with
+    its thumbprints in upper-case hex as Entra shows them."""
+
+    sha1_thumbprint: str
+    sha256_thumbprint: str
+    pem: str
+
+
+@dataclass(frozen=True)
 class AppRegistration:
     """A confidential client of the token service (auth/apps.py)."""
 
@@ -108,6 +118,8 @@ class AppRegistration:
     permissions: tuple[str, ...]
     # The secret's first characters, as Entra shows them, to tell secrets apart.
     secret_hint: str
+    # The certificates whose keys may sign the app's client assertions, oldest first.
+    certificates: tuple[StoredCertificate, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from graphtasks.storage.base import (
     ChildQuery,
     Page,
     PageRequest,
+    StoredCertificate,
     StoredSecret,
     TaskQuery,
     Tenant,
@@ -37,6 +38,7 @@ from graphtasks.storage.query import (
 from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import (
     CHILD_TABLES,
+    app_certificates,
     app_registrations,
     child_values,
     record_from_row,
@@ -266,47 +268,114 @@ class SqlKeyStore:
 
 
 class SqlAppStore:
-    """App registrations (auth/apps.py), scoped by tenant like everything else."""
+    """App registrations (auth/apps.py) and their certificates, scoped by tenant like everything else."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
     def add(self, app: AppRegistration, secret: StoredSecret) -> None:
+        """Adds the app with its secret and certificates."""
         row = _app_row(app, secret) | {"created_at": time.time_ns()}
         with self._db.write() as conn:
             conn.execute(insert(app_registrations).values(**row))
+            for certificate in app.certificates:
+                self._insert_certificate(conn, app.tenant_id, app.client_id, certificate)
 
     def find(self, tenant_id: str, client_id: str) -> tuple[AppRegistration, StoredSecret] | None:
         table = app_registrations
         query = select(table).where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        return None if row is None else (_app(row), StoredSecret(row.secret_salt, row.secret_hash))
+            if row is None:
+                return None
+            certificates = self._certificates(conn, _app_key(app_certificates, tenant_id, client_id))
+        app = _app(row, certificates.get((tenant_id, client_id), ()))
+        return app, StoredSecret(row.secret_salt, row.secret_hash)
 
     def list(self, tenant_id: str | None = None) -> list[AppRegistration]:
         table = app_registrations
         query = select(table).order_by(table.c.tenant_id, table.c.created_at, table.c.client_id)
+        certificates_where = None
         if tenant_id is not None:
             query = query.where(table.c.tenant_id == tenant_id)
+            certificates_where = app_certificates.c.tenant_id == tenant_id
         with self._db.read() as conn:
-            return [_app(row) for row in conn.execute(query)]
+            certificates = self._certificates(conn, certificates_where)
+            rows = conn.execute(query).all()
+        return [_app(row, certificates.get((row.tenant_id, row.client_id), ())) for row in rows]
 
     def remove(self, tenant_id: str, client_id: str) -> bool:
-        table = app_registrations
+        """Removes the app and its certificates."""
         with self._db.write() as conn:
-            statement = delete(table).where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
+            conn.execute(delete(app_certificates).where(_app_key(app_certificates, tenant_id, client_id)))
+            statement = delete(app_registrations).where(_app_key(app_registrations, tenant_id, client_id))
             return bool(conn.execute(statement).rowcount)
 
     def replace_secret(self, tenant_id: str, client_id: str, secret: StoredSecret, secret_hint: str) -> bool:
         table = app_registrations
         values = {"secret_salt": secret.salt, "secret_hash": secret.digest, "secret_hint": secret_hint}
         with self._db.write() as conn:
-            statement = (
-                update(table)
-                .where(table.c.tenant_id == tenant_id, table.c.client_id == client_id)
-                .values(**values)
-            )
+            statement = update(table).where(_app_key(table, tenant_id, client_id)).values(**values)
             return bool(conn.execute(statement).rowcount)
+
+    def add_certificate(self, tenant_id: str, client_id: str, certificate: StoredCertificate) -> bool:
+        """Adds a certificate to an existing app (False if there is no such app). A certificate the app
+        already has stays as it is, so adding one is safe to repeat."""
+        with self._db.write() as conn:
+            # Under the write transaction, so an app removed meanwhile cannot gain an orphan.
+            app = select(app_registrations.c.client_id).where(
+                _app_key(app_registrations, tenant_id, client_id)
+            )
+            if conn.execute(app.with_for_update()).first() is None:
+                return False
+            known = select(app_certificates.c.sha256_thumbprint).where(
+                _app_key(app_certificates, tenant_id, client_id),
+                app_certificates.c.sha256_thumbprint == certificate.sha256_thumbprint,
+            )
+            if conn.execute(known).first() is None:
+                self._insert_certificate(conn, tenant_id, client_id, certificate)
+            return True
+
+    def remove_certificate(self, tenant_id: str, client_id: str, thumbprint: str) -> bool:
+        """Removes the app's certificate with this SHA-1 or SHA-256 thumbprint (upper-case hex)."""
+        table = app_certificates
+        column = table.c.sha1_thumbprint if len(thumbprint) == 40 else table.c.sha256_thumbprint
+        with self._db.write() as conn:
+            statement = delete(table).where(_app_key(table, tenant_id, client_id), column == thumbprint)
+            return bool(conn.execute(statement).rowcount)
+
+    @staticmethod
+    def _insert_certificate(
+        conn: Connection, tenant_id: str, client_id: str, certificate: StoredCertificate
+    ) -> None:
+        row = {
+            "tenant_id": tenant_id,
+            "client_id": client_id,
+            "sha256_thumbprint": certificate.sha256_thumbprint,
+            "sha1_thumbprint": certificate.sha1_thumbprint,
+            "certificate_pem": certificate.pem,
+            "added_at": time.time_ns(),
+        }
+        conn.execute(insert(app_certificates).values(**row))
+
+    @staticmethod
+    def _certificates(
+        conn: Connection, where: ColumnElement[bool] | None
+    ) -> dict[tuple[str, str], tuple[StoredCertificate, ...]]:
+        """The certificates `where` selects (all, if None), by (tenant id, client id), oldest first."""
+        table = app_certificates
+        query = select(table).order_by(table.c.added_at, table.c.sha256_thumbprint)
+        if where is not None:
+            query = query.where(where)
+        found: dict[tuple[str, str], list[StoredCertificate]] = defaultdict(list)
+        for row in conn.execute(query):
+            certificate = StoredCertificate(row.sha1_thumbprint, row.sha256_thumbprint, row.certificate_pem)
+            found[(row.tenant_id, row.client_id)].append(certificate)
+        return {key: tuple(certificates) for key, certificates in found.items()}
+
+
+def _app_key(table: Table, tenant_id: str, client_id: str) -> ColumnElement[bool]:
+    return (table.c.tenant_id == tenant_id) & (table.c.client_id == client_id)
 
 
 def _app_row(app: AppRegistration, secret: StoredSecret) -> dict[str, Any]:
@@ -321,9 +390,14 @@ def _app_row(app: AppRegistration, secret: StoredSecret) -> dict[str, Any]:
     }
 
 
-def _app(row: Row[Any]) -> AppRegistration:
+def _app(row: Row[Any], certificates: tuple[StoredCertificate, ...]) -> AppRegistration:
     return AppRegistration(
-        row.tenant_id, row.client_id, row.display_name, tuple(row.permissions.split()), row.secret_hint
+        row.tenant_id,
+        row.client_id,
+        row.display_name,
+        tuple(row.permissions.split()),
+        row.secret_hint,
+        certificates,
     )
 
 

@@ -167,6 +167,19 @@ app_registrations = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+# Client certificates of app registrations (auth/apps.py), public part only; an app's client assertion
+# names its certificate by SHA-1 (x5t) or SHA-256 (x5t#S256) thumbprint, upper-case hex here.
+app_certificates = Table(
+    "app_certificates",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("client_id", GUID, primary_key=True),
+    Column("sha256_thumbprint", String(64), primary_key=True),
+    Column("sha1_thumbprint", String(40), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+)
+
 # The tenant registry: which tenants exist and whether they hold an Intune licence. A tenant that is not
 # listed is served as licensed (any tenant id works out of the box).
 tenants = Table(

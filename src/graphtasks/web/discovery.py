@@ -2,6 +2,9 @@
 (client-credentials grant, auth/token_service.py). Paths are the Microsoft identity platform's:
 /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and
 /{tenant}/oauth2/v2.0/token. No bearer token needed, as there.
+
+The token endpoint's URL is also a client assertion's audience, so the token service is told the URLs
+the endpoint answers to.
 """
 
 from __future__ import annotations
@@ -26,15 +29,20 @@ _MAX_FORM_BYTES = 64 * 1024
 def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) -> list[Route]:
     async def openid_configuration(request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        base = f"{base_url(request, settings)}/{tenant}"
+        root = base_url(request, settings)
+        base = f"{root}/{tenant}"
         return JSONResponse(
             {
                 "issuer": issuer_for(settings.issuer, tenant),
-                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "token_endpoint": _token_endpoint(root, tenant),
                 # MSAL reads it although the client-credentials grant never goes there; not served.
                 "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                 "jwks_uri": f"{base}/discovery/v2.0/keys",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "response_types_supported": ["token"],
                 "subject_types_supported": ["pairwise"],
@@ -50,8 +58,10 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
     async def token(request: Request) -> Response:
         body = await request.body()
         form = dict(parse_qsl(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True))
+        tenant = request.path_params["tenant"]
+        audiences = _assertion_audiences(request, settings, tenant)
         try:
-            answer = await run_in_threadpool(tokens.token, request.path_params["tenant"], form)
+            answer = await run_in_threadpool(tokens.token, tenant, form, audiences=audiences)
         except OAuthError as error:
             return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
         return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -61,3 +71,14 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
         Route("/{tenant}/discovery/v2.0/keys", jwks, methods=["GET"]),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
     ]
+
+
+def _token_endpoint(base: str, tenant: str) -> str:
+    return f"{base}/{tenant}/oauth2/v2.0/token"
+
+
+def _assertion_audiences(request: Request, settings: Settings, tenant: str) -> tuple[str, ...]:
+    """The token endpoint's URL as the OpenID configuration publishes it (MSAL's assertion audience) and
+    as this request reached it; they differ when --base-url names a proxy in front."""
+    own_base = f"{request.url.scheme}://{request.url.netloc}"
+    return tuple(dict.fromkeys(_token_endpoint(b, tenant) for b in (base_url(request, settings), own_base)))
