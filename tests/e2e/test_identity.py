@@ -108,6 +108,22 @@ def test_msal_acquire_token_for_client(tls_server: Server) -> None:
 
 
 @pytest.mark.usefixtures("trust")
+def test_msal_with_instance_discovery_answered_by_graphtasks(tls_server: Server) -> None:
+    """Instead of turning instance discovery off, MSAL may be told where to ask: graphtasks answers it."""
+    app = register(tls_server, "DeviceManagementApps.Read.All")
+    confidential = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"],
+        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}",
+        instance_discovery=f"{authority(tls_server)}/common/discovery/instance",
+    )  # fmt: skip
+    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    assert "access_token" in result, result
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+        assert client.get(TASKS_PATH).status_code == 200
+
+
+@pytest.mark.usefixtures("trust")
 def test_an_app_without_write_permission_gets_403(tls_server: Server) -> None:
     app = register(tls_server, "DeviceManagementApps.Read.All")
     credential = ClientSecretCredential(

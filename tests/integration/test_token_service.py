@@ -346,3 +346,24 @@ def test_certificate_commands_name_what_is_missing(
 def test_openid_configuration_offers_private_key_jwt(server: Server) -> None:
     config = httpx.get(f"{server.url}/{uuid.uuid4()}/v2.0/.well-known/openid-configuration").json()
     assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
+
+
+def test_instance_discovery_points_at_the_tenants_configuration(server: Server) -> None:
+    tenant = str(uuid.uuid4())
+    asked = f"https://login.contoso.test/{tenant}/oauth2/v2.0/authorize"
+    answer = httpx.get(
+        f"{server.url}/common/discovery/instance",
+        params={"api-version": "1.1", "authorization_endpoint": asked},
+    )
+    assert answer.status_code == 200
+    discovered = answer.json()["tenant_discovery_endpoint"]
+    assert discovered == f"{server.url}/{tenant}/v2.0/.well-known/openid-configuration"
+    assert httpx.get(discovered).json()["token_endpoint"] == f"{server.url}/{tenant}/oauth2/v2.0/token"
+
+
+@pytest.mark.parametrize(
+    "asked", ["", "not a url", "http://host/t/oauth2/v2.0/authorize", "https://host/", "https://host/t/x"]
+)
+def test_instance_discovery_refuses_what_is_not_an_authorize_url(server: Server, asked: str) -> None:
+    answer = httpx.get(f"{server.url}/common/discovery/instance", params={"authorization_endpoint": asked})
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_instance")

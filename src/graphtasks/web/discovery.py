@@ -1,7 +1,8 @@
 """The identity platform's face, per tenant: OpenID configuration, JWKS, and the v2.0 token endpoint
 (client-credentials grant, auth/token_service.py). Paths are the Microsoft identity platform's:
 /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and
-/{tenant}/oauth2/v2.0/token. No bearer token needed, as there.
+/{tenant}/oauth2/v2.0/token, and the instance discovery MSAL asks first (/common/discovery/instance).
+No bearer token needed, as there.
 
 The token endpoint's URL is also a client assertion's audience, so the token service is told the URLs
 the endpoint answers to.
@@ -9,7 +10,7 @@ the endpoint answers to.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -66,11 +67,44 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
             return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
         return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
+    async def instance_discovery(request: Request) -> Response:
+        """What MSAL asks before it trusts an authority host it does not know: where the tenant's OpenID
+        configuration is. Entra's answer names its own hosts; this one names graphtasks."""
+        tenant = _tenant_of_authorize_url(request.query_params.get("authorization_endpoint", ""))
+        if tenant is None:
+            return JSONResponse(
+                {
+                    "error": "invalid_instance",
+                    "error_description": "AADSTS50049: Unknown or invalid instance.",
+                    "error_codes": [50049],
+                },
+                status_code=400,
+            )
+        root = base_url(request, settings)
+        host = urlsplit(root).netloc
+        return JSONResponse(
+            {
+                "tenant_discovery_endpoint": f"{root}/{tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+            }
+        )
+
     return [
+        Route("/common/discovery/instance", instance_discovery, methods=["GET"]),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
         Route("/{tenant}/discovery/v2.0/keys", jwks, methods=["GET"]),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
     ]
+
+
+def _tenant_of_authorize_url(url: str) -> str | None:
+    """`contoso` of `https://host/contoso/oauth2/v2.0/authorize` (MSAL's form of the question)."""
+    parts = urlsplit(url)
+    segments = parts.path.strip("/").split("/")
+    if parts.scheme != "https" or len(segments) < 2 or not segments[0] or segments[1] != "oauth2":
+        return None
+    return segments[0]
 
 
 def _token_endpoint(base: str, tenant: str) -> str:
