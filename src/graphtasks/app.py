@@ -9,6 +9,7 @@ Request path, outermost first:
   Router                               web/routes.py (Graph operations) + web/discovery.py
     guard                              bearer token -> Principal, permission check (web/guard.py)
       handler                          web/handlers.py -> storage
+    $batch                             web/batch.py: each inner request sent through this whole stack
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.sql import SqlAppStore, SqlKeyStore, SqlTaskStore, SqlTenantStore
+from graphtasks.web.batch import batch_handler
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
@@ -40,7 +42,7 @@ from graphtasks.web.middleware import (
     http_exception_handler,
 )
 from graphtasks.web.navigation import NavigationHandlers
-from graphtasks.web.routes import graph_routes
+from graphtasks.web.routes import batch_routes, graph_routes
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
     tasks = TaskHandlers(settings, backend.store, skiptokens)
     navigation = NavigationHandlers(settings, backend.store, skiptokens)
+    guard = make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find))
     routes = [
-        *graph_routes(
-            tasks,
-            navigation,
-            make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find)),
-        ),
+        *graph_routes(tasks, navigation, guard),
+        *batch_routes(batch_handler(settings.max_body_bytes), guard),
         *discovery_routes(
             backend.keys,
             settings,

@@ -17,7 +17,7 @@ from graphtasks.errors import BadRequest, GraphError, InvalidVersion, NoRouteMat
 from graphtasks.model.schema import SINGLETON, TASKS_SEGMENT, UPDATE_STATUS
 
 GraphHandler = Callable[[Request], Awaitable[Response]]
-Guard = Callable[[Access, GraphHandler], GraphHandler]
+Guard = Callable[[Access | None, GraphHandler], GraphHandler]
 
 
 class TaskEndpoints(Protocol):
@@ -90,6 +90,12 @@ def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: G
         *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in children),
         *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in children),
     ]
+
+
+def batch_routes(batch: GraphHandler, guard: Guard) -> list[Route]:
+    """JSON batching in both versions (inner requests keep the batch's version). The batch itself
+    only needs a valid token: each inner request is checked for its own permission."""
+    return [Route(f"/{version}/$batch", guard(None, batch), methods=["POST"]) for version in _SERVED]
 
 
 # The segments each version serves, in order; None stands for a key segment.
