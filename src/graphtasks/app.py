@@ -34,6 +34,7 @@ from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.sql import SqlAppStore, SqlKeyStore, SqlTaskStore, SqlTenantStore
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.discovery import discovery_routes
+from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
 from graphtasks.web.middleware import (
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     routes = [
         *graph_routes(tasks, navigation, guard),
         *batch_routes(batch_handler(settings.max_body_bytes), guard),
+        *document_routes(),
         *discovery_routes(
             backend.keys,
             settings,

@@ -1,0 +1,33 @@
+"""The service's self-descriptions over HTTP: `GET /beta/$metadata` (CSDL, checked in depth in
+tests/unit/test_csdl.py)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import httpx
+
+from graphtasks.model.csdl import metadata_document
+from tests.support.server import Server
+
+EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
+
+
+def test_metadata_needs_no_token_and_is_the_generated_csdl(server: Server) -> None:
+    response = httpx.get(f"{server.url}/beta/$metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert response.headers["odata-version"] == "4.0"
+    assert response.text == metadata_document()
+    document = ET.fromstring(response.content)  # noqa: S314 - the server under test wrote it
+    singleton = document.find(f".//{EDM}Singleton")
+    assert singleton is not None
+    assert (singleton.get("Name"), singleton.get("Type")) == (
+        "deviceAppManagement",
+        "graph.deviceAppManagement",
+    )
+
+
+def test_metadata_is_read_only(server: Server) -> None:
+    response = httpx.post(f"{server.url}/beta/$metadata", content=b"<x/>")
+    assert response.status_code == 405
