@@ -13,6 +13,7 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── NotFound                    404 ResourceNotFound (Intune's JSON-in-string message)
     ├── InvalidVersion              404 ResourceNotFound (gateway, plain message)
     ├── MethodNotAllowed            405 Request_BadRequest (+ Allow)
+    ├── PreconditionFailed          412 PreconditionFailed (If-Match; a graphtasks extension)
     ├── PayloadTooLarge             413 RequestEntityTooLarge
     └── UnsupportedMediaType        415 UnsupportedMediaType
 """
@@ -100,6 +101,10 @@ class MethodNotAllowed(GraphError):
             "Specified HTTP method is not allowed for the request target.",
             headers={"Allow": ", ".join(allowed)},
         )
+
+
+class PreconditionFailed(GraphError):
+    status, code = 412, "PreconditionFailed"
 
 
 class PayloadTooLarge(GraphError):

@@ -150,8 +150,9 @@ def test_patch_merges_and_answers_204(client: httpx.Client) -> None:
     assert (response.status_code, response.content) == (204, b"")
     fetched = client.get(url).json()
     assert (fetched["assignedTo"], fetched["status"]) == ("someone@contoso.com", "active")
-    unchanged = {k: v for k, v in created.items() if k not in {"assignedTo", "status"}}
+    unchanged = {k: v for k, v in created.items() if k not in {"assignedTo", "status", "@odata.etag"}}
     assert {k: fetched[k] for k in unchanged} == unchanged
+    assert fetched["@odata.etag"] != created["@odata.etag"]
 
 
 def test_patch_with_return_representation_answers_200(client: httpx.Client) -> None:
@@ -163,7 +164,9 @@ def test_patch_with_return_representation_answers_200(client: httpx.Client) -> N
     )
     assert response.status_code == 200
     assert response.headers["preference-applied"] == "return=representation"
-    assert response.json() == {**created, "description": "changed"}
+    updated = response.json()
+    assert updated["@odata.etag"] != created["@odata.etag"]
+    assert {**updated, "@odata.etag": ""} == {**created, "description": "changed", "@odata.etag": ""}
 
 
 def test_patch_replaces_a_collection(client: httpx.Client) -> None:

@@ -86,7 +86,7 @@ def test_list_update_delete_and_query_options(tenant_client: httpx.Client) -> No
     )
     assert [app["displayName"] for app in listed.json()["value"]] == ["a", "b", "c"]
     assert listed.json()["@odata.count"] == 3
-    assert set(listed.json()["value"][0]) == {"@odata.type", "displayName"}
+    assert set(listed.json()["value"][0]) == {"@odata.type", "@odata.etag", "displayName"}
     assert tenant_client.get(f"{apps}/$count", params={"$filter": "displayName ne 'a'"}).text == "2"
     assert tenant_client.patch(f"{apps}/{ids[0]}", json={"version": "2.0"}).status_code == 204
     assert tenant_client.get(f"{apps}/{ids[0]}").json()["version"] == "2.0"

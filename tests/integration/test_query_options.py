@@ -149,8 +149,9 @@ def assert_bad_request(response: httpx.Response, message: str) -> None:
 def test_select_shows_only_the_selected_properties(
     dataset: Dataset, client: httpx.Client, path: str, select: str, selection: str, shown: set[str] | None
 ) -> None:
-    """Each task shows @odata.type and the selected properties its type has; @odata.context names the
-    selection (graph-surface.md §4.4). `type:name` in `shown` is a property only that type shows."""
+    """Each task shows @odata.type, @odata.etag and the selected properties its type has; @odata.context
+    names the selection (graph-surface.md §4.4). `type:name` in `shown` is a property only that type
+    shows."""
     body = client.get(TASKS_PATH + path, params={"$select": select}).json()
     assert body["@odata.context"] == f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}{selection}"
     assert len(body["value"]) == (1 if path else len(TASKS))
@@ -161,7 +162,7 @@ def test_select_shows_only_the_selected_properties(
             continue
         expected = {name for name in shown if ":" not in name}
         expected |= {name.split(":")[1] for name in shown if name.startswith(task_type + ":")}
-        assert set(task) == {"@odata.type", *expected}
+        assert set(task) == {"@odata.type", "@odata.etag", *expected}
 
 
 def test_select_on_one_task_names_the_selection_in_its_context(
@@ -170,7 +171,12 @@ def test_select_on_one_task_names_the_selection_in_its_context(
     task_id = dataset.ids["Bravo"]
     body = client.get(f"{TASKS_PATH}/{task_id}/{SCT}", params={"$select": "status"}).json()
     context = f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}/{SCT}(status)/$entity"
-    assert body == {"@odata.context": context, "@odata.type": f"#{SCT}", "status": "active"}
+    assert body == {
+        "@odata.context": context,
+        "@odata.type": f"#{SCT}",
+        "@odata.etag": body["@odata.etag"],
+        "status": "active",
+    }
 
 
 # --- $orderby, $top, $skip ---

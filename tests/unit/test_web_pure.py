@@ -36,6 +36,7 @@ from graphtasks.model.schema import (
 )
 from graphtasks.model.validation import defaults_for, validate_create
 from graphtasks.odata.selection import Selection, resolve_select
+from graphtasks.web.etags import etag_of
 from graphtasks.web.middleware import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
@@ -328,6 +329,7 @@ def test_intune_errors_carry_json_document_in_message(error: GraphError, code: s
 
 BASE_ORDER = [
     "@odata.type",
+    "@odata.etag",
     "id",
     "displayName",
     "description",
@@ -342,9 +344,17 @@ BASE_ORDER = [
 ]
 
 
-# The founding page's 201 body, with instants in UTC and the complex type's '#', as OData JSON wants.
+def _founding_record(status_note: str | None = None) -> TaskRecord:
+    entity_type, values = validate_create(FOUNDING_REQUEST)
+    values["createdDateTime"] = edm.parse_datetime_offset("2017-01-01T00:02:43.5775965-08:00")
+    return TaskRecord("5d630f12-0f12-5d63-120f-635d120f635d", entity_type, values, status_note)
+
+
+# The founding page's 201 body, with instants in UTC and the complex type's '#', as OData JSON wants,
+# and graphtasks' @odata.etag.
 FOUNDING_RESPONSE: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.securityConfigurationTask",
+    "@odata.etag": etag_of(_founding_record()),
     "id": "5d630f12-0f12-5d63-120f-635d120f635d",
     "displayName": "Display Name value",
     "description": "Description value",
@@ -365,12 +375,6 @@ FOUNDING_RESPONSE: dict[str, Any] = {
         {"@odata.type": "#microsoft.graph.keyValuePair", "name": "Name value", "value": "Value value"}
     ],
 }
-
-
-def _founding_record(status_note: str | None = None) -> TaskRecord:
-    entity_type, values = validate_create(FOUNDING_REQUEST)
-    values["createdDateTime"] = edm.parse_datetime_offset("2017-01-01T00:02:43.5775965-08:00")
-    return TaskRecord("5d630f12-0f12-5d63-120f-635d120f635d", entity_type, values, status_note)
 
 
 def test_task_json_of_founding_example() -> None:
@@ -413,6 +417,7 @@ def test_task_json_of_defaults() -> None:
     )
     assert task_json(record) == {
         "@odata.type": "#microsoft.graph.deviceAppManagementTask",
+        "@odata.etag": etag_of(record),
         "id": "x",
         "displayName": None,
         "description": None,
@@ -482,7 +487,14 @@ def test_task_json_leaves_status_note_out_by_default() -> None:
 def test_task_json_under_select_keeps_type_first_and_docs_order() -> None:
     selection = _selection("status", f"{SECURITY}/insights", "displayName")
     body = task_json(_founding_record(status_note="n"), Shape(selection=selection, status_note=True))
-    assert list(body) == ["@odata.type", "displayName", "status", "insights", "@graphtasks.statusNote"]
+    assert list(body) == [
+        "@odata.type",
+        "@odata.etag",
+        "displayName",
+        "status",
+        "insights",
+        "@graphtasks.statusNote",
+    ]
     assert body["@odata.type"] == "#microsoft.graph.securityConfigurationTask"
 
 

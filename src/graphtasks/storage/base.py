@@ -6,8 +6,9 @@ caller's tenant, and BadRequest for a query that does not fit the model; they ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
@@ -17,6 +18,9 @@ from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
 
 Item = TypeVar("Item", TaskRecord, ChildRecord)
+# Called with the entity as it stands, inside the write's transaction, before the write; raises to stop
+# it (If-Match, web/etags.py). So no other write can come between the check and the change.
+Precondition: TypeAlias = Callable[[Item], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,12 +66,26 @@ class TaskStore(Protocol):
     def get(self, tenant_id: str, task_id: str) -> TaskRecord: ...
 
     def update(
-        self, tenant_id: str, task_id: str, changes: Values, *, task_type: EntityType
+        self,
+        tenant_id: str,
+        task_id: str,
+        changes: Values,
+        *,
+        task_type: EntityType,
+        check: Precondition[TaskRecord] | None = None,
     ) -> TaskRecord: ...
 
-    def update_status(self, tenant_id: str, task_id: str, status: str, note: str | None) -> None: ...
+    def update_status(
+        self,
+        tenant_id: str,
+        task_id: str,
+        status: str,
+        note: str | None,
+        *,
+        check: Precondition[TaskRecord] | None = None,
+    ) -> None: ...
 
-    def delete(self, tenant_id: str, task_id: str) -> None:
+    def delete(self, tenant_id: str, task_id: str, *, check: Precondition[TaskRecord] | None = None) -> None:
         """Deletes the task and its navigation collections' entities."""
         ...
 
@@ -87,9 +105,18 @@ class TaskStore(Protocol):
         """Adds a child to an existing task; NotFound if the task is gone."""
         ...
 
-    def update_child(self, query: ChildQuery, child_id: str, changes: Values) -> ChildRecord: ...
+    def update_child(
+        self,
+        query: ChildQuery,
+        child_id: str,
+        changes: Values,
+        *,
+        check: Precondition[ChildRecord] | None = None,
+    ) -> ChildRecord: ...
 
-    def delete_child(self, query: ChildQuery, child_id: str) -> None: ...
+    def delete_child(
+        self, query: ChildQuery, child_id: str, *, check: Precondition[ChildRecord] | None = None
+    ) -> None: ...
 
     def children_of(
         self, tenant_id: str, navigation: str, parents: dict[str, EntityType]

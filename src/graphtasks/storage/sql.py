@@ -22,6 +22,7 @@ from graphtasks.storage.base import (
     ChildQuery,
     Page,
     PageRequest,
+    Precondition,
     StoredCertificate,
     StoredSecret,
     TaskQuery,
@@ -92,8 +93,17 @@ class SqlTaskStore:
         with self._db.read() as conn:
             return self._get(conn, tenant_id, task_id)
 
-    def update(self, tenant_id: str, task_id: str, changes: Values, *, task_type: EntityType) -> TaskRecord:
+    def update(
+        self,
+        tenant_id: str,
+        task_id: str,
+        changes: Values,
+        *,
+        task_type: EntityType,
+        check: Precondition[TaskRecord] | None = None,
+    ) -> TaskRecord:
         with self._db.write() as conn:
+            self._check(conn, tenant_id, task_id, check)
             if changes:
                 # The type guard makes the change a no-op (and so a 404) if the row was replaced meanwhile.
                 where = self._key(tenant_id, task_id) & (tasks.c.odata_type == task_type.qualified_name)
@@ -101,17 +111,25 @@ class SqlTaskStore:
                     raise task_not_found(task_id)
             return self._get(conn, tenant_id, task_id)
 
-    def update_status(self, tenant_id: str, task_id: str, status: str, note: str | None) -> None:
+    def update_status(
+        self,
+        tenant_id: str,
+        task_id: str,
+        status: str,
+        note: str | None,
+        *,
+        check: Precondition[TaskRecord] | None = None,
+    ) -> None:
         values = {**row_values({"status": status}), "status_note": note}
         with self._db.write() as conn:
-            if (
-                conn.execute(update(tasks).where(self._key(tenant_id, task_id)).values(**values)).rowcount
-                == 0
-            ):
+            self._check(conn, tenant_id, task_id, check)
+            statement = update(tasks).where(self._key(tenant_id, task_id)).values(**values)
+            if conn.execute(statement).rowcount == 0:
                 raise task_not_found(task_id)
 
-    def delete(self, tenant_id: str, task_id: str) -> None:
+    def delete(self, tenant_id: str, task_id: str, *, check: Precondition[TaskRecord] | None = None) -> None:
         with self._db.write() as conn:
+            self._check(conn, tenant_id, task_id, check)
             if conn.execute(delete(tasks).where(self._key(tenant_id, task_id))).rowcount == 0:
                 raise task_not_found(task_id)
             for child in CHILD_TABLES.values():
@@ -157,9 +175,17 @@ class SqlTaskStore:
                 insert(table).values(tenant_id=query.tenant_id, task_id=query.task_id, id=child.id, **values)
             )
 
-    def update_child(self, query: ChildQuery, child_id: str, changes: Values) -> ChildRecord:
+    def update_child(
+        self,
+        query: ChildQuery,
+        child_id: str,
+        changes: Values,
+        *,
+        check: Precondition[ChildRecord] | None = None,
+    ) -> ChildRecord:
         table, columns = self._child_table(query)
         with self._db.write() as conn:
+            self._check_child(conn, query, child_id, check)
             if changes:
                 values = {columns[name].name: value for name, value in changes.items()}
                 statement = update(table).where(self._child_key(query, child_id)).values(**values)
@@ -167,9 +193,12 @@ class SqlTaskStore:
                     raise child_not_found(query.navigation, child_id)
             return self._get_child(conn, query, child_id)
 
-    def delete_child(self, query: ChildQuery, child_id: str) -> None:
+    def delete_child(
+        self, query: ChildQuery, child_id: str, *, check: Precondition[ChildRecord] | None = None
+    ) -> None:
         table, _ = self._child_table(query)
         with self._db.write() as conn:
+            self._check_child(conn, query, child_id, check)
             if conn.execute(delete(table).where(self._child_key(query, child_id))).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
 
@@ -236,18 +265,35 @@ class SqlTaskStore:
             & (table.c.id == child_id)
         )
 
-    def _get(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
-        row = conn.execute(select(tasks).where(self._key(tenant_id, task_id))).first()
+    def _get(self, conn: Connection, tenant_id: str, task_id: str, *, lock: bool = False) -> TaskRecord:
+        statement = select(tasks).where(self._key(tenant_id, task_id))
+        row = conn.execute(statement.with_for_update() if lock else statement).first()
         if row is None:
             raise task_not_found(task_id)
         return record_from_row(row)
 
-    def _get_child(self, conn: Connection, query: ChildQuery, child_id: str) -> ChildRecord:
+    def _get_child(
+        self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
+    ) -> ChildRecord:
         child = CHILD_TABLES[query.navigation]
-        row = conn.execute(select(child.table).where(self._child_key(query, child_id))).first()
+        statement = select(child.table).where(self._child_key(query, child_id))
+        row = conn.execute(statement.with_for_update() if lock else statement).first()
         if row is None:
             raise child_not_found(query.navigation, child_id)
         return ChildRecord(row.id, query.entity_type, child_values(row, child.columns))
+
+    def _check(
+        self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None
+    ) -> None:
+        """Run a precondition on the task as it stands, locked until the transaction ends."""
+        if check is not None:
+            check(self._get(conn, tenant_id, task_id, lock=True))
+
+    def _check_child(
+        self, conn: Connection, query: ChildQuery, child_id: str, check: Precondition[ChildRecord] | None
+    ) -> None:
+        if check is not None:
+            check(self._get_child(conn, query, child_id, lock=True))
 
 
 class SqlKeyStore:

@@ -33,6 +33,7 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import Expansion, expands, resolve_expand, resolve_select
 from graphtasks.storage.base import TaskQuery, TaskStore
 from graphtasks.web.bodies import read_json
+from graphtasks.web.etags import etag_of, if_match, not_modified
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -91,9 +92,13 @@ class TaskHandlers:
         record = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
+        etag = etag_of(record)
+        if not_modified(request, etag):
+            return Response(status_code=304, headers={"ETag": etag})
         expanded = await self._expanded(tenant_of(request), [record], expansion)
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
-        return GraphJSONResponse(entity_json(context, task_json(record, shape, expanded.get(record.id))))
+        body = entity_json(context, task_json(record, shape, expanded.get(record.id)))
+        return GraphJSONResponse(body, headers={"ETag": etag})
 
     async def create_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -118,7 +123,9 @@ class TaskHandlers:
         tenant, task_id = tenant_of(request), path_key(request, "task_id")
         current = await run_in_threadpool(self.store.get, tenant, task_id)
         changes = validate_update(body, current.type)
-        updated = await run_in_threadpool(self.store.update, tenant, task_id, changes, task_type=current.type)
+        updated = await run_in_threadpool(
+            self.store.update, tenant, task_id, changes, task_type=current.type, check=if_match(request)
+        )
         if read_preferences(request.headers).return_representation:
             response = self._entity(request, updated)
             response.headers["Preference-Applied"] = "return=representation"
@@ -126,21 +133,27 @@ class TaskHandlers:
         return Response(status_code=204)
 
     async def delete_task(self, request: Request) -> Response:
-        await run_in_threadpool(self.store.delete, tenant_of(request), path_key(request, "task_id"))
+        task_id, check = path_key(request, "task_id"), if_match(request)
+        await run_in_threadpool(self.store.delete, tenant_of(request), task_id, check=check)
         return Response(status_code=204)
 
     async def update_status(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         status, note = validate_update_status(body)
         await run_in_threadpool(
-            self.store.update_status, tenant_of(request), path_key(request, "task_id"), status, note
+            self.store.update_status,
+            tenant_of(request),
+            path_key(request, "task_id"),
+            status,
+            note,
+            check=if_match(request),
         )
         return Response(status_code=204)
 
     def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:
         shape = Shape(status_note=wants_status_note(request))
         body = entity_json(entity_context(self.settings.cloud.graph_url), task_json(record, shape))
-        return GraphJSONResponse(body, status_code=status_code)
+        return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
 
     async def _expanded(
         self, tenant_id: str, records: list[TaskRecord], expansion: Expansion

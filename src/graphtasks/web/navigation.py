@@ -27,6 +27,7 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import resolve_select
 from graphtasks.storage.base import ChildQuery, TaskStore
 from graphtasks.web.bodies import read_json
+from graphtasks.web.etags import etag_of, if_match, not_modified
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -79,9 +80,13 @@ class NavigationHandlers:
         options = query_options(request, _CHILD_ENTITY_OPTIONS)
         task, query = await self._query(request, options)
         child = await run_in_threadpool(self.store.get_child, query, path_key(request, "child_id"))
+        etag = etag_of(child)
+        if not_modified(request, etag):
+            return Response(status_code=304, headers={"ETag": etag})
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
-        return GraphJSONResponse(entity_json(f"{context}/$entity", entity_body(child, selection)))
+        body = entity_json(f"{context}/$entity", entity_body(child, selection))
+        return GraphJSONResponse(body, headers={"ETag": etag})
 
     async def create_child(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -100,7 +105,7 @@ class NavigationHandlers:
         task, query = await self._query(request, QueryOptions())
         changes = validate_entity_update(body, query.entity_type)
         child = await run_in_threadpool(
-            self.store.update_child, query, path_key(request, "child_id"), changes
+            self.store.update_child, query, path_key(request, "child_id"), changes, check=if_match(request)
         )
         if read_preferences(request.headers).return_representation:
             response = self._entity(task, query, child)
@@ -110,7 +115,8 @@ class NavigationHandlers:
 
     async def delete_child(self, request: Request) -> Response:
         _, query = await self._query(request, QueryOptions())
-        await run_in_threadpool(self.store.delete_child, query, path_key(request, "child_id"))
+        child_id, check = path_key(request, "child_id"), if_match(request)
+        await run_in_threadpool(self.store.delete_child, query, child_id, check=check)
         return Response(status_code=204)
 
     async def _query(self, request: Request, options: QueryOptions) -> tuple[TaskRecord, ChildQuery]:
@@ -148,9 +154,8 @@ class NavigationHandlers:
         self, task: TaskRecord, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
     ) -> Response:
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation)
-        return GraphJSONResponse(
-            entity_json(f"{context}/$entity", entity_body(child)), status_code=status_code
-        )
+        body = entity_json(f"{context}/$entity", entity_body(child))
+        return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
 
 
 def _scope(query: ChildQuery) -> str:

@@ -16,6 +16,7 @@ from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, EntityType, Property
 from graphtasks.model.validation import ComplexValue, Value
 from graphtasks.odata.selection import Selection
+from graphtasks.web.etags import etag_of
 
 JSON = dict[str, Any]
 # $expand: navigation name -> the task's entities in it.
@@ -58,8 +59,8 @@ def task_json(record: TaskRecord, shape: Shape = Shape(), expanded: Expanded | N
 
 
 def entity_body(record: TaskRecord | ChildRecord, selection: Selection | None = None) -> JSON:
-    """`@odata.type`, then the (selected) properties in the model's order."""
-    body: JSON = {"@odata.type": record.type.odata_type}
+    """`@odata.type` and `@odata.etag`, then the (selected) properties in the model's order."""
+    body: JSON = {"@odata.type": record.type.odata_type, "@odata.etag": etag_of(record)}
     selected = None if selection is None else selection.names_for(record.type)
     for prop in record.type.properties:
         if selected is not None and prop.name not in selected:

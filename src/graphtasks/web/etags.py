@@ -1,0 +1,59 @@
+"""ETags and conditional requests: a graphtasks extension (Intune's tasks carry no ETags).
+
+Every task and child carries `@odata.etag`, a weak ETag computed from its whole stored state (its id,
+type, every property, and a task's updateStatus note), so it changes whenever the entity does and needs
+no column of its own. `If-Match` on PATCH, DELETE and updateStatus is checked inside the write's
+transaction (storage's Precondition): a mismatch is 412 and nothing is written. `If-None-Match` on GET
+answers 304 when the entity has not changed. Without these headers nothing changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+
+import orjson
+from starlette.requests import Request
+
+from graphtasks.errors import PreconditionFailed
+from graphtasks.model.records import ChildRecord, TaskRecord
+
+Entity = TaskRecord | ChildRecord
+
+
+def etag_of(record: Entity) -> str:
+    note = record.status_note if isinstance(record, TaskRecord) else None
+    state = [record.id, record.type.qualified_name, record.values, note]
+    digest = hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).digest()
+    return f'W/"{base64.urlsafe_b64encode(digest[:15]).decode()}"'
+
+
+def if_match(request: Request) -> Callable[[Entity], None] | None:
+    """The request's If-Match as a storage precondition; None without the header."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+
+    def check(current: Entity) -> None:
+        etag = etag_of(current)
+        if not _matches(header, etag):
+            raise PreconditionFailed(f"If-Match does not name the entity's current ETag, {etag}.")
+
+    return check
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    """Whether If-None-Match names the entity as the client already has it."""
+    header = request.headers.get("if-none-match")
+    return header is not None and _matches(header, etag)
+
+
+def _matches(header: str, etag: str) -> bool:
+    """`*` or a comma-separated list of ETags, compared weakly: OData's ETags are weak."""
+    tags = {tag.strip() for tag in header.split(",")}
+    return "*" in tags or _opaque(etag) in {_opaque(tag) for tag in tags}
+
+
+def _opaque(tag: str) -> str:
+    return tag.removeprefix("W/")
