@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlet
     routes = [
         *graph_routes(tasks, navigation, guard),
         *batch_routes(batch_handler(settings.max_body_bytes), guard),
-        *document_routes(),
+        *document_routes(settings),
         *discovery_routes(
             backend.keys,
             settings,

@@ -1,5 +1,6 @@
 """The service's self-descriptions over HTTP: `GET /beta/$metadata` (CSDL, checked in depth in
-tests/unit/test_csdl.py)."""
+tests/unit/test_csdl.py) and `GET /beta/openapi.json` (tests/unit/test_openapi.py and the schemathesis
+run in tests/integration/test_openapi.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from graphtasks.model.csdl import metadata_document
+from graphtasks.web.openapi import openapi_document
 from tests.support.server import Server
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -31,3 +33,12 @@ def test_metadata_needs_no_token_and_is_the_generated_csdl(server: Server) -> No
 def test_metadata_is_read_only(server: Server) -> None:
     response = httpx.post(f"{server.url}/beta/$metadata", content=b"<x/>")
     assert response.status_code == 405
+
+
+def test_openapi_needs_no_token_and_names_this_server(server: Server) -> None:
+    response = httpx.get(f"{server.url}/beta/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document == openapi_document(server.url)
+    assert document["servers"][0]["url"] == f"{server.url}/beta"
+    assert document["openapi"] == "3.0.3"

@@ -81,6 +81,12 @@ def test_dependencies_run_first_and_the_given_order_is_kept_otherwise() -> None:
         pytest.param(
             {"requests": [get("1", headers=JSON_HEADERS, body="not base64!")]}, "base64", id="bad-base64"
         ),
+        pytest.param(
+            {"requests": [get("1", headers=JSON_HEADERS, body="é")]}, "base64", id="non-ascii-base64"
+        ),
+        pytest.param(
+            {"requests": [get("1", headers=JSON_HEADERS, body={"n": 2**70})]}, "JSON", id="huge-integer"
+        ),
         pytest.param({"requests": [get("1", headers=["x"])]}, "headers", id="headers-a-list"),
         pytest.param({"requests": [get("1", dependsOn="2"), get("2")]}, "dependsOn", id="depends-a-string"),
         pytest.param({"requests": [get("1", dependsOn=["9"])]}, "not in the batch", id="unknown-dependency"),

@@ -16,7 +16,6 @@ form) or absolute with its version (what msgraph-core's BatchRequestItem sends);
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,12 +122,12 @@ def _read_body(request_id: str, body: object, headers: tuple[tuple[str, str], ..
         return None
     if not any(name.lower() == "content-type" for name, _ in headers):
         raise BadRequest(f"Request '{request_id}' has a body but no Content-Type header.")
-    if isinstance(body, str):
-        try:
-            return base64.b64decode(body, validate=True)
-        except binascii.Error:
-            raise BadRequest(f"Request '{request_id}' has a body that is neither JSON nor base64.") from None
-    return orjson.dumps(body)
+    try:
+        # b64decode raises ValueError, not only binascii.Error, for text that is not ASCII; orjson
+        # refuses integers beyond 64 bits.
+        return base64.b64decode(body, validate=True) if isinstance(body, str) else orjson.dumps(body)
+    except (ValueError, orjson.JSONEncodeError):
+        raise BadRequest(f"Request '{request_id}' has a body that is neither JSON nor base64.") from None
 
 
 def _check_ids(items: list[BatchItem]) -> None:

@@ -1,5 +1,6 @@
 """Documents that describe the service rather than serve tasks: `GET /beta/$metadata` (the OData CSDL,
-model/csdl.py). Like Graph's, it needs no token.
+model/csdl.py) and `GET /beta/openapi.json` (OpenAPI 3.0.3, web/openapi.py). Like Graph's $metadata,
+they need no token.
 """
 
 from __future__ import annotations
@@ -8,11 +9,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from graphtasks.config import Settings
 from graphtasks.model.csdl import metadata_document
+from graphtasks.web.middleware import GraphJSONResponse
+from graphtasks.web.openapi import openapi_document
+from graphtasks.web.requests import base_url
 
 
-def document_routes() -> list[Route]:
+def document_routes(settings: Settings) -> list[Route]:
     async def metadata(_request: Request) -> Response:
         return Response(metadata_document().encode("utf-8"), media_type="application/xml")
 
-    return [Route("/beta/$metadata", metadata, methods=["GET"])]
+    async def openapi(request: Request) -> Response:
+        # Its server URL is the address the client used (or --base-url), so generated clients reach us.
+        return GraphJSONResponse(openapi_document(base_url(request, settings)))
+
+    return [
+        Route("/beta/$metadata", metadata, methods=["GET"]),
+        Route("/beta/openapi.json", openapi, methods=["GET"]),
+    ]

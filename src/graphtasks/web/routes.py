@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -39,11 +40,34 @@ class NavigationEndpoints(Protocol):
     async def delete_child(self, request: Request) -> Response: ...
 
 
+class _KeyConvertor(StringConvertor):
+    """A key segment: never `$count` and the like, nor a type cast, which have routes of their own; so
+    a wrong method on those gets 405 instead of reaching the key's route."""
+
+    regex = r"(?!\$|microsoft\.graph\.)[^/]+"
+
+
+class _NavigationConvertor(StringConvertor):
+    """A navigation segment: not a key-like system segment, a cast or the updateStatus action."""
+
+    regex = r"(?!\$|microsoft\.graph\.|updateStatus(?:/|$))[^/]+"
+
+
+class _CastConvertor(StringConvertor):
+    """The type name of a cast segment: anything after `microsoft.graph.` but the updateStatus action."""
+
+    regex = r"(?!updateStatus(?:/|$))[^/]+"
+
+
+register_url_convertor("graphkey", _KeyConvertor())
+register_url_convertor("navigation", _NavigationConvertor())
+register_url_convertor("castname", _CastConvertor())
+
 TASKS = f"/beta/{SINGLETON}/{TASKS_SEGMENT}"
-TASK = f"{TASKS}/{{task_id}}"
+TASK = f"{TASKS}/{{task_id:graphkey}}"
 # A type-cast segment; the namespace is fixed, so {type_name} is the bare type name.
-CAST = "microsoft.graph.{type_name}"
-NAVIGATION = "{navigation}"
+CAST = "microsoft.graph.{type_name:castname}"
+NAVIGATION = "{navigation:navigation}"
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -66,7 +90,7 @@ def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: G
     def op(path: str, method: str, access: Access, handler: GraphHandler) -> Route:
         return Route(path, guard(access, handler), methods=[method], name=handler.__name__)
 
-    child = f"{NAVIGATION}/{{child_id}}"
+    child = f"{NAVIGATION}/{{child_id:graphkey}}"
     children = [  # (path below a task, method, access, handler)
         (NAVIGATION, "GET", Access.READ, navigation.list_children),
         (NAVIGATION, "POST", Access.WRITE, navigation.create_child),
