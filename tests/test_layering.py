@@ -21,8 +21,20 @@ RULES = {
     ),
     "odata": ("graphtasks.web", "graphtasks.storage", "graphtasks.auth", "sqlalchemy", "starlette"),
     "storage": ("graphtasks.web", "graphtasks.auth", "starlette"),
-    "auth": ("graphtasks.web", "graphtasks.storage.sql", "sqlalchemy", "starlette"),
-    "web": ("sqlalchemy", "jwt", "graphtasks.storage.sql", "graphtasks.storage.tables"),
+    "auth": (
+        "graphtasks.web",
+        "graphtasks.storage.sql",
+        "graphtasks.storage.registry",
+        "sqlalchemy",
+        "starlette",
+    ),
+    "web": (
+        "sqlalchemy",
+        "jwt",
+        "graphtasks.storage.sql",
+        "graphtasks.storage.registry",
+        "graphtasks.storage.tables",
+    ),
 }
 
 

@@ -31,7 +31,8 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
-from graphtasks.storage.sql import SqlAppStore, SqlKeyStore, SqlTaskStore, SqlTenantStore
+from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
+from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes

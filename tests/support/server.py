@@ -19,7 +19,7 @@ from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 from graphtasks.storage.engine import open_database
-from graphtasks.storage.sql import SqlKeyStore
+from graphtasks.storage.registry import SqlKeyStore
 
 TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
 
