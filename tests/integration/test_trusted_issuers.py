@@ -175,14 +175,15 @@ def test_unknown_kids_do_not_turn_into_a_stream_of_fetches(
     entra_server: Server, key_server: KeyServer, entra_key: rsa.RSAPrivateKey
 ) -> None:
     time.sleep(2.1)
-    before = key_server.fetches
+    before, started = key_server.fetches, time.monotonic()
     for _ in range(25):
         token = entra_token(entra_key, f"made-up-{uuid.uuid4()}", version="2.0")
         response = httpx.get(entra_server.tasks_url, headers=bearer(token))
         assert response.status_code == 401
         assert response.json()["error"]["message"] == "Access token validation failure."
-    # The 25 requests take well under the 2 s interval; allow one more read if they did not.
-    assert key_server.fetches - before <= 2
+    # At most one read per 2 s interval begun, however slow this machine is today.
+    intervals = int((time.monotonic() - started) / 2.0) + 1
+    assert key_server.fetches - before <= intervals < 25
     # Tokens of the known key still pass meanwhile.
     known = bearer(entra_token(entra_key, "entra-1", version="1.0"))
     assert httpx.get(entra_server.tasks_url, headers=known).status_code == 200

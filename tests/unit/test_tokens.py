@@ -34,6 +34,7 @@ from graphtasks.auth.tokens import (
     Principal,
     TokenRequest,
     TokenVerifier,
+    VerifiedTokens,
     issue_token,
     own_issuer,
     parse_permissions,
@@ -477,3 +478,40 @@ def test_personal_account_tenant_constant() -> None:
 )
 def test_parse_permissions(values: list[str], names: tuple[str, ...]) -> None:
     assert parse_permissions(values) == names
+
+
+# --- VerifiedTokens: the cache of tokens verified lately ---
+
+PRINCIPAL = Principal(TENANT, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_ID, frozenset({APPS_READ}), delegated=False)
+
+
+def test_a_verified_token_is_not_verified_again(ring: KeyRing, private_key: rsa.RSAPrivateKey) -> None:
+    """Proof that the second call is served from the cache: by then the key that signed the token is
+    gone from the issuer, and the token is still accepted (until the entry ends, at most 5 minutes)."""
+    keys = KeyRing((SigningKey("k1", private_key),))
+    verifier = TokenVerifier((own_issuer(keys, ISSUER_BASE),), CLOUDS["global"].audiences, LEEWAY)
+    token = _issue(ring, TokenRequest(TENANT, roles=(APPS_READ,)))
+    first = verifier.verify(f"Bearer {token}")
+    emptied = TokenVerifier((), CLOUDS["global"].audiences, LEEWAY, verified=verifier.verified)
+    assert emptied.verify(f"Bearer {token}") == first
+    with pytest.raises(Unauthorized):
+        emptied.verify(f"Bearer {token}x")  # another token, another digest: verified in full, and refused
+
+
+def test_cache_entries_end_at_exp_and_after_max_age() -> None:
+    cache = VerifiedTokens(max_age_s=300)
+    cache.put("a", PRINCIPAL, exp=1000.0, now=900.0)
+    assert cache.get("a", now=999.9) == PRINCIPAL
+    assert cache.get("a", now=1000.0) is None
+    cache.put("b", PRINCIPAL, exp=10_000.0, now=900.0)
+    assert cache.get("b", now=1199.0) == PRINCIPAL
+    assert cache.get("b", now=1200.0) is None
+
+
+def test_the_cache_is_bounded_least_recently_used_first() -> None:
+    cache = VerifiedTokens(capacity=2)
+    cache.put("a", PRINCIPAL, exp=1e9, now=0)
+    cache.put("b", PRINCIPAL, exp=1e9, now=0)
+    assert cache.get("a", now=1) == PRINCIPAL  # a is now the most recent
+    cache.put("c", PRINCIPAL, exp=1e9, now=1)
+    assert (cache.get("a", now=2), cache.get("b", now=2), len(cache)) == (PRINCIPAL, None, 2)

@@ -12,10 +12,12 @@ issuer; only that issuer's keys may have signed it. The algorithm is pinned to R
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
@@ -145,16 +147,61 @@ class KeysOutdated(Exception):
         self.refresh = refresh
 
 
+class VerifiedTokens:
+    """Tokens verified lately, so a client sending the same bearer token on every request (as every SDK
+    does, for an hour) pays for the signature check once. Keyed by the token's SHA-256 digest (the token
+    itself is not kept); an entry lives until the token's `exp`, never past it and never longer than
+    `max_age_s`, so a key an operator withdraws stops working within minutes. Bounded, least recently
+    used first out. Not thread-safe: the web layer verifies on the event loop."""
+
+    def __init__(self, *, capacity: int = 10_000, max_age_s: float = 300.0) -> None:
+        self.capacity, self.max_age_s = capacity, max_age_s
+        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str, now: float) -> Principal | None:
+        key = _digest(token)
+        principal, expires_at = self._entries.get(key, (None, 0.0))
+        if principal is None or now >= expires_at:
+            self._entries.pop(key, None)
+            return None
+        self._entries.move_to_end(key)
+        return principal
+
+    def put(self, token: str, principal: Principal, *, exp: float, now: float) -> None:
+        key = _digest(token)
+        self._entries[key] = (principal, min(exp, now + self.max_age_s))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
 @dataclass(frozen=True)
 class TokenVerifier:
     issuers: tuple[TrustedIssuer, ...]
     audiences: tuple[str, ...]
     leeway_s: int
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     def verify(self, authorization: str | None, *, may_refresh: bool = True) -> Principal:
         """The caller behind an Authorization header. Raises Unauthorized, or KeysOutdated when
         `may_refresh` and the keys should be re-read first (then call again with may_refresh=False)."""
         token = _bearer_value(authorization)
+        now = time.time()
+        known = self.verified.get(token, now)
+        if known is not None:
+            return known
+        principal, exp = self._verify(token, may_refresh=may_refresh)
+        self.verified.put(token, principal, exp=exp, now=now)
+        return principal
+
+    def _verify(self, token: str, *, may_refresh: bool) -> tuple[Principal, float]:
         kid, iss, tenant_id = _unverified_parts(token)
         issuer = next((i for i in self.issuers if i.matches(iss, tenant_id)), None)
         if issuer is None:
@@ -166,7 +213,7 @@ class TokenVerifier:
             raise Unauthorized("Access token validation failure.")
         claims = _decode(token, key, self.audiences, self.leeway_s)
         # Entra writes tenant ids in lower case; one tenant must never become two by spelling.
-        return _principal(claims, tenant_id.lower())
+        return _principal(claims, tenant_id.lower()), float(claims["exp"])
 
 
 def _unverified_parts(token: str) -> tuple[str | None, str, str]:
