@@ -40,7 +40,8 @@ from graphtasks.model.schema import (
     UNMANAGED_DEVICE_DISCOVERY_TASK,
     EntityType,
 )
-from graphtasks.web.openapi import VERSION, openapi_document
+from graphtasks.web.openapi import openapi_document
+from graphtasks.web.openapi_operations import VERSION
 from tests.support.examples import FOUNDING_REQUEST
 from tests.support.server import Server
 

@@ -26,7 +26,8 @@ from graphtasks.model.schema import (
     TASK_TYPES,
 )
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
-from graphtasks.web.openapi import VERSION, openapi_document
+from graphtasks.web.openapi import openapi_document
+from graphtasks.web.openapi_operations import VERSION
 from graphtasks.web.routes import GraphHandler, graph_routes
 from tests.support.examples import FOUNDING_REQUEST
 

@@ -1,22 +1,16 @@
 """The OpenAPI 3.0.3 description of the Graph operations graphtasks serves under /beta, generated.
 
-Nothing here is a copy: the paths come from the route table (web/routes.py: `graph_routes`, called with
-stand-in endpoints and a guard that records each route's access level), each type-cast and navigation
-segment expanded into the concrete paths the model serves; the schemas come from model/schema.py, the
-error responses from errors.py, the query options from odata/options.py. A handler this module cannot
-describe is a KeyError while the document is built, so a new route cannot go undocumented. HEAD, which
-Starlette answers for every GET, is left out.
+Nothing here is a copy: the operations come from the route table (web/openapi_operations.py reads it,
+expanding each type-cast and navigation segment into the concrete paths the model serves); the schemas
+of the model's types from model/jsonschema.py (a read view and closed create and update views of each
+entity type), the error responses from errors.py, the query options from odata/options.py. A handler
+this module cannot describe is a KeyError while the document is built, so a new route cannot go
+undocumented.
 
-Each entity type has two views:
-- `microsoft.graph.<type>`: what answers carry, shaped as in Graph's own OpenAPI: open objects, derived
-  types as `allOf` their base, polymorphism through the `@odata.type` discriminator, nothing required
-  but `@odata.type` (under $select any other property may be absent);
-- `microsoft.graph.<type>Create` and `...Update`: what a request body may hold, flattened and closed
-  (`additionalProperties: false`), since the server refuses an unknown property with a 400 and JSON
-  Schema cannot close an `allOf`. Read-only properties are listed as such: sent, they are ignored.
-
-The ETags of web/etags.py (a graphtasks extension) are described too: `@odata.etag` and the ETag
-header, If-None-Match (304) on reads, If-Match (412) on writes.
+Owns the rest: paths, operations, parameters, responses, headers, Graph's error envelope, security,
+and the instance annotations the web layer adds to the model's entities, which model/jsonschema.py
+lists but does not know: `@odata.etag`, with the ETag header, If-None-Match (304) on reads and
+If-Match (412) on writes (web/etags.py, a graphtasks extension), and the updateStatus note.
 
 Pure: builds a dict; serves nothing.
 """
@@ -24,50 +18,49 @@ Pure: builds a dict; serves nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from graphtasks import __version__, errors
-from graphtasks.auth.permissions import Access
 from graphtasks.clouds import GRAPH_APP_ID
 from graphtasks.config import DEFAULT_TENANT
 from graphtasks.model import schema as model
-from graphtasks.model.schema import ComplexType, EntityType, EnumType, NavigationProperty, Property
-from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, MAX_PAGE_SIZE
-from graphtasks.web.routes import CAST, NAVIGATION, TASK, GraphHandler, graph_routes
+from graphtasks.model.jsonschema import (
+    INT32_MAX,
+    Annotations,
+    navigation_paths,
+    object_schema,
+    page_schema,
+    property_paths,
+    read_schema,
+    ref,
+    string,
+    type_schemas,
+    write_schema,
+)
+from graphtasks.odata.options import MAX_PAGE_SIZE
+from graphtasks.web.openapi_operations import (
+    MINIMAL,
+    REPRESENTATION,
+    STATUS_NOTE,
+    VERSION,
+    Operation,
+    operations,
+    tag,
+    template,
+)
+from graphtasks.web.routes import TASK
 from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
 
 JSON = dict[str, Any]
-VERSION = "/beta"  # every route starts with it; the server URL carries it, the paths do not
-ODATA_TYPE = "@odata.type"
 ERRORS = "microsoft.graph.ODataErrors"
-_ENTITY_TYPES = (*model.TASK_TYPES, *model.NAVIGATION_TARGETS)
-_NAVIGATIONS = tuple(dict.fromkeys(n.name for t in model.TASK_TYPES for n in t.navigation))
 
-
-def _template(path: str) -> str:
-    """OpenAPI templates name parameters only: `{task_id:graphkey}` -> `{task_id}`."""
-    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
-
-
-_TASK = _template(TASK.removeprefix(VERSION))
-_INT32_MAX = 2**31 - 1
-# OData's dateTimeOffsetValue in RFC 3339's form, with at most Graph's seven fractional digits and
-# .NET's ±14:00 offsets: the form the server writes, and most of what model/edm.py reads (which also
-# takes a time without seconds or offset, as the SDK sends it).
-_DATETIME_PATTERN = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(\.[0-9]{1,7})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)$"
-)
+_TASK = template(TASK.removeprefix(VERSION))
 # The Graph application id's scope names Graph in every cloud (clouds.py: Cloud.default_scopes).
 _SCOPE = f"{GRAPH_APP_ID}/.default"
-_MINIMAL, _REPRESENTATION = "return=minimal", "return=representation"
-_STATUS_NOTE = f'odata.include-annotations="{STATUS_NOTE_ANNOTATION.removeprefix("@")}"'
 # Annotations a client may send back from an answer (the SDK does on a round-trip PATCH); ignored.
 _ECHOED = {"@odata.context": "Ignored.", "@odata.etag": "The entity's weak ETag (web/etags.py)."}
 _TRACE_HEADERS = ("request-id", "client-request-id")
@@ -96,39 +89,11 @@ _OPTIONS = {  # name -> description, in the order the parameters are listed
 }
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """What a handler does, as far as its description goes."""
-
-    verb: str
-    options: frozenset[str] = frozenset()  # the system query options it reads
-    prefer: tuple[str, ...] = ()  # the Prefer values it honours
-
-
-# One line per handler of web/handlers.py and web/navigation.py.
-_KINDS = {
-    "list_tasks": _Kind("list", LIST_OPTIONS, (_STATUS_NOTE,)),
-    "create_task": _Kind("create", prefer=(_MINIMAL, _STATUS_NOTE)),
-    "count_tasks": _Kind("count", COUNT_OPTIONS),
-    "get_task": _Kind("get", ENTITY_OPTIONS, (_STATUS_NOTE,)),
-    "update_task": _Kind("update", prefer=(_REPRESENTATION, _STATUS_NOTE)),
-    "delete_task": _Kind("delete"),
-    "update_status": _Kind("action"),
-    # A navigation collection has no $expand below it, and its entity takes $select alone.
-    "list_children": _Kind("list", LIST_OPTIONS - {"expand"}),
-    "create_child": _Kind("create"),
-    "count_children": _Kind("count", COUNT_OPTIONS),
-    "get_child": _Kind("get", frozenset({"select"})),
-    "update_child": _Kind("update", prefer=(_REPRESENTATION,)),
-    "delete_child": _Kind("delete"),
-}
-
-
 def openapi_document(server_url: str) -> JSON:
     """The description of every Graph operation, for a server at `server_url` (no trailing slash).
     Deterministic: the same dict, key order included, for the same `server_url`."""
     server_url = server_url.rstrip("/")
-    operations = _operations()
+    ops = operations()
     return {
         "openapi": "3.0.3",
         "info": {
@@ -140,8 +105,8 @@ def openapi_document(server_url: str) -> JSON:
         },
         "servers": [{"url": f"{server_url}{VERSION}", "description": "Graph beta, as graphtasks serves it"}],
         "security": [{"bearer": []}, {"oauth2": [_SCOPE]}],
-        "tags": [{"name": tag} for tag in dict.fromkeys(_tag(op) for op in operations)],
-        "paths": _paths(operations),
+        "tags": [{"name": tag} for tag in dict.fromkeys(tag(op) for op in ops)],
+        "paths": _paths(ops),
         "components": {
             "schemas": _schemas(),
             "responses": _error_responses(),
@@ -151,105 +116,10 @@ def openapi_document(server_url: str) -> JSON:
     }
 
 
-# --- the operations, read from the route table ---
-
-
-@dataclass(frozen=True)
-class _Operation:
-    path: str  # below /beta, with the cast and navigation segments made concrete
-    method: str
-    handler: str
-    access: Access
-    cast: EntityType | None
-    navigation: str | None
-    qualified: bool  # the namespace-qualified spelling of an action
-
-    @property
-    def kind(self) -> _Kind:
-        return _KINDS[self.handler]
-
-    @property
-    def operation_id(self) -> str:
-        parts = (self.handler, self.cast and self.cast.name, self.navigation, self.qualified and "qualified")
-        return "_".join(part for part in parts if part)
-
-    @property
-    def read_types(self) -> tuple[EntityType, ...]:
-        """The entity types an answer holds: a union where a navigation's target depends on the task."""
-        if self.navigation is not None:
-            return _targets(self.cast, self.navigation)
-        return (self.cast or model.DEVICE_APP_MANAGEMENT_TASK,)
-
-    @property
-    def write_types(self) -> tuple[EntityType, ...]:
-        return model.TASK_TYPES if self.navigation is None else _targets(self.cast, self.navigation)
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    """What the recording guard leaves in a route in place of the guarded handler."""
-
-    access: Access | None
-    handler: GraphHandler
-
-    async def __call__(self, request: Request) -> Response:
-        return await self.handler(request)
-
-
-class _StandIn:
-    """Stands in for the task and navigation handlers: each attribute is a handler with just a name."""
-
-    def __getattr__(self, name: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        async def handler(request: Request) -> Response:
-            raise NotImplementedError(name)
-
-        handler.__name__ = name
-        return handler
-
-
-def _operations() -> list[_Operation]:
-    stand_in = _StandIn()
-    operations: list[_Operation] = []
-    for route in graph_routes(stand_in, stand_in, _Recorded):
-        recorded = route.endpoint
-        assert isinstance(recorded, _Recorded) and recorded.access is not None  # noqa: S101 - Graph routes
-        assert route.path.startswith(VERSION)  # noqa: S101 - Graph routes are beta ones
-        path = _template(route.path.removeprefix(VERSION))
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            operations += _expand(path, method, route.name, recorded.access)
-    return operations
-
-
-def _expand(path: str, method: str, handler: str, access: Access) -> Iterator[_Operation]:
-    """One operation per type-cast and navigation segment the model serves at a templated path."""
-    last = path.rsplit("/", 1)[-1]
-    qualified = last.startswith(f"{model.NAMESPACE}.") and "{" not in last
-    for cast in model.TASK_TYPES if _template(CAST) in path else (None,):
-        for navigation in _NAVIGATIONS if _template(NAVIGATION) in path else (None,):
-            if navigation is not None and not _targets(cast, navigation):
-                continue  # the cast type has no such navigation: a 400
-            concrete = path.replace(_template(CAST), cast.qualified_name) if cast else path
-            concrete = concrete.replace(_template(NAVIGATION), navigation) if navigation else concrete
-            yield _Operation(concrete, method, handler, access, cast, navigation, qualified)
-
-
-def _targets(cast: EntityType | None, navigation: str) -> tuple[EntityType, ...]:
-    owners = (cast,) if cast else model.TASK_TYPES
-    return tuple(dict.fromkeys(t for owner in owners if (t := model.navigation_target(owner, navigation))))
-
-
-def _derived(entity_type: EntityType) -> list[EntityType]:
-    return [t for t in _ENTITY_TYPES if entity_type in t.ancestors() and t is not entity_type]
-
-
-def _tag(op: _Operation) -> str:
-    return model.TASKS_SEGMENT if op.navigation is None else f"{model.TASKS_SEGMENT}.{op.navigation}"
-
-
 # --- paths and operations ---
 
 
-def _paths(operations: Iterable[_Operation]) -> JSON:
+def _paths(operations: Iterable[Operation]) -> JSON:
     paths: JSON = {}
     for op in operations:
         if op.path not in paths:
@@ -264,7 +134,7 @@ def _key_parameter(name: str) -> JSON:
     return {"name": name, "in": "path", "required": True, "description": _KEYS[name], "schema": schema}
 
 
-def _operation(op: _Operation) -> JSON:
+def _operation(op: Operation) -> JSON:
     verb = _VERBS[op.kind.verb]
     body, responses = verb.describe(op)
     what = f"the {op.navigation} of a task" if op.navigation else model.TASKS_SEGMENT
@@ -272,7 +142,7 @@ def _operation(op: _Operation) -> JSON:
         "operationId": op.operation_id,
         "summary": verb.summary.format(what) + (f", as {op.cast.name}" if op.cast else ""),
         "description": f"Needs one of the permissions {', '.join(op.access.value)}.",
-        "tags": [_tag(op)],
+        "tags": [tag(op)],
     }
     if parameters := [*_query_parameters(op), *_header_parameters(op, verb)]:
         operation["parameters"] = parameters
@@ -290,51 +160,51 @@ def _operation(op: _Operation) -> JSON:
 Described = tuple[JSON | None, JSON]  # (request body schema or None, success responses)
 
 
-def _list(op: _Operation) -> Described:
-    types = op.read_types
-    page = _ref(f"{types[0].qualified_name}CollectionResponse") if len(types) == 1 else _page(_read(op))
+def _list(op: Operation) -> Described:
+    page = page_schema(op.read_types)
     return None, {"200": _json("A page; @odata.nextLink, if present, is the next one.", page)}
 
 
-def _count(op: _Operation) -> Described:
+def _count(op: Operation) -> Described:
     count = {"text/plain": {"schema": {"type": "integer", "format": "int32", "minimum": 0}}}
     return None, {"200": _response("The number of items that match $filter.", count)}
 
 
-def _get(op: _Operation) -> Described:
+def _get(op: Operation) -> Described:
     unchanged = _response("Unchanged since the ETag If-None-Match names.", headers=("ETag",))
-    return None, {"200": _json("The entity.", _read(op), ("ETag",)), "304": unchanged}
+    return None, {"200": _json("The entity.", read_schema(op.read_types), ("ETag",)), "304": unchanged}
 
 
-def _create(op: _Operation) -> Described:
-    responses = {"201": _json("Created: the entity as stored.", _read(op), ("Location", "ETag"))}
-    if _MINIMAL in op.kind.prefer:
+def _create(op: Operation) -> Described:
+    entity = read_schema(op.read_types)
+    responses = {"201": _json("Created: the entity as stored.", entity, ("Location", "ETag"))}
+    if MINIMAL in op.kind.prefer:
         headers = ("Location", "OData-EntityId", "Preference-Applied")
-        responses["204"] = _response(f"Created, under Prefer: {_MINIMAL}.", headers=headers)
-    return _write(op, "Create"), responses
+        responses["204"] = _response(f"Created, under Prefer: {MINIMAL}.", headers=headers)
+    return write_schema(op.write_types, "Create"), responses
 
 
-def _update(op: _Operation) -> Described:
+def _update(op: Operation) -> Described:
     responses = {"204": _response("Updated: properties left out keep their values.")}
-    if _REPRESENTATION in op.kind.prefer:
-        text = f"Updated, under Prefer: {_REPRESENTATION}: the entity as stored."
-        responses["200"] = _json(text, _read(op), ("ETag", "Preference-Applied"))
-    return _write(op, "Update"), responses
+    if REPRESENTATION in op.kind.prefer:
+        text = f"Updated, under Prefer: {REPRESENTATION}: the entity as stored."
+        responses["200"] = _json(text, read_schema(op.read_types), ("ETag", "Preference-Applied"))
+    return write_schema(op.write_types, "Update"), responses
 
 
-def _delete(op: _Operation) -> Described:
+def _delete(op: Operation) -> Described:
     return None, {"204": _response("Deleted, and with a task its navigation entities.")}
 
 
-def _action(op: _Operation) -> Described:
-    body = _ref(f"{model.UPDATE_STATUS.qualified_name}RequestBody")
-    return body, {"204": _response(f"Done; the note is shown under Prefer: {_STATUS_NOTE}.")}
+def _action(op: Operation) -> Described:
+    body = ref(f"{model.UPDATE_STATUS.qualified_name}RequestBody")
+    return body, {"204": _response(f"Done; the note is shown under Prefer: {STATUS_NOTE}.")}
 
 
 @dataclass(frozen=True)
 class _Verb:
     summary: str
-    describe: Callable[[_Operation], Described]
+    describe: Callable[[Operation], Described]
     condition: str | None = None  # the conditional-request header it honours (web/etags.py)
 
 
@@ -349,24 +219,7 @@ _VERBS = {
 }
 
 
-def _read(op: _Operation) -> JSON:
-    types = op.read_types
-    if len(types) == 1:
-        return _ref(types[0].qualified_name)
-    return {"oneOf": [_ref(t.qualified_name) for t in types], "discriminator": _discriminator(types)}
-
-
-def _write(op: _Operation, mode: str) -> JSON:
-    refs = [_ref(f"{t.qualified_name}{mode}") for t in op.write_types]
-    if len(refs) == 1:
-        return refs[0]
-    # A create of a derived type must name it, so at most one create schema fits a body; an update, or
-    # a create whose types need no @odata.type, may fit several (the task's own type decides).
-    exclusive = mode == "Create" and sum(t.base is None for t in op.write_types) <= 1
-    return {"oneOf" if exclusive else "anyOf": refs}
-
-
-def _query_parameters(op: _Operation) -> list[JSON]:
+def _query_parameters(op: Operation) -> list[JSON]:
     if unknown := op.kind.options - _OPTIONS.keys():
         raise KeyError(f"no description of the query options {sorted(unknown)}")
     parameters: list[JSON] = []
@@ -379,45 +232,26 @@ def _query_parameters(op: _Operation) -> list[JSON]:
     return parameters
 
 
-def _option_schema(op: _Operation, name: str) -> JSON:
+def _option_schema(op: Operation, name: str) -> JSON:
     if name in {"top", "skip"}:  # non-negative Int32s, as ODataLib reads them
-        return {"type": "integer", "format": "int32", "minimum": 0, "maximum": _INT32_MAX}
+        return {"type": "integer", "format": "int32", "minimum": 0, "maximum": INT32_MAX}
     if name in {"filter", "skiptoken", "count"}:
         return {"type": "boolean" if name == "count" else "string"}
+    # A task collection's derived types are named with their cast; a navigation's have none.
+    paths = partial(property_paths, op.read_types, casts=op.navigation is None)
     values = {
-        "select": lambda: [*_property_paths(op, orderable=False), "*"],
-        "orderby": lambda: [f"{p}{o}" for p in _property_paths(op, orderable=True) for o in ("", " desc")],
-        "expand": lambda: [*_expandable(op), "*"],
+        "select": lambda: [*paths(orderable=False), "*"],
+        "orderby": lambda: [f"{p}{o}" for p in paths(orderable=True) for o in ("", " desc")],
+        "expand": lambda: [*navigation_paths(op.read_types[0]), "*"],
     }[name]()
     return {"type": "array", "minItems": 1, "items": {"type": "string", "enum": values}}
 
 
-def _property_paths(op: _Operation, *, orderable: bool) -> list[str]:
-    """A collection's properties, a derived type's with its cast; a collection cannot be ordered by."""
-    types = op.read_types
-    derived = _derived(types[0]) if op.navigation is None else []
-    named: list[tuple[EntityType | None, Property]] = [(None, p) for t in types for p in t.properties]
-    named += [(d, p) for d in derived for p in d.own_properties]
-    paths = [
-        f"{d.qualified_name}/{p.name}" if d else p.name for d, p in named if not (orderable and p.collection)
-    ]
-    return list(dict.fromkeys(paths))
-
-
-def _expandable(op: _Operation) -> list[str]:
-    """A navigation's bare name expands it on every task that has it; its cast form on one type."""
-    family = [op.read_types[0], *_derived(op.read_types[0])]
-    names = [n.name for t in family for n in t.navigation]
-    return list(
-        dict.fromkeys([*names, *(f"{t.qualified_name}/{n.name}" for t in family for n in t.navigation)])
-    )
-
-
-def _header_parameters(op: _Operation, verb: _Verb) -> list[JSON]:
+def _header_parameters(op: Operation, verb: _Verb) -> list[JSON]:
     parameters = []
     if verb.condition is not None:
         text = "An ETag, a list of them, or `*` (a graphtasks extension: Intune has no ETags)."
-        parameters.append({"name": verb.condition, "in": "header", "description": text, "schema": _string()})
+        parameters.append({"name": verb.condition, "in": "header", "description": text, "schema": string()})
     if op.kind.prefer:
         schema = {"type": "string", "enum": list(op.kind.prefer)}
         parameters.append({"name": "Prefer", "in": "header", "description": "RFC 7240.", "schema": schema})
@@ -438,7 +272,7 @@ def _json(description: str, schema: JSON, headers: Iterable[str] = ()) -> JSON:
 
 
 def _header(description: str, name: str) -> JSON:
-    schema = _string("uri") if name in {"Location", "OData-EntityId"} else _string()
+    schema = string("uri") if name in {"Location", "OData-EntityId"} else string()
     return {"description": description, "required": True, "schema": schema}
 
 
@@ -461,7 +295,7 @@ def _error_responses() -> JSON:
         codes = ", ".join(dict.fromkeys(c.code for c in classes))
         text = f"{HTTPStatus(status).phrase}; Graph error code {codes}."
         responses[classes[0].__name__] = _json(
-            text, _ref(f"{ERRORS}.ODataError"), _ERROR_HEADERS.get(status, ())
+            text, ref(f"{ERRORS}.ODataError"), _ERROR_HEADERS.get(status, ())
         )
     return responses
 
@@ -491,146 +325,33 @@ def _security_schemes(server_url: str) -> JSON:
 
 
 def _schemas() -> JSON:
-    schemas: JSON = {
-        e.qualified_name: {"title": e.name, "type": "string", "enum": [*e.members]} for e in model.ENUM_TYPES
-    }
-    schemas |= {c.qualified_name: _complex_schema(c) for c in model.COMPLEX_TYPES}
-    for t in _ENTITY_TYPES:
-        schemas[t.qualified_name] = _read_schema(t)
-        schemas[f"{t.qualified_name}CollectionResponse"] = {
-            "title": f"{t.name} page",
-            **_page(_ref(t.qualified_name)),
-        }
-    for t in _ENTITY_TYPES:
-        schemas[f"{t.qualified_name}Create"] = _write_schema(t, update=False)
-        schemas[f"{t.qualified_name}Update"] = _write_schema(t, update=True)
-    schemas[f"{model.UPDATE_STATUS.qualified_name}RequestBody"] = _action_schema()
-    return schemas | _error_schemas()
+    return type_schemas(_annotations()) | _error_schemas()
 
 
-def _read_schema(t: EntityType) -> JSON:
-    properties: JSON = {p.name: _property_schema(p) for p in t.own_properties}
-    properties |= {n.name: _navigation_schema(t, n) for n in t.navigation}
-    if t is model.UPDATE_STATUS.binding:
-        text = f"The note of the last updateStatus, under Prefer: {_STATUS_NOTE}."
-        properties[STATUS_NOTE_ANNOTATION] = _string(description=text, nullable=True, readOnly=True)
-    if t.base is not None:
-        # A derived type does not narrow @odata.type: code generators refuse a redefined property.
-        own = {"type": "object", "properties": properties}
-        return {"title": t.name, "description": t.description, "allOf": [_ref(t.base.qualified_name), own]}
-    family = [t, *_derived(t)]
-    annotations: JSON = {ODATA_TYPE: {"type": "string", "enum": [d.odata_type for d in family]}}
-    annotations["@odata.etag"] = _string(description=_ECHOED["@odata.etag"], readOnly=True)
-    schema = _object(t.name, t.description, annotations | properties, required=[ODATA_TYPE])
-    return schema | ({"discriminator": _discriminator(family)} if len(family) > 1 else {})
-
-
-def _write_schema(t: EntityType, *, update: bool) -> JSON:
-    # A PATCH may name the task's own type or a base of it (model/validation.py: validate_update).
-    names = [a.qualified_name for a in (t.ancestors() if update else (t,))]
-    properties: JSON = {ODATA_TYPE: {"type": "string", "enum": [*(f"#{n}" for n in names), *names]}}
-    properties |= {name: _string(description=text, readOnly=True) for name, text in _ECHOED.items()}
-    properties |= {p.name: _property_schema(p) for p in t.properties}
-    properties |= {n.name: _navigation_schema(t, n) for n in t.navigation}
-    required = [ODATA_TYPE] if not update and t.base is not None else []  # without it: the base type
-    mode = "update" if update else "create"
-    description = f"A request body that {mode}s a {t.name}; read-only properties are ignored."
-    return _object(f"{t.name} ({mode})", description, properties, required=required, closed=True)
-
-
-def _complex_schema(c: ComplexType) -> JSON:
-    """One schema for both directions: the server writes every member, and a request may leave out all
-    but the non-nullable strings, which have no default (model/validation.py: _missing_complex_member)."""
-    properties: JSON = {ODATA_TYPE: {"type": "string", "enum": [f"#{c.qualified_name}", c.qualified_name]}}
-    properties |= {p.name: _property_schema(p) for p in c.properties}
-    required = [p.name for p in c.properties if not p.nullable and p.type is model.STRING]
-    return _object(c.name, c.description, properties, required=required, closed=True)
-
-
-def _action_schema() -> JSON:
-    action = model.UPDATE_STATUS
-    parameters = [Property(p.name, p.type, p.nullable, f"The {p.name}.") for p in action.parameters]
-    properties = {p.name: _property_schema(p) for p in parameters}
-    required = [p.name for p in parameters if not p.nullable]
-    title, description = f"{action.name} parameters", f"The parameters of {action.qualified_name}."
-    return _object(title, description, properties, required=required, closed=True)
-
-
-def _property_schema(p: Property) -> JSON:
-    if p.collection:  # never null: empty, and a null is refused (model/validation.py)
-        return {"type": "array", "description": p.description, "items": _type_schema(p)}
-    if isinstance(p.type, EnumType | ComplexType):
-        assert not p.nullable  # noqa: S101 - the model's enum-typed properties are all non-nullable
-        return _type_schema(p)
-    schema = {**_type_schema(p), "description": p.description}
-    return schema | ({"nullable": True} if p.nullable else {}) | ({"readOnly": True} if p.read_only else {})
-
-
-def _type_schema(p: Property) -> JSON:
-    if isinstance(p.type, EnumType | ComplexType):
-        return _ref(p.type.qualified_name)
-    if p.type is model.INT32:
-        low, high = p.value_range or (-_INT32_MAX - 1, _INT32_MAX)
-        return {"type": "integer", "format": "int32", "minimum": low, "maximum": high}
-    datetime = _string("date-time", pattern=_DATETIME_PATTERN)
-    return {model.STRING: _string(), model.DATETIME_OFFSET: datetime}[p.type]
-
-
-def _navigation_schema(owner: EntityType, navigation: NavigationProperty) -> JSON:
-    target = model.navigation_target(owner, navigation.name)
-    assert target is not None  # noqa: S101 - the owner's own navigation
-    text = f"{navigation.description} Returned under $expand; ignored in a request body."
-    return {"type": "array", "readOnly": True, "description": text, "items": _ref(target.qualified_name)}
-
-
-def _page(item: JSON) -> JSON:
-    properties = {
-        "@odata.context": _string(),
-        "@odata.count": {"type": "integer", "format": "int64", "minimum": 0},
-        "@odata.nextLink": _string("uri", description="The next page; absent on the last one."),
-        "value": {"type": "array", "items": item},
-    }
-    return {"type": "object", "required": ["@odata.context", "value"], "properties": properties}
+def _annotations() -> Annotations:
+    note = f"The note of the last updateStatus, under Prefer: {STATUS_NOTE}."
+    return Annotations(
+        read={"@odata.etag": _ECHOED["@odata.etag"]}, echoed=_ECHOED, bound={STATUS_NOTE_ANNOTATION: note}
+    )
 
 
 def _error_schemas() -> JSON:
-    date = _string(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
-    inner = {"date": date, "request-id": _string(), "client-request-id": _string(), "message": _string()}
-    message = _string(description="Intune's 403 and 404 carry a JSON document serialized in this string.")
-    main = {"code": _string(), "message": message, "innerError": _ref(f"{ERRORS}.InnerError")}
-    envelope = {"error": _ref(f"{ERRORS}.MainError")}
+    date = string(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
+    inner = {"date": date, "request-id": string(), "client-request-id": string(), "message": string()}
+    message = string(description="Intune's 403 and 404 carry a JSON document serialized in this string.")
+    main = {"code": string(), "message": message, "innerError": ref(f"{ERRORS}.InnerError")}
+    envelope = {"error": ref(f"{ERRORS}.MainError")}
     return {
-        f"{ERRORS}.ODataError": _object(
+        f"{ERRORS}.ODataError": object_schema(
             "ODataError", "Graph's error envelope.", envelope, required=["error"]
         ),
-        f"{ERRORS}.MainError": _object("MainError", "The error.", main, required=[*main]),
-        f"{ERRORS}.InnerError": _object(
+        f"{ERRORS}.MainError": object_schema("MainError", "The error.", main, required=[*main]),
+        f"{ERRORS}.InnerError": object_schema(
             "InnerError", "When, and which request.", inner, required=[*inner][:3]
         ),
     }
 
 
-# --- building blocks ---
-
-
-def _object(
-    title: str, description: str, properties: JSON, *, required: list[str], closed: bool = False
-) -> JSON:
-    schema: JSON = {"title": title, "description": description, "type": "object"}
-    schema |= {"additionalProperties": False} if closed else {}
-    return schema | ({"required": required} if required else {}) | {"properties": properties}
-
-
-def _string(format_: str | None = None, **keywords: Any) -> JSON:
-    return {"type": "string"} | ({"format": format_} if format_ else {}) | keywords
-
-
-def _discriminator(types: Iterable[EntityType]) -> JSON:
-    return {
-        "propertyName": ODATA_TYPE,
-        "mapping": {t.odata_type: _ref(t.qualified_name)["$ref"] for t in types},
-    }
-
-
-def _ref(name: str, section: str = "schemas") -> JSON:
+def _ref(name: str, section: str) -> JSON:
+    """A reference to a component of another section than the schemas (model/jsonschema.py: ref)."""
     return {"$ref": f"#/components/{section}/{name}"}
