@@ -1,11 +1,11 @@
 """The baseline for the load benchmark: a bare ASGI app that answers every request with 201 and a small
 constant JSON body, with no framework, routing, authentication or database.
 
-It is served the way `graphtasks serve` serves graphtasks (cli.py's uvicorn.run call: one worker, access
+It is served the way `graphtasks serve` serves graphtasks (cli/serve.py's uvicorn.run call: one worker, access
 log off, log level warning, no Server header), so the ratio graphtasks/bare measures what graphtasks adds
 on top of the server stack. It reads each request body before answering, as graphtasks does.
 
-    python bench/bare_app.py --port 8001          # the same uvicorn.run call as cli.py
+    python bench/bare_app.py --port 8001          # the same uvicorn.run call as cli/serve.py
     uvicorn bench.bare_app:app --port 8001 --no-access-log --log-level warning --no-server-header
 """
 

@@ -3,7 +3,8 @@
     python bench/load.py [--duration 10] [--concurrency 32] [--backend sqlite|postgres|both] [--threads 1]
 
 Starts bench/bare_app.py and `python -m graphtasks serve` (on a fresh SQLite file or a fresh, uniquely
-named PostgreSQL database) as subprocesses on free ports, both under the uvicorn.run arguments of cli.py.
+named PostgreSQL database) as subprocesses on free ports, both under the uvicorn.run arguments of
+cli/serve.py.
 The load generator is wrk (Debian's `wrk` package), driven by a Lua script written to a temp file per
 target; the script's `response` checks every status (201 for the bare app and create, 200 for get) and
 its `done` prints one JSON line with requests, duration, latency p50/p99 and errors.
@@ -421,7 +422,7 @@ def header(args: argparse.Namespace, load_before: float) -> str:
         f"\n## graphtasks load benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
         f"- load generator: {wrk_version()}, {args.threads} thread(s), {args.concurrency} connections, "
         f"{args.duration} s per run after {args.warmup} s warm-up\n"
-        f"- servers: uvicorn, 1 worker, access log off, log level warning (cli.py's uvicorn.run); "
+        f"- servers: uvicorn, 1 worker, access log off, log level warning (cli/serve.py's uvicorn.run); "
         f"Python {platform.python_version()}\n"
         f"- machine: {cores} cores, shared by wrk, the servers and PostgreSQL: compare ratios, "
         f"not absolute figures (1-min load average before the run: {load_before:.2f})\n"

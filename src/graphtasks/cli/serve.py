@@ -1,0 +1,162 @@
+"""`graphtasks serve`: its options (listening, trusted issuers, TLS), the Settings they make, the banner
+printed at start-up, and the uvicorn run. uvicorn and graphtasks.app load only when the server starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from graphtasks import __version__
+from graphtasks.auth.tokens import issuer_for
+from graphtasks.cli.common import cloud_option, database_options, env, env_int
+from graphtasks.clouds import cloud_named
+from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.tls import TlsFiles, local_tls
+
+
+def add_parser(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the Graph server")
+    database_options(serve)
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to listen on")
+    serve.add_argument("--port", type=int, default=env_int("PORT", 8000), help="port to listen on")
+    serve.add_argument(
+        "--base-url", default=env("BASE_URL"), help="public base URL, e.g. https://graph.example"
+    )
+    serve.add_argument("--clock-skew", type=int, default=env_int("CLOCK_SKEW", 60), help="token leeway, s")
+    cloud_option(serve)
+    _trust_options(serve)
+    serve.add_argument(
+        "--flush-to-disk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
+    )
+    serve.add_argument(
+        "--page-size",
+        type=int,
+        default=env_int("PAGE_SIZE", 1000),
+        help="tasks per page, 1..1000 (Intune's default and most is 1000)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
+    serve.add_argument(
+        "--tls-dir", default=env("TLS_DIR", "./graphtasks-tls"), help="where the local CA lives"
+    )
+    serve.add_argument("--cert", default=env("CERT"), help="your own certificate (PEM); with --key")
+    serve.add_argument("--key", default=env("KEY"), help="your own certificate's private key (PEM)")
+
+
+def _trust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-issuer",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ISSUER", "JWKS"),
+        help="also accept tokens from ISSUER ({tenantid} stands for the token's tenant), signed with a key "
+        "of JWKS (a file or an https:// URL); repeatable",
+    )
+    parser.add_argument(
+        "--trust-entra",
+        nargs="?",
+        const="",
+        metavar="JWKS",
+        help="accept Entra ID's v1.0 and v2.0 tokens of the chosen cloud, any tenant; keys from JWKS "
+        "(default: the cloud's published key set)",
+    )
+    parser.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        help="an audience accepted besides the cloud's Graph, e.g. your own app id URI; repeatable",
+    )
+    parser.add_argument(
+        "--jwks-min-refresh",
+        type=float,
+        default=60.0,
+        help="seconds between two reads of a trusted issuer's JWKS, at least (default 60)",
+    )
+
+
+def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    trusted = [(issuer, jwks) for issuer, jwks in args.trust_issuer]
+    if args.trust_entra is not None:
+        cloud = cloud_named(args.cloud)
+        jwks = args.trust_entra or cloud.entra_jwks_url
+        trusted += [(issuer, jwks) for issuer in cloud.entra_issuers]
+    return tuple(trusted)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from graphtasks.app import create_app
+
+    settings = Settings(
+        database_url=args.database,
+        host=args.host,
+        port=args.port,
+        base_url=args.base_url,
+        issuer=args.issuer,
+        cloud_name=args.cloud,
+        trusted_issuers=_trusted_issuers(args),
+        extra_audiences=tuple(args.audience),
+        jwks_min_refresh_s=args.jwks_min_refresh,
+        clock_skew_s=args.clock_skew,
+        flush_to_disk=args.flush_to_disk,
+        access_log=args.access_log,
+        page_size=args.page_size,
+    )
+    tls = _tls(args)
+    app = create_app(settings)
+    print(banner(settings, tls), flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        log_level="info" if settings.access_log else "warning",
+        server_header=False,
+        ssl_certfile=None if tls is None else str(tls.certificate),
+        ssl_keyfile=None if tls is None else str(tls.key),
+    )
+    return 0
+
+
+def _tls(args: argparse.Namespace) -> TlsFiles | None:
+    if bool(args.cert) != bool(args.key):
+        raise ValueError("give --cert and --key together")
+    if args.cert:
+        return TlsFiles(Path(args.cert), Path(args.key))
+    return local_tls(Path(args.tls_dir), args.host) if args.tls else None
+
+
+def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
+    """What `graphtasks serve` prints before it listens: where, which database, cloud, issuers, TLS."""
+    url = make_url(settings.database_url)
+    where = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
+    flush = (
+        settings.flush_to_disk if settings.flush_to_disk is not None else url.get_backend_name() != "sqlite"
+    )
+    lines = [
+        f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
+        f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
+        f"  public URL {settings.base_url or '(from each request Host header)'}",
+        f"  database   {url.render_as_string(hide_password=True)}",
+        f"             (flush to disk: {'on' if flush else 'off'})",
+        f"  cloud      {settings.cloud_name}: tokens for {settings.cloud.graph_url}",
+        f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
+        *(f"  trusted    {issuer}  keys: {jwks}" for issuer, jwks in settings.trusted_issuers),
+        f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
+        f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",
+    ]
+    if tls is not None and tls.authority is not None:
+        lines.append(f"  TLS        trust the local CA: export REQUESTS_CA_BUNDLE={tls.authority.resolve()}")
+        lines.append(
+            f"             (and SSL_CERT_FILE={tls.authority.resolve()} for httpx and the Graph SDK)"
+        )
+    return "\n".join(lines)
