@@ -97,11 +97,18 @@ def open_database(url: str, *, flush_to_disk: bool | None = None) -> Database:
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
+# The threads Starlette's run_in_threadpool runs storage calls on: anyio's default limiter.
+WORKER_THREADS = 40
+
+
 def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_size=8, max_overflow=8)
+    # As many connections as the web layer has worker threads (anyio's default, 40), and no overflow:
+    # an overflow connection is opened and configured for one request and then closed, which cost more
+    # than the request's query under load. SQLite connections are cheap to keep open.
+    engine = create_engine(url, pool_size=WORKER_THREADS, max_overflow=0)
     synchronous = "FULL" if flush_to_disk else "NORMAL"
 
     @event.listens_for(engine, "connect")
@@ -141,4 +148,6 @@ def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
     connect_args: dict[str, Any] = {}
     if flush_to_disk is not None:
         connect_args["options"] = f"-c synchronous_commit={'on' if flush_to_disk else 'off'}"
-    return create_engine(parsed, pool_size=10, max_overflow=10, connect_args=connect_args)
+    # No overflow either (a PostgreSQL connection costs milliseconds to open); half the worker threads,
+    # so that several instances stay well inside the server's default max_connections of 100.
+    return create_engine(parsed, pool_size=WORKER_THREADS // 2, max_overflow=0, connect_args=connect_args)
