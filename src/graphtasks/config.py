@@ -6,6 +6,7 @@ No module-level instance: create_app and the CLI receive a Settings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from graphtasks.clouds import TENANT_PLACEHOLDER, Cloud, cloud_named
 
@@ -14,6 +15,8 @@ DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
 # Our own token issuer: tokens carry iss = f"{DEFAULT_ISSUER}/{tid}/v2.0", as Entra's v2.0 tokens do.
 DEFAULT_ISSUER = "https://login.graphtasks.local"
+# Hosts a key set may be read from over plain http: this machine only (tests, a local identity provider).
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # Graph's request-body limit is 4 MB.
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -53,9 +56,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         cloud_named(self.cloud_name)
-        for issuer, _jwks in self.trusted_issuers:
+        for issuer, jwks in self.trusted_issuers:
             if not issuer.replace(TENANT_PLACEHOLDER, "").startswith("https://"):
                 raise ValueError(f"a trusted issuer must be an https:// URL, not {issuer!r}")
+            if jwks.startswith("http://") and urlsplit(jwks).hostname not in _LOOPBACK:
+                # Whoever could rewrite the key set on its way could sign tokens for every tenant.
+                raise ValueError(f"a key set must come from a file or an https:// URL, not {jwks!r}")
         if self.jwks_min_refresh_s < 0:
             raise ValueError("the JWKS refresh interval must not be negative")
         if not 0 <= self.clock_skew_s <= 300:

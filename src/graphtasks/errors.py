@@ -14,6 +14,7 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── InvalidVersion              404 ResourceNotFound (gateway, plain message)
     ├── MethodNotAllowed            405 Request_BadRequest (+ Allow)
     ├── PreconditionFailed          412 PreconditionFailed (If-Match; a graphtasks extension)
+    ├── FailedDependency            424 FailedDependency ($batch: a request whose dependency failed)
     ├── PayloadTooLarge             413 RequestEntityTooLarge
     └── UnsupportedMediaType        415 UnsupportedMediaType
 """
@@ -105,6 +106,10 @@ class MethodNotAllowed(GraphError):
 
 class PreconditionFailed(GraphError):
     status, code = 412, "PreconditionFailed"
+
+
+class FailedDependency(GraphError):
+    status, code = 424, "FailedDependency"
 
 
 class PayloadTooLarge(GraphError):

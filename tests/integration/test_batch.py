@@ -155,3 +155,25 @@ def test_only_post(server: Server) -> None:
         response = client.get(BATCH)
     assert_graph_error(response, 405, "Request_BadRequest")
     assert response.headers["allow"] == "POST"
+
+
+def test_inner_urls_are_read_as_a_client_would_send_them(server: Server) -> None:
+    """Raw non-ASCII text and spaces in a query are percent-encoded, and a percent-encoded path is
+    decoded, as for a request sent alone."""
+    with server.client(server.token(tenant=str(uuid.uuid4()))) as client:
+        made = client.post(TASKS_PATH, json={"displayName": "café €"}).json()
+        answers = send(
+            client,
+            {"id": "q", "method": "GET", "url": f"{TASKS}?$filter=displayName eq 'café €'"},
+            {"id": "k", "method": "GET", "url": f"{TASKS}/{made['id'].replace('-', '%2D')}"},
+            {
+                "id": "n",
+                "method": "POST",
+                "url": "/%24batch",
+                "headers": JSON_HEADERS,
+                "body": {"requests": []},
+            },
+        )
+    assert [task["id"] for task in answers["q"]["body"]["value"]] == [made["id"]]
+    assert answers["k"]["status"] == 200
+    assert answers["n"]["status"] == 400

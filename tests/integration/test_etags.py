@@ -123,3 +123,17 @@ def test_without_conditional_headers_nothing_changes(server: Server) -> None:
         assert client.patch(url, json={"displayName": "plain 2"}).status_code == 204
         assert client.delete(url).status_code == 204
     assert httpx.get(f"{server.url}{TASKS_PATH}").status_code == 401
+
+
+def test_no_304_under_expand(server: Server) -> None:
+    """The ETag is the task's own; an answer with $expand holds its children too, which may have
+    changed, so If-None-Match never turns it into a 304."""
+    with server.client(server.token(tenant=str(uuid.uuid4()))) as client:
+        task = client.post(TASKS_PATH, json=APP_VULNERABILITY).json()
+        url = f"{TASKS_PATH}/{task['id']}"
+        client.post(f"{url}/managedDevices", json={"displayName": "PC-1"})
+        expanded = client.get(
+            url, params={"$expand": "managedDevices"}, headers={"If-None-Match": task["@odata.etag"]}
+        )
+        assert expanded.status_code == 200
+        assert [d["displayName"] for d in expanded.json()["managedDevices"]] == ["PC-1"]

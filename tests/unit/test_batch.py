@@ -88,6 +88,8 @@ def test_dependencies_run_first_and_the_given_order_is_kept_otherwise() -> None:
             {"requests": [get("1", headers=JSON_HEADERS, body={"n": 2**70})]}, "JSON", id="huge-integer"
         ),
         pytest.param({"requests": [get("1", headers=["x"])]}, "headers", id="headers-a-list"),
+        pytest.param({"requests": [get("1", headers={"X-Name": "€"})]}, "Latin-1", id="header-not-latin-1"),
+        pytest.param({"requests": [get("1", url="https://[::1/beta/x")]}, "URL", id="unclosed-ipv6-host"),
         pytest.param({"requests": [get("1", dependsOn="2"), get("2")]}, "dependsOn", id="depends-a-string"),
         pytest.param({"requests": [get("1", dependsOn=["9"])]}, "not in the batch", id="unknown-dependency"),
         pytest.param(

@@ -20,6 +20,7 @@ from graphtasks.auth.jwks import JwksSource, parse_jwks
 from graphtasks.auth.keys import KeyRing, SigningKey
 from graphtasks.auth.tokens import KeysOutdated, TokenVerifier, TrustedIssuer, own_issuer
 from graphtasks.clouds import CLOUDS
+from graphtasks.config import Settings
 from graphtasks.errors import Unauthorized
 
 TENANT = "4a7c9e1f-2b3d-4f5a-8c6e-0a1b2c3d4e5f"
@@ -267,3 +268,31 @@ def test_each_cloud_trusts_its_own_graph_audience(name: str) -> None:
     assert cloud.graph_url in cloud.audiences
     assert all(other.graph_url not in cloud.audiences for other in CLOUDS.values() if other is not cloud)
     assert f"{cloud.graph_url}/.default" in cloud.default_scopes
+
+
+def test_a_key_set_nested_too_deep_is_a_failed_read(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
+    path = write_jwks(tmp_path / "k.json", jwk(entra_key, "a"))
+    source = JwksSource(str(path), min_interval_s=0)
+    source.refresh()
+    path.write_text('{"keys": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    source.refresh()
+    assert source.key("a") is not None
+
+
+@pytest.mark.parametrize(
+    ("jwks", "allowed"),
+    [
+        ("https://login.microsoftonline.com/common/discovery/v2.0/keys", True),
+        ("http://127.0.0.1:9000/keys", True),
+        ("http://localhost/keys", True),
+        ("/etc/graphtasks/keys.json", True),
+        ("http://idp.contoso.com/keys", False),
+    ],
+)
+def test_a_key_set_over_plain_http_only_from_this_machine(jwks: str, allowed: bool) -> None:
+    trusted = (("https://idp.contoso.com/{tenantid}/v2.0", jwks),)
+    if allowed:
+        Settings(trusted_issuers=trusted)
+    else:
+        with pytest.raises(ValueError, match="https"):
+            Settings(trusted_issuers=trusted)

@@ -57,7 +57,7 @@ class JwksSource:
             self._tried_at = now
             try:
                 self._keys = parse_jwks(self._read())
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, RecursionError) as error:  # RecursionError: JSON nested deep
                 logger.warning("could not read the JWKS at %s: %s", self.location, error)
                 return
             self._loaded_at = now

@@ -19,14 +19,14 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Scope
 
-from graphtasks.errors import BadRequest, GraphError
+from graphtasks.errors import BadRequest, FailedDependency, GraphError
 from graphtasks.web.bodies import read_json
 from graphtasks.web.middleware import GraphJSONResponse, error_body
 from graphtasks.web.routes import GraphHandler
@@ -45,8 +45,10 @@ _HEADER_NAMES = {
 }
 
 
-class FailedDependency(GraphError):
-    status, code = 424, "FailedDependency"
+# Marks the scope of an inner request, so that a batch inside a batch is refused however it is spelled.
+_INNER = "graphtasks.batch_item"
+# Characters a query keeps as they are; everything else (spaces, non-ASCII text) is percent-encoded.
+_QUERY_SAFE = "&=+$,;:@/?'()!*-._~%"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,10 @@ def _read_url(request_id: str, url: object, version: str) -> str:
     """The path the application serves, with its query: `/beta/...`."""
     if not isinstance(url, str) or not url.strip():
         raise BadRequest(f"Request '{request_id}' needs a 'url'.")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unclosed IPv6 host
+        raise BadRequest(f"Request '{request_id}' has an invalid URL: {url}") from None
     path = parts.path if parts.path.startswith("/") else f"/{parts.path}"
     if not parts.scheme:
         path = f"/{version}{path}"
@@ -111,10 +116,21 @@ def _read_headers(request_id: str, headers: object) -> tuple[tuple[str, str], ..
     if not isinstance(headers, dict) or not all(isinstance(v, str | list) for v in headers.values()):
         raise BadRequest(f"Request '{request_id}' has invalid 'headers': a JSON object was expected.")
     # msgraph-core sends multi-valued headers as lists.
-    return tuple(
+    pairs = tuple(
         (str(name), value if isinstance(value, str) else ", ".join(map(str, value)))
         for name, value in headers.items()
     )
+    if not all(_is_latin1(name) and _is_latin1(value) for name, value in pairs):
+        raise BadRequest(f"Request '{request_id}' has a header that HTTP cannot carry (not Latin-1).")
+    return pairs
+
+
+def _is_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_body(request_id: str, body: object, headers: tuple[tuple[str, str], ...]) -> bytes | None:
@@ -165,6 +181,8 @@ def batch_handler(max_body_bytes: int) -> GraphHandler:
     """`POST /{version}/$batch`; the route's guard has authenticated the caller."""
 
     async def batch(request: Request) -> Response:
+        if request.scope.get(_INNER):
+            raise BadRequest("A batch cannot hold another batch.")
         version = request.url.path.strip("/").split("/")[0]
         items = read_batch(await read_json(request, limit=max_body_bytes), version=version)
         outcomes: dict[str, int] = {}
@@ -183,8 +201,6 @@ async def _answer(request: Request, item: BatchItem, outcomes: Mapping[str, int]
     if failed:
         error = FailedDependency(f"The request depends on request '{failed[0]}', which failed.")
         return _error_item(request, item, error)
-    if urlsplit(item.url).path.rstrip("/").endswith("/$batch"):
-        return _error_item(request, item, BadRequest("A batch cannot hold another batch."))
     status, headers, body = await _dispatch(request, item)
     return _item(item.id, status, headers, body)
 
@@ -227,6 +243,8 @@ async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[
 
 
 def _inner_scope(outer: Scope, item: BatchItem) -> Scope:
+    """The ASGI scope of an inner request: `path` percent-decoded as ASGI wants it, the query
+    percent-encoded (a batch URL may hold raw non-ASCII text), marked as inner."""
     path, _, query = item.url.partition("?")
     outer_headers = [(name, value) for name, value in outer["headers"] if name in {b"authorization", b"host"}]
     inner_headers = [
@@ -244,10 +262,10 @@ def _inner_scope(outer: Scope, item: BatchItem) -> Scope:
         "server": outer.get("server"),
         "client": outer.get("client"),
         "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode("latin-1"),
+        "path": unquote(path),
+        "query_string": quote(query, safe=_QUERY_SAFE).encode("ascii"),
         "headers": [*outer_headers, *inner_headers, *length],
+        _INNER: True,
     }
 
 

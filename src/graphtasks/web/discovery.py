@@ -112,7 +112,7 @@ def _token_endpoint(base: str, tenant: str) -> str:
 
 
 def _assertion_audiences(request: Request, settings: Settings, tenant: str) -> tuple[str, ...]:
-    """The token endpoint's URL as the OpenID configuration publishes it (MSAL's assertion audience) and
-    as this request reached it; they differ when --base-url names a proxy in front."""
-    own_base = f"{request.url.scheme}://{request.url.netloc}"
-    return tuple(dict.fromkeys(_token_endpoint(b, tenant) for b in (base_url(request, settings), own_base)))
+    """The token endpoint's URL as the OpenID configuration publishes it: MSAL's assertion audience.
+    Under --base-url only that one, so a Host header cannot make an assertion minted for another token
+    endpoint (Entra's, say) acceptable here; without it, the address the request reached."""
+    return (_token_endpoint(base_url(request, settings), tenant),)

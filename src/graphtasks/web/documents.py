@@ -5,13 +5,15 @@ they need no token.
 
 from __future__ import annotations
 
+import functools
+
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from graphtasks.config import Settings
 from graphtasks.model.csdl import metadata_document
-from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.openapi import openapi_document
 from graphtasks.web.requests import base_url
 
@@ -22,9 +24,15 @@ def document_routes(settings: Settings) -> list[Route]:
 
     async def openapi(request: Request) -> Response:
         # Its server URL is the address the client used (or --base-url), so generated clients reach us.
-        return GraphJSONResponse(openapi_document(base_url(request, settings)))
+        return Response(_openapi_json(base_url(request, settings)), media_type="application/json")
 
     return [
         Route("/beta/$metadata", metadata, methods=["GET"]),
         Route("/beta/openapi.json", openapi, methods=["GET"]),
     ]
+
+
+@functools.lru_cache(maxsize=16)
+def _openapi_json(server_url: str) -> bytes:
+    """Built once per address it is asked at (a few milliseconds of work)."""
+    return orjson.dumps(openapi_document(server_url))

@@ -93,7 +93,8 @@ class TaskHandlers:
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
         etag = etag_of(record)
-        if not_modified(request, etag):
+        # The ETag is the task's own; with $expand the answer holds its children too, so never a 304.
+        if not expansion and not_modified(request, etag):
             return Response(status_code=304, headers={"ETag": etag})
         expanded = await self._expanded(tenant_of(request), [record], expansion)
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
