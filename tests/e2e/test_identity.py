@@ -93,17 +93,30 @@ def test_async_azure_identity_with_the_graph_sdk(tls_server: Server) -> None:
     assert created.id in listed
 
 
+def msal_token(server: Server, client_id: str, credential: Any, **options: Any) -> dict[str, Any]:
+    """What `ConfidentialClientApplication.acquire_token_for_client` answers for this server's default
+    tenant, instance discovery off unless `options` says otherwise."""
+    confidential = msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=credential,
+        authority=f"{authority(server)}/{DEFAULT_TENANT}",
+        **({"instance_discovery": False} | options),
+    )
+    result: dict[str, Any] = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    return result
+
+
+def bearer_client(server: Server, result: dict[str, Any]) -> httpx.Client:
+    """An HTTP client for the server carrying the access token MSAL returned (which it must have)."""
+    assert "access_token" in result, result
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    return httpx.Client(base_url=server.url, headers=headers, verify=server.verify)
+
+
 @pytest.mark.usefixtures("trust")
 def test_msal_acquire_token_for_client(tls_server: Server) -> None:
     app = register(tls_server, "DeviceManagementApps.ReadWrite.All")
-    confidential = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential=app["clientSecret"],
-        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
-    )  # fmt: skip
-    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
-    assert "access_token" in result, result
-    headers = {"Authorization": f"Bearer {result['access_token']}"}
-    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+    with bearer_client(tls_server, msal_token(tls_server, app["clientId"], app["clientSecret"])) as client:
         assert client.post(TASKS_PATH, json={"displayName": "via MSAL"}).status_code == 201
 
 
@@ -111,15 +124,9 @@ def test_msal_acquire_token_for_client(tls_server: Server) -> None:
 def test_msal_with_instance_discovery_answered_by_graphtasks(tls_server: Server) -> None:
     """Instead of turning instance discovery off, MSAL may be told where to ask: graphtasks answers it."""
     app = register(tls_server, "DeviceManagementApps.Read.All")
-    confidential = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential=app["clientSecret"],
-        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}",
-        instance_discovery=f"{authority(tls_server)}/common/discovery/instance",
-    )  # fmt: skip
-    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
-    assert "access_token" in result, result
-    headers = {"Authorization": f"Bearer {result['access_token']}"}
-    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+    discovery = f"{authority(tls_server)}/common/discovery/instance"
+    result = msal_token(tls_server, app["clientId"], app["clientSecret"], instance_discovery=discovery)
+    with bearer_client(tls_server, result) as client:
         assert client.get(TASKS_PATH).status_code == 200
 
 
@@ -177,14 +184,7 @@ def test_msal_acquire_token_for_client_with_a_certificate(
     app = register(tls_server, "DeviceManagementApps.ReadWrite.All", certificate=certificate)
     identity = credential.sha1_hex if identified_by == "thumbprint" else credential.certificate_pem.decode()
     signs = {"private_key": credential.key_pem.decode(), identified_by: identity}
-    confidential = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential=signs,
-        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
-    )  # fmt: skip
-    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
-    assert "access_token" in result, result
-    headers = {"Authorization": f"Bearer {result['access_token']}"}
-    with httpx.Client(base_url=tls_server.url, headers=headers, verify=tls_server.verify) as client:
+    with bearer_client(tls_server, msal_token(tls_server, app["clientId"], signs)) as client:
         assert client.post(TASKS_PATH, json={"displayName": "via MSAL and a certificate"}).status_code == 201
 
 
@@ -193,9 +193,5 @@ def test_msal_with_an_unregistered_certificate_gets_aadsts700027(tls_server: Ser
     app = register(tls_server, "DeviceManagementApps.ReadWrite.All", certificate=certify(tmp_path)[1])
     stranger = make_credential()
     signs = {"private_key": stranger.key_pem.decode(), "thumbprint": stranger.sha1_hex}
-    confidential = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential=signs,
-        authority=f"{authority(tls_server)}/{DEFAULT_TENANT}", instance_discovery=False,
-    )  # fmt: skip
-    result = confidential.acquire_token_for_client(scopes=GRAPH_SCOPES)
+    result = msal_token(tls_server, app["clientId"], signs)
     assert (result.get("error"), result.get("error_codes")) == ("invalid_client", [700027]), result

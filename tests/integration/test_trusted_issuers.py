@@ -25,13 +25,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphtasks.clouds import CLOUDS, Cloud
+from tests.support import entra
 from tests.support.databases import sqlite_database
+from tests.support.entra import public_jwk
 from tests.support.server import Server
 
 TENANT = "5d2e8f3a-6b1c-4d7e-9a0f-3c4b5a6d7e8f"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 CLIENT_ID = "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b"
 READ_WRITE = "DeviceManagementApps.ReadWrite.All"
+WRITER = entra.EntraApp(TENANT, CLIENT_ID, (READ_WRITE,))
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -39,34 +41,14 @@ def new_key() -> rsa.RSAPrivateKey:
 
 
 def jwks_of(**keys: rsa.RSAPrivateKey) -> dict[str, Any]:
-    return {
-        "keys": [
-            json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid, "use": "sig"}
-            for kid, key in keys.items()
-        ]
-    }
+    return {"keys": [public_jwk(key, kid, use="sig") for kid, key in keys.items()]}
 
 
 def entra_token(
     key: rsa.RSAPrivateKey, kid: str, *, version: str, cloud: Cloud = CLOUDS["global"], **overrides: Any
 ) -> str:
-    """An app-only token shaped as Entra issues it for Graph in `cloud`, in token format `version`."""
-    v1_issuer, v2_issuer = (issuer.replace("{tenantid}", TENANT) for issuer in cloud.entra_issuers)
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "aud": cloud.graph_url if version == "1.0" else GRAPH_APP_ID,
-        "iss": v1_issuer if version == "1.0" else v2_issuer,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "tid": TENANT,
-        "oid": str(uuid.uuid4()),
-        "idtyp": "app",
-        "roles": [READ_WRITE],
-        "ver": version,
-        ("appid" if version == "1.0" else "azp"): CLIENT_ID,
-    }
-    return jwt.encode(claims | overrides, key, algorithm="RS256", headers={"kid": kid})
+    """An app-only token of TENANT that may write, shaped as Entra issues it for Graph in `cloud`."""
+    return entra.entra_token(key, kid, WRITER, version=version, cloud=cloud, **overrides)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ from graphtasks.auth.tokens import KeysOutdated, TokenVerifier, TrustedIssuer, o
 from graphtasks.clouds import CLOUDS
 from graphtasks.config import Settings
 from graphtasks.errors import Unauthorized
+from tests.support import entra
+from tests.support.entra import public_jwk
 
 TENANT = "4a7c9e1f-2b3d-4f5a-8c6e-0a1b2c3d4e5f"
 OWN_BASE = "https://login.graphtasks.test"
@@ -29,6 +30,7 @@ V1 = "https://sts.windows.net/{tenantid}/"
 V2 = "https://login.microsoftonline.com/{tenantid}/v2.0"
 USGOV_V2 = "https://login.microsoftonline.us"
 OTHER_TENANT = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+READER = entra.EntraApp(TENANT, "11111111-2222-3333-4444-555555555555", ("DeviceManagementApps.Read.All",))
 
 
 @pytest.fixture(scope="module")
@@ -41,32 +43,14 @@ def own_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def jwk(key: rsa.RSAPrivateKey, kid: str, **extra: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return entry | {"kid": kid} | extra
-
-
 def write_jwks(path: Path, *entries: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"keys": list(entries)}))
     return path
 
 
 def entra_token(key: rsa.RSAPrivateKey, kid: str, *, version: str = "2.0", **overrides: Any) -> str:
-    now = int(time.time())
-    issuer = V2 if version == "2.0" else V1
-    claims: dict[str, Any] = {
-        "aud": "https://graph.microsoft.com" if version == "1.0" else "00000003-0000-0000-c000-000000000000",
-        "iss": issuer.replace("{tenantid}", TENANT),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "tid": TENANT,
-        "oid": str(uuid.uuid4()),
-        "roles": ["DeviceManagementApps.Read.All"],
-        "ver": version,
-        ("azp" if version == "2.0" else "appid"): "11111111-2222-3333-4444-555555555555",
-    }
-    return jwt.encode(claims | overrides, key, algorithm="RS256", headers={"kid": kid})
+    """A read-only app token of TENANT, shaped as Entra issues it for Graph in the global cloud."""
+    return entra.entra_token(key, kid, READER, version=version, **overrides)
 
 
 def verifier(source: JwksSource, own: rsa.RSAPrivateKey) -> TokenVerifier:
@@ -92,9 +76,9 @@ def test_parse_keeps_rsa_signing_keys_only(entra_key: rsa.RSAPrivateKey) -> None
     ec_entry = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key())) | {"kid": "ec"}
     document = {
         "keys": [
-            jwk(entra_key, "rsa-sig", use="sig", x5t="abc"),
-            jwk(entra_key, "rsa-enc", use="enc"),
-            jwk(entra_key, "rsa-ps", alg="PS256"),
+            public_jwk(entra_key, "rsa-sig", use="sig", x5t="abc"),
+            public_jwk(entra_key, "rsa-enc", use="enc"),
+            public_jwk(entra_key, "rsa-ps", alg="PS256"),
             ec_entry,
             {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
             {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
@@ -124,7 +108,7 @@ def test_parse_raises_only_value_error(data: bytes) -> None:
 def test_unknown_kid_needs_a_refresh_until_one_was_tried(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "a"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "a"))), min_interval_s=60)
     assert source.needs_refresh("a")  # never read
     source.refresh()
     assert source.key("a") is not None
@@ -133,10 +117,10 @@ def test_unknown_kid_needs_a_refresh_until_one_was_tried(
 
 
 def test_rotated_keys_are_picked_up_without_restart(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
-    path = write_jwks(tmp_path / "k.json", jwk(entra_key, "old"))
+    path = write_jwks(tmp_path / "k.json", public_jwk(entra_key, "old"))
     source = JwksSource(str(path), min_interval_s=0)
     source.refresh()
-    write_jwks(path, jwk(entra_key, "new"))
+    write_jwks(path, public_jwk(entra_key, "new"))
     assert source.needs_refresh("new")
     source.refresh()
     assert source.key("new") is not None
@@ -144,16 +128,16 @@ def test_rotated_keys_are_picked_up_without_restart(tmp_path: Path, entra_key: r
 
 
 def test_refreshes_are_rate_limited(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
-    path = write_jwks(tmp_path / "k.json", jwk(entra_key, "old"))
+    path = write_jwks(tmp_path / "k.json", public_jwk(entra_key, "old"))
     source = JwksSource(str(path), min_interval_s=3600)
     source.refresh()
-    write_jwks(path, jwk(entra_key, "new"))
+    write_jwks(path, public_jwk(entra_key, "new"))
     source.refresh()  # asked again at once: not read
     assert source.key("new") is None
 
 
 def test_a_failed_read_keeps_the_keys_held(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
-    path = write_jwks(tmp_path / "k.json", jwk(entra_key, "a"))
+    path = write_jwks(tmp_path / "k.json", public_jwk(entra_key, "a"))
     source = JwksSource(str(path), min_interval_s=0)
     source.refresh()
     path.write_text("<html>maintenance</html>")
@@ -166,7 +150,7 @@ def test_a_failed_read_keeps_the_keys_held(tmp_path: Path, entra_key: rsa.RSAPri
 
 def test_stale_cache_asks_for_a_refresh(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
     source = JwksSource(
-        str(write_jwks(tmp_path / "k.json", jwk(entra_key, "a"))), min_interval_s=0, max_age_s=0
+        str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "a"))), min_interval_s=0, max_age_s=0
     )
     source.refresh()
     assert source.needs_refresh("a")
@@ -185,7 +169,7 @@ def test_an_unreachable_url_is_a_failed_read_not_an_error() -> None:
 def test_entra_tokens_of_both_versions_are_accepted(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey, own_key: rsa.RSAPrivateKey, version: str
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     principal = verify(verifier(source, own_key), entra_token(entra_key, "e1", version=version))
     assert principal.tenant_id == TENANT
     assert principal.client_id == "11111111-2222-3333-4444-555555555555"
@@ -196,7 +180,7 @@ def test_entra_tokens_of_both_versions_are_accepted(
 def test_the_first_token_reads_the_key_set(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey, own_key: rsa.RSAPrivateKey
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     v = verifier(source, own_key)
     with pytest.raises(KeysOutdated):
         v.verify(f"Bearer {entra_token(entra_key, 'e1')}")
@@ -220,7 +204,7 @@ def test_trusted_issuer_tokens_are_still_judged(
     overrides: dict[str, Any],
     message: str,
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     with pytest.raises(Unauthorized) as caught:
         verify(verifier(source, own_key), entra_token(entra_key, "e1", **overrides))
     assert caught.value.message.endswith(message)
@@ -230,7 +214,7 @@ def test_a_trusted_issuers_token_signed_by_our_key_is_refused(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey, own_key: rsa.RSAPrivateKey
 ) -> None:
     """Our kid, Entra's iss: Entra's keys must have signed it, and they do not hold that kid."""
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     with pytest.raises(Unauthorized, match=r"^Access token validation failure\.$"):
         verify(verifier(source, own_key), entra_token(own_key, "own-1"))
 
@@ -238,7 +222,7 @@ def test_a_trusted_issuers_token_signed_by_our_key_is_refused(
 def test_a_foreign_key_under_a_trusted_kid_is_refused(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey, own_key: rsa.RSAPrivateKey
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(Unauthorized, match=r"^Access token validation failure\.$"):
         verify(verifier(source, own_key), entra_token(forger, "e1"))
@@ -247,7 +231,7 @@ def test_a_foreign_key_under_a_trusted_kid_is_refused(
 def test_an_issuer_for_one_tenant_accepts_only_that_tenant(
     tmp_path: Path, entra_key: rsa.RSAPrivateKey
 ) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     issuer = V2.replace("{tenantid}", TENANT)
     v = TokenVerifier((TrustedIssuer(issuer, source),), CLOUDS["global"].audiences, 60)
     assert verify(v, entra_token(entra_key, "e1")).tenant_id == TENANT
@@ -257,7 +241,7 @@ def test_an_issuer_for_one_tenant_accepts_only_that_tenant(
 
 
 def test_extra_audiences_are_accepted(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
-    source = JwksSource(str(write_jwks(tmp_path / "k.json", jwk(entra_key, "e1"))), min_interval_s=60)
+    source = JwksSource(str(write_jwks(tmp_path / "k.json", public_jwk(entra_key, "e1"))), min_interval_s=60)
     v = TokenVerifier((TrustedIssuer(V2, source),), ("api://graphtasks",), 60)
     assert verify(v, entra_token(entra_key, "e1", aud="api://graphtasks")).tenant_id == TENANT
 
@@ -271,7 +255,7 @@ def test_each_cloud_trusts_its_own_graph_audience(name: str) -> None:
 
 
 def test_a_key_set_nested_too_deep_is_a_failed_read(tmp_path: Path, entra_key: rsa.RSAPrivateKey) -> None:
-    path = write_jwks(tmp_path / "k.json", jwk(entra_key, "a"))
+    path = write_jwks(tmp_path / "k.json", public_jwk(entra_key, "a"))
     source = JwksSource(str(path), min_interval_s=0)
     source.refresh()
     path.write_text('{"keys": ' + "[" * 100_000 + "]" * 100_000 + "}")
