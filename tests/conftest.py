@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.databases import database, sqlite_database
-from tests.support.server import Server
+from tests.support.databases import database
+from tests.support.server import Server, sqlite_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -30,11 +30,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server on SQLite started with --tls; `server.ca` is the local CA clients must trust."""
     directory = tmp_path_factory.mktemp("tls-server")
-    with sqlite_database(directory) as url:
-        extra = ("--tls", "--tls-dir", str(directory / "tls"))
-        server = Server(url, directory / "server.log", extra_args=extra, ca=directory / "tls" / "ca.pem")
-        yield server.start()
-        server.stop()
+    extra = ("--tls", "--tls-dir", str(directory / "tls"))
+    with sqlite_server(directory, *extra, ca=directory / "tls" / "ca.pem") as server:
+        yield server
 
 
 @pytest.fixture

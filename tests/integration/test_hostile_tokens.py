@@ -23,8 +23,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,8 +36,7 @@ from graphtasks.auth.permissions import ALL_PERMISSIONS, APPS_READ, CONFIGURATIO
 from graphtasks.auth.tokens import MAX_TOKEN_CHARS
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 from tests.integration.test_errors import assert_graph_error
-from tests.support.databases import sqlite_database
-from tests.support.server import TASKS_PATH, Server
+from tests.support.server import TASKS_PATH, Server, sqlite_server
 
 # The messages of graphtasks/auth/tokens.py, which are Graph's.
 EMPTY = "Access token is empty."
@@ -68,16 +65,6 @@ Signer = Callable[[bytes], bytes]
 
 
 # --- fixtures: servers started with flags ---
-
-
-@contextmanager
-def sqlite_server(directory: Path, *extra_args: str) -> Iterator[Server]:
-    with sqlite_database(directory) as url:
-        running = Server(url, directory / "server.log", extra_args=extra_args).start()
-        try:
-            yield running
-        finally:
-            running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphtasks.clouds import CLOUDS, Cloud
 from tests.support import entra
-from tests.support.databases import sqlite_database
 from tests.support.entra import public_jwk
-from tests.support.server import Server
+from tests.support.server import Server, sqlite_server
 
 TENANT = "5d2e8f3a-6b1c-4d7e-9a0f-3c4b5a6d7e8f"
 CLIENT_ID = "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b"
@@ -95,12 +94,6 @@ def key_server() -> Iterator[KeyServer]:
     published.close()
 
 
-def start(directory: Path, *extra: str) -> Server:
-    """A server on a fresh SQLite database; the caller stops it."""
-    with sqlite_database(directory) as url:
-        return Server(url, directory / "server.log", extra_args=extra).start()
-
-
 @pytest.fixture(scope="module")
 def entra_key(key_server: KeyServer) -> rsa.RSAPrivateKey:
     key = new_key()
@@ -113,11 +106,10 @@ def entra_server(
     tmp_path_factory: pytest.TempPathFactory, key_server: KeyServer, entra_key: rsa.RSAPrivateKey
 ) -> Iterator[Server]:
     """Trusts Entra (global cloud) with keys from the key server, re-read at most every 2 s."""
-    server = start(
+    with sqlite_server(
         tmp_path_factory.mktemp("entra"), "--trust-entra", key_server.url, "--jwks-min-refresh", "2"
-    )
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
@@ -172,15 +164,12 @@ def test_unknown_kids_do_not_turn_into_a_stream_of_fetches(
 
 
 def test_an_unreachable_key_set_refuses_its_tokens_but_not_ours(tmp_path: Path) -> None:
-    server = start(tmp_path, "--trust-entra", "http://127.0.0.1:9/keys")
-    try:
+    with sqlite_server(tmp_path, "--trust-entra", "http://127.0.0.1:9/keys") as server:
         token = entra_token(new_key(), "entra-1", version="2.0")
         refused = httpx.get(server.tasks_url, headers=bearer(token))
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "InvalidAuthenticationToken"
         assert httpx.get(server.tasks_url, headers=bearer(server.token())).status_code == 200
-    finally:
-        server.stop()
 
 
 def test_a_key_set_from_a_file_and_an_issuer_of_ones_own(tmp_path: Path) -> None:
@@ -190,8 +179,7 @@ def test_a_key_set_from_a_file_and_an_issuer_of_ones_own(tmp_path: Path) -> None
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks_of(a=first)))
     issuer = "https://idp.contoso.test/{tenantid}/v2.0"
-    server = start(tmp_path, "--trust-issuer", issuer, str(keys), "--jwks-min-refresh", "0")
-    try:
+    with sqlite_server(tmp_path, "--trust-issuer", issuer, str(keys), "--jwks-min-refresh", "0") as server:
         own_iss = issuer.replace("{tenantid}", TENANT)
         token = entra_token(first, "a", version="2.0", iss=own_iss)
         assert httpx.get(server.tasks_url, headers=bearer(token)).status_code == 200
@@ -201,23 +189,20 @@ def test_a_key_set_from_a_file_and_an_issuer_of_ones_own(tmp_path: Path) -> None
         entra = entra_token(first, "a", version="2.0")  # Entra's issuer is not trusted by this server
         refused = httpx.get(server.tasks_url, headers=bearer(entra))
         assert refused.json()["error"]["message"] == "Access token validation failure. Invalid issuer."
-    finally:
-        server.stop()
 
 
 def test_an_audience_of_ones_own(tmp_path: Path) -> None:
     key = new_key()
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks_of(k=key)))
-    server = start(tmp_path, "--trust-entra", str(keys), "--audience", "api://graphtasks.contoso")
-    try:
+    with sqlite_server(
+        tmp_path, "--trust-entra", str(keys), "--audience", "api://graphtasks.contoso"
+    ) as server:
         token = entra_token(key, "k", version="2.0", aud="api://graphtasks.contoso")
         assert httpx.get(server.tasks_url, headers=bearer(token)).status_code == 200
         other = entra_token(key, "k", version="2.0", aud="api://someone-else")
         refused = httpx.get(server.tasks_url, headers=bearer(other))
         assert refused.json()["error"]["message"] == "Access token validation failure. Invalid audience."
-    finally:
-        server.stop()
 
 
 # --- national clouds ---
@@ -236,8 +221,7 @@ def test_a_national_cloud(tmp_path: Path, name: str) -> None:
     cloud, key = CLOUDS[name], new_key()
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks_of(k=key)))
-    server = start(tmp_path, "--cloud", name, "--trust-entra", str(keys))
-    try:
+    with sqlite_server(tmp_path, "--cloud", name, "--trust-entra", str(keys)) as server:
         for version in ("1.0", "2.0"):
             token = entra_token(key, "k", version=version, cloud=cloud)
             created = httpx.post(server.tasks_url, json={"displayName": name}, headers=bearer(token))
@@ -252,8 +236,6 @@ def test_a_national_cloud(tmp_path: Path, name: str) -> None:
         refused = httpx.get(server.tasks_url, headers=bearer(global_v2))
         assert refused.json()["error"]["message"] == "Access token validation failure. Invalid issuer."
         check_token_service(server, cloud)
-    finally:
-        server.stop()
 
 
 def check_token_service(server: Server, cloud: Cloud) -> None:

@@ -9,6 +9,8 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 from graphtasks.storage.engine import open_database
 from graphtasks.storage.registry import SqlKeyStore
+from tests.support.databases import sqlite_database
 
 TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
 
@@ -121,3 +124,14 @@ class Server:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, verify=self.verify)
+
+
+@contextmanager
+def sqlite_server(directory: Path, *extra_args: str, ca: Path | None = None) -> Iterator[Server]:
+    """`graphtasks serve` with `extra_args` on a fresh SQLite database in `directory`, stopped after."""
+    with sqlite_database(directory) as url:
+        running = Server(url, directory / "server.log", extra_args=extra_args, ca=ca).start()
+        try:
+            yield running
+        finally:
+            running.stop()
