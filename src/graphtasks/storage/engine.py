@@ -4,31 +4,55 @@ JSON SQL of any/all), the only dialect-aware code.
 SQLite runs in WAL mode, so a commit is in the WAL file before the call returns and survives the server
 process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
 PostgreSQL gets the same choice through synchronous_commit.
+
+`group_commit` runs concurrent writes (Database.run_write) in shared transactions, so that many writes
+pay for one commit and one fsync (storage/group_commit.py says how, and why it cannot deadlock).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
+from graphtasks.storage.group_commit import GroupCommitter
+
+T = TypeVar("T")
+
+# How long a unit of a PostgreSQL group may wait for a row lock another connection holds before it is
+# taken out of the group and run in a transaction of its own (group_commit.py, "Locks and deadlocks"):
+# the longest a foreign lock can stall a group, well under deadlock_timeout's default of 1 s.
+GROUP_LOCK_TIMEOUT_MS = 100
+# PostgreSQL's lock_not_available (what lock_timeout raises) and deadlock_detected (Appendix A).
+_LOST_LOCK_WAIT = frozenset({"55P03", "40P01"})
 
 
 class Database:
     """An engine plus the one right way to open a read or a write transaction on it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, group_commit: bool = True) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         # One writer at a time inside this process: SQLite has a single write lock anyway, and queueing
         # here is cheaper than SQLITE_BUSY retries in the driver.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self.group_committer = (
+            GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
+        )
+
+    def run_write(self, unit: Callable[[Connection], T]) -> T:
+        """Run `unit` in a write transaction (shared with concurrent writes under group commit) and
+        return its value, or raise its error, only once that transaction has committed."""
+        if self.group_committer is None:
+            with self.write() as conn:
+                return unit(conn)
+        return self.group_committer.run(unit)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -37,7 +61,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that commits when the block ends and rolls back if it raises."""
+        """A transaction that commits when the block ends and rolls back if it raises. Task writes go
+        through run_write; this is for the rest (registry, seed, ANALYZE) and for group commit itself."""
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
@@ -52,6 +77,18 @@ class Database:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
             conn.exec_driver_sql("COMMIT")
+
+    def _group_transaction(self, size: int) -> AbstractContextManager[Connection]:
+        if size > 1 and self.dialect == "postgresql":
+            return self._lock_timed_write()
+        return self.write()
+
+    @contextmanager
+    def _lock_timed_write(self) -> Iterator[Connection]:
+        with self.write() as conn:
+            # SET LOCAL: ends with this transaction, so a lone write keeps the server's setting.
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT_MS}ms'")
+            yield conn
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
@@ -86,18 +123,23 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, *, flush_to_disk: bool | None = None) -> Database:
+def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: bool = True) -> Database:
     """Connect to `url` (sqlite:///path or postgresql://...). `flush_to_disk` None keeps each default:
     off for SQLite (its recommended WAL setting), on for PostgreSQL (the server's own default)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return Database(_sqlite_engine(url, flush_to_disk=bool(flush_to_disk)))
+        return Database(_sqlite_engine(url, flush_to_disk=bool(flush_to_disk)), group_commit=group_commit)
     if parsed.get_backend_name() == "postgresql":
-        return Database(_postgres_engine(url, flush_to_disk=flush_to_disk))
+        return Database(_postgres_engine(url, flush_to_disk=flush_to_disk), group_commit=group_commit)
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
-# The threads Starlette's run_in_threadpool runs storage calls on: anyio's default limiter.
+def _lost_lock_wait(error: BaseException) -> bool:
+    """A PostgreSQL unit that gave up waiting for a lock; SQLite's errors carry no sqlstate."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in _LOST_LOCK_WAIT
+
+
+# The threads the web layer runs storage calls on (web/blocking.py).
 WORKER_THREADS = 40
 
 
@@ -105,10 +147,11 @@ def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # As many connections as the web layer has worker threads (anyio's default, 40), and no overflow:
-    # an overflow connection is opened and configured for one request and then closed, which cost more
-    # than the request's query under load. SQLite connections are cheap to keep open.
-    engine = create_engine(url, pool_size=WORKER_THREADS, max_overflow=0)
+    # One connection per worker thread plus one for the point reads the event loop makes itself
+    # (web/blocking.py), so the loop never waits for a connection; and no overflow: an overflow connection
+    # is opened and configured for one request and then closed, which cost more than the request's query
+    # under load. SQLite connections are cheap to keep open.
+    engine = create_engine(url, pool_size=WORKER_THREADS + 1, max_overflow=0)
     synchronous = "FULL" if flush_to_disk else "NORMAL"
 
     @event.listens_for(engine, "connect")

@@ -22,11 +22,17 @@ def upgrade_to_head(database: Database) -> None:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     with database.engine.connect() as conn:
+        # Processes starting together on one database migrate one after another: PostgreSQL's advisory
+        # lock; on SQLite the database's write lock, taken up front (the driver is in autocommit mode,
+        # so the whole upgrade is this one transaction), which a second process waits for.
         if database.dialect == "postgresql":
-            # Instances starting together on one PostgreSQL migrate one after another.
             conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-        conn.commit()
         if database.dialect == "postgresql":
+            conn.commit()
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        else:
+            conn.exec_driver_sql("COMMIT")

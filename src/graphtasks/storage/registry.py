@@ -11,11 +11,14 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, text, update
 
 from graphtasks.storage.base import AppRegistration, StoredCertificate, StoredSecret, Tenant
 from graphtasks.storage.engine import Database
 from graphtasks.storage.tables import app_certificates, app_registrations, signing_keys, tenants
+
+# Any fixed number other than storage/migrate.py's: it names the lock held while the first key is added.
+_KEY_CREATION_LOCK_ID = 7_242_012
 
 
 class SqlKeyStore:
@@ -30,9 +33,21 @@ class SqlKeyStore:
             return [(row.kid, row.private_key_pem) for row in conn.execute(query)]
 
     def add_signing_key(self, kid: str, private_key_pem: str) -> None:
+        """Adds the server's first key, unless the store already holds one: of several instances
+        starting together on an empty database, each makes a key and only the first one's is kept, so
+        all of them sign with, and derive their secrets from, one key (callers read the keys back).
+
+        The check and the insert are one transaction, which those of other processes queue behind:
+        SQLite's BEGIN IMMEDIATE (Database.write) holds the database's write lock from the start, and on
+        PostgreSQL a transaction-scoped advisory lock does the same (a plain read under READ COMMITTED
+        would let two transactions both see an empty table).
+        """
         row = {"kid": kid, "private_key_pem": private_key_pem, "created_at": time.time_ns()}
         with self._db.write() as conn:
-            conn.execute(insert(signing_keys).values(**row))
+            if self._db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_CREATION_LOCK_ID})
+            if conn.execute(select(signing_keys.c.kid).limit(1)).first() is None:
+                conn.execute(insert(signing_keys).values(**row))
 
 
 class SqlAppStore:

@@ -2,6 +2,9 @@
 collections), for SQLite and PostgreSQL alike (dialect differences stay in engine.py and dialect.py).
 The server's keys, app registrations and tenants live in registry.py.
 
+Each write is a unit handed to Database.run_write, which may run it in a transaction shared with
+concurrent writes (group commit): so a unit touches nothing but its connection, and may be run twice.
+
 Every statement is scoped by tenant_id, so one tenant's key can never reach another's row.
 """
 
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, delete, insert, select, update
 
 from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
@@ -29,14 +33,36 @@ from graphtasks.storage.query import (
 from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import CHILD_TABLES, child_values, record_from_row, row_values, task_row, tasks
 
+# The statements every task request makes, built once with bind parameters: built per request, a
+# statement cost more Python than SQLite takes to run it (its clauses, then SQLAlchemy's cache key over
+# them). One object per statement keeps its cache key and compiled form, and the driver sees the same SQL
+# each time and reuses its prepared statement (sqlite3's statement cache; psycopg prepares a statement
+# it has run a few times). The key's parameters are not named after columns: an UPDATE's SET clause
+# takes those from the parameters given.
+_TASK_KEY = (tasks.c.tenant_id == bindparam("key_tenant")) & (tasks.c.id == bindparam("key_id"))
+_SELECT_TASK = select(tasks).where(_TASK_KEY)
+_LOCK_TASK = _SELECT_TASK.with_for_update()
+_LOCK_PARENT = select(tasks.c.id).where(_TASK_KEY).with_for_update()
+_INSERT_TASK = insert(tasks)
+# The type guard makes a change a no-op (and so a 404) if the row was replaced meanwhile.
+_UPDATE_TASK_OF_TYPE = update(tasks).where(_TASK_KEY & (tasks.c.odata_type == bindparam("key_type")))
+_UPDATE_TASK = update(tasks).where(_TASK_KEY)
+_DELETE_TASK = delete(tasks).where(_TASK_KEY)
 
-def _require_possible_id(task_id: str, missing: NotFound) -> None:
+
+def _task_key(tenant_id: str, task_id: str) -> dict[str, str]:
+    """The parameters of _TASK_KEY; an id that cannot exist is a 404 before any query."""
+    _require_possible_id(task_id, task_not_found)
+    return {"key_tenant": tenant_id, "key_id": task_id}
+
+
+def _require_possible_id(task_id: str, missing: Callable[[str], NotFound]) -> None:
     """Ids are GUIDs the server made, so anything else cannot exist; answering before the query also
     keeps characters PostgreSQL refuses (U+0000) away from it."""
     try:
         uuid.UUID(task_id)
     except ValueError:
-        raise missing from None
+        raise missing(task_id) from None
 
 
 class SqlTaskStore:
@@ -46,8 +72,10 @@ class SqlTaskStore:
     # --- tasks ---
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:
-        with self._db.write() as conn:
-            conn.execute(insert(tasks).values(**task_row(tenant_id, task)))
+        def unit(conn: Connection) -> None:
+            conn.execute(_INSERT_TASK, task_row(tenant_id, task))
+
+        self._db.run_write(unit)
 
     def seed(self, run: SeedRun, count: int, *, chunk: int = 250_000) -> None:
         """Generate `count` realistic tasks in the database (graphtasks seed, storage/seeding.py). The
@@ -81,14 +109,15 @@ class SqlTaskStore:
         task_type: EntityType,
         check: Precondition[TaskRecord] | None = None,
     ) -> TaskRecord:
-        with self._db.write() as conn:
+        def unit(conn: Connection) -> TaskRecord:
             self._check(conn, tenant_id, task_id, check)
             if changes:
-                # The type guard makes the change a no-op (and so a 404) if the row was replaced meanwhile.
-                where = self._key(tenant_id, task_id) & (tasks.c.odata_type == task_type.qualified_name)
-                if conn.execute(update(tasks).where(where).values(**row_values(changes))).rowcount == 0:
+                key = {**_task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
+                if conn.execute(_UPDATE_TASK_OF_TYPE, {**key, **row_values(changes)}).rowcount == 0:
                     raise task_not_found(task_id)
             return self._get(conn, tenant_id, task_id)
+
+        return self._db.run_write(unit)
 
     def update_status(
         self,
@@ -100,22 +129,26 @@ class SqlTaskStore:
         check: Precondition[TaskRecord] | None = None,
     ) -> None:
         values = {**row_values({"status": status}), "status_note": note}
-        with self._db.write() as conn:
+
+        def unit(conn: Connection) -> None:
             self._check(conn, tenant_id, task_id, check)
-            statement = update(tasks).where(self._key(tenant_id, task_id)).values(**values)
-            if conn.execute(statement).rowcount == 0:
+            if conn.execute(_UPDATE_TASK, {**_task_key(tenant_id, task_id), **values}).rowcount == 0:
                 raise task_not_found(task_id)
 
+        self._db.run_write(unit)
+
     def delete(self, tenant_id: str, task_id: str, *, check: Precondition[TaskRecord] | None = None) -> None:
-        with self._db.write() as conn:
+        def unit(conn: Connection) -> None:
             self._check(conn, tenant_id, task_id, check)
-            if conn.execute(delete(tasks).where(self._key(tenant_id, task_id))).rowcount == 0:
+            if conn.execute(_DELETE_TASK, _task_key(tenant_id, task_id)).rowcount == 0:
                 raise task_not_found(task_id)
             for child in CHILD_TABLES.values():
                 table = child.table
                 conn.execute(
                     delete(table).where((table.c.tenant_id == tenant_id) & (table.c.task_id == task_id))
                 )
+
+        self._db.run_write(unit)
 
     def query(self, query: TaskQuery) -> Page[TaskRecord]:
         rows, next_keys, total = self._page(task_collection(query, self._db.dialect), query)
@@ -145,14 +178,16 @@ class SqlTaskStore:
     def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
         table, columns = self._child_table(query)
         values = {columns[name].name: value for name, value in child.values.items()}
-        with self._db.write() as conn:
+
+        def unit(conn: Connection) -> None:
             # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
-            parent = select(tasks.c.id).where(self._key(query.tenant_id, query.task_id)).with_for_update()
-            if conn.execute(parent).first() is None:
+            if conn.execute(_LOCK_PARENT, _task_key(query.tenant_id, query.task_id)).first() is None:
                 raise task_not_found(query.task_id)
             conn.execute(
                 insert(table).values(tenant_id=query.tenant_id, task_id=query.task_id, id=child.id, **values)
             )
+
+        self._db.run_write(unit)
 
     def update_child(
         self,
@@ -163,7 +198,8 @@ class SqlTaskStore:
         check: Precondition[ChildRecord] | None = None,
     ) -> ChildRecord:
         table, columns = self._child_table(query)
-        with self._db.write() as conn:
+
+        def unit(conn: Connection) -> ChildRecord:
             self._check_child(conn, query, child_id, check)
             if changes:
                 values = {columns[name].name: value for name, value in changes.items()}
@@ -172,14 +208,19 @@ class SqlTaskStore:
                     raise child_not_found(query.navigation, child_id)
             return self._get_child(conn, query, child_id)
 
+        return self._db.run_write(unit)
+
     def delete_child(
         self, query: ChildQuery, child_id: str, *, check: Precondition[ChildRecord] | None = None
     ) -> None:
         table, _ = self._child_table(query)
-        with self._db.write() as conn:
+
+        def unit(conn: Connection) -> None:
             self._check_child(conn, query, child_id, check)
             if conn.execute(delete(table).where(self._child_key(query, child_id))).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
+
+        self._db.run_write(unit)
 
     def children_of(
         self, tenant_id: str, navigation: str, parents: dict[str, EntityType]
@@ -225,18 +266,13 @@ class SqlTaskStore:
             return int(conn.execute(count_statement(collection, request)).scalar_one())
 
     @staticmethod
-    def _key(tenant_id: str, task_id: str) -> ColumnElement[bool]:
-        _require_possible_id(task_id, task_not_found(task_id))
-        return (tasks.c.tenant_id == tenant_id) & (tasks.c.id == task_id)
-
-    @staticmethod
     def _child_table(query: ChildQuery) -> tuple[Table, dict[str, Any]]:
         child = CHILD_TABLES[query.navigation]
         return child.table, child.columns
 
     @staticmethod
     def _child_key(query: ChildQuery, child_id: str) -> ColumnElement[bool]:
-        _require_possible_id(child_id, child_not_found(query.navigation, child_id))
+        _require_possible_id(child_id, lambda child: child_not_found(query.navigation, child))
         table = CHILD_TABLES[query.navigation].table
         return (
             (table.c.tenant_id == query.tenant_id)
@@ -245,8 +281,7 @@ class SqlTaskStore:
         )
 
     def _get(self, conn: Connection, tenant_id: str, task_id: str, *, lock: bool = False) -> TaskRecord:
-        statement = select(tasks).where(self._key(tenant_id, task_id))
-        row = conn.execute(statement.with_for_update() if lock else statement).first()
+        row = conn.execute(_LOCK_TASK if lock else _SELECT_TASK, _task_key(tenant_id, task_id)).first()
         if row is None:
             raise task_not_found(task_id)
         return record_from_row(row)
