@@ -1,24 +1,12 @@
 """create_app(settings) -> the ASGI application. Opening the database, migrating it and loading the
 signing keys happen here, when the factory is called, never at import.
 
-Request path, outermost first:
-  ServerErrorMiddleware (Starlette)    last resort; never reached for an error before the response starts
-  GraphContextMiddleware               canonical path, request-id / client-request-id / OData-Version,
-                                       unexpected exception -> Graph 500 (internal_error_handler)
-  ExceptionMiddleware (Starlette)      GraphError and Starlette's 404/405 -> Graph error bodies
-  Router                               web/routes.py (Graph operations) + web/discovery.py
-    guard                              bearer token -> Principal, permission check (web/guard.py)
-      handler                          web/handlers.py -> storage
-    $batch                             web/batch.py: each inner request sent through this whole stack
+The request path, layer by layer, is drawn in web/application.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 
 from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
@@ -26,23 +14,19 @@ from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.token_service import TokenService
 from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuer
 from graphtasks.config import Settings
-from graphtasks.errors import GraphError
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
-from graphtasks.storage.engine import Database, open_database
+from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
+from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
+from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
-from graphtasks.web.middleware import (
-    GraphContextMiddleware,
-    graph_error_handler,
-    http_exception_handler,
-)
 from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.routes import batch_routes, graph_routes
 
@@ -59,7 +43,9 @@ class Backend:
 
 
 def open_backend(settings: Settings) -> Backend:
-    database = open_database(settings.database_url, flush_to_disk=settings.flush_to_disk)
+    database = open_database(
+        settings.database_url, flush_to_disk=settings.flush_to_disk, group_commit=settings.group_commit
+    )
     upgrade_to_head(database)
     keys = load_key_ring(SqlKeyStore(database))
     return Backend(database, SqlTaskStore(database), keys, SqlAppStore(database), SqlTenantStore(database))
@@ -78,30 +64,19 @@ def token_verifier(settings: Settings, keys: KeyRing) -> TokenVerifier:
     return TokenVerifier(issuers, settings.audiences, settings.clock_skew_s)
 
 
-def create_app(settings: Settings, *, backend: Backend | None = None) -> Starlette:
+def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphApplication:
     backend = backend or open_backend(settings)
+    # SQLite reads are in-process B-tree lookups: one row by key is cheaper inline than via a thread.
+    calls = BlockingCalls(threads=WORKER_THREADS, inline_point_reads=backend.database.dialect == "sqlite")
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
-    tasks = TaskHandlers(settings, backend.store, skiptokens)
-    navigation = NavigationHandlers(settings, backend.store, skiptokens)
-    guard = make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find))
+    tasks = TaskHandlers(settings, backend.store, skiptokens, calls)
+    navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
+    guard = make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find), calls)
+    token_service = TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find)
     routes = [
         *graph_routes(tasks, navigation, guard),
         *batch_routes(batch_handler(settings.max_body_bytes), guard),
         *document_routes(settings),
-        *discovery_routes(
-            backend.keys,
-            settings,
-            TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find),
-        ),
+        *discovery_routes(backend.keys, settings, token_service, calls),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(GraphContextMiddleware)],
-        exception_handlers={
-            GraphError: graph_error_handler,
-            HTTPException: http_exception_handler,
-        },
-    )
-    # Paths are made canonical before routing, so a redirect would only turn writes into GETs.
-    app.router.redirect_slashes = False
-    return app
+    return GraphApplication(routes, on_shutdown=calls.close)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 # Every type below is a singleton, so its dataclass compares and hashes by identity (eq=False): the
 # derived deep comparison would walk the whole type graph on every dict lookup.
@@ -35,7 +36,7 @@ class EnumType:
     name: str
     members: tuple[str, ...]
 
-    @property
+    @cached_property
     def qualified_name(self) -> str:
         return f"{NAMESPACE}.{self.name}"
 
@@ -54,7 +55,7 @@ class Property:
     read_only: bool = False
     value_range: tuple[int, int] | None = None
 
-    @property
+    @cached_property
     def type_name(self) -> str:
         """The EDM type as OData spells it, e.g. 'Collection(microsoft.graph.keyValuePair)'."""
         inner = self.type.name if isinstance(self.type, PrimitiveType) else self.type.qualified_name
@@ -67,11 +68,11 @@ class ComplexType:
     description: str
     properties: tuple[Property, ...]
 
-    @property
+    @cached_property
     def qualified_name(self) -> str:
         return f"{NAMESPACE}.{self.name}"
 
-    @property
+    @cached_property
     def internal_name(self) -> str:
         return f"{INTUNE_NAMESPACE}.{self.name}"
 
@@ -94,26 +95,30 @@ class EntityType:
     base: EntityType | None = None
     navigation: tuple[NavigationProperty, ...] = ()
 
-    @property
+    @cached_property
     def qualified_name(self) -> str:
         return f"{NAMESPACE}.{self.name}"
 
-    @property
+    @cached_property
     def odata_type(self) -> str:
         return f"#{self.qualified_name}"
 
-    @property
+    @cached_property
     def internal_name(self) -> str:
         return f"{INTUNE_NAMESPACE}.{self.name}"
 
-    @property
+    @cached_property
     def properties(self) -> tuple[Property, ...]:
         """Inherited properties first, in the docs' order, then this type's own."""
         inherited = self.base.properties if self.base else ()
         return inherited + self.own_properties
 
     def property(self, name: str) -> Property | None:
-        return next((p for p in self.properties if p.name == name), None)
+        return self._properties_by_name.get(name)
+
+    @cached_property
+    def _properties_by_name(self) -> dict[str, Property]:
+        return {p.name: p for p in self.properties}
 
     def navigation_property(self, name: str) -> NavigationProperty | None:
         return next((n for n in self.navigation if n.name == name), None)
@@ -393,7 +398,7 @@ class Action:
     binding: EntityType
     parameters: tuple[ActionParameter, ...]
 
-    @property
+    @cached_property
     def qualified_name(self) -> str:
         return f"{NAMESPACE}.{self.name}"
 

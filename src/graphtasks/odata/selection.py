@@ -70,6 +70,8 @@ def resolve_expand(
     """$expand of the navigation collections. On the base collection a bare name (`managedDevices`)
     is accepted and expands on every task whose type has it, so the SDK can see them inline; the cast
     form limits it to one type. `*` expands every navigation."""
+    if not paths:
+        return ()
     derived = [t for t in types if entity_type in t.ancestors()] or [entity_type]
     names = {n.name for t in derived for n in t.navigation}
     items: list[tuple[EntityType | None, str]] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,13 +20,16 @@ from graphtasks.auth.keys import KeyRing
 from graphtasks.auth.token_service import OAuthError, TokenService
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.config import Settings
+from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.requests import base_url
 
 # A token request is a few hundred bytes; anything far larger is not one.
 _MAX_FORM_BYTES = 64 * 1024
 
 
-def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) -> list[Route]:
+def discovery_routes(
+    keys: KeyRing, settings: Settings, tokens: TokenService, calls: BlockingCalls
+) -> list[Route]:
     async def openid_configuration(request: Request) -> Response:
         tenant = request.path_params["tenant"]
         root = base_url(request, settings)
@@ -62,7 +64,7 @@ def discovery_routes(keys: KeyRing, settings: Settings, tokens: TokenService) ->
         tenant = request.path_params["tenant"]
         audiences = _assertion_audiences(request, settings, tenant)
         try:
-            answer = await run_in_threadpool(tokens.token, tenant, form, audiences=audiences)
+            answer = await calls.run(tokens.token, tenant, form, audiences=audiences)
         except OAuthError as error:
             return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
         return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -5,24 +5,24 @@ The principal is left on request.state for the handler; it scopes every storage 
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from graphtasks.auth.permissions import Access, authorize
 from graphtasks.auth.tenants import TenantLicences, not_applicable
 from graphtasks.auth.tokens import KeysOutdated, Principal, TokenVerifier
+from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.routes import GraphHandler, Guard
 
 
-def make_guard(verifier: TokenVerifier, licences: TenantLicences) -> Guard:
+def make_guard(verifier: TokenVerifier, licences: TenantLicences, calls: BlockingCalls) -> Guard:
     def guard(access: Access | None, handler: GraphHandler) -> GraphHandler:
         async def guarded(request: Request) -> Response:
-            principal = await _authenticate(verifier, request.headers.get("authorization"))
+            principal = await _authenticate(verifier, request.headers.get("authorization"), calls)
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
-                licensed = await run_in_threadpool(licences.look_up, principal.tenant_id)
+                licensed = await calls.run(licences.look_up, principal.tenant_id)
             if not licensed:
                 raise not_applicable()
             if access is not None:  # None: the handler checks each thing it does ($batch)
@@ -35,12 +35,14 @@ def make_guard(verifier: TokenVerifier, licences: TenantLicences) -> Guard:
     return guard
 
 
-async def _authenticate(verifier: TokenVerifier, authorization: str | None) -> Principal:
+async def _authenticate(
+    verifier: TokenVerifier, authorization: str | None, calls: BlockingCalls
+) -> Principal:
     try:
         return verifier.verify(authorization)
     except KeysOutdated as outdated:
         # A trusted issuer's JWKS is read off the event loop, then the token judged on what it holds.
-        await run_in_threadpool(outdated.refresh)
+        await calls.run(outdated.refresh)
         return verifier.verify(authorization, may_refresh=False)
 
 

@@ -13,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -32,8 +31,9 @@ from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import Expansion, expands, resolve_expand, resolve_select
 from graphtasks.storage.base import TaskQuery, TaskStore
+from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
-from graphtasks.web.etags import etag_of, if_match, not_modified
+from graphtasks.web.etags import if_match, not_modified
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -63,6 +63,7 @@ class TaskHandlers:
     settings: Settings
     store: TaskStore
     skiptokens: SkiptokenSigner
+    calls: BlockingCalls
 
     async def list_tasks(self, request: Request) -> Response:
         cast = cast_segment(request)
@@ -70,7 +71,7 @@ class TaskHandlers:
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
-        page = await run_in_threadpool(self.store.query, query)
+        page = await self.calls.run(self.store.query, query)
         expanded = await self._expanded(query.tenant_id, page.items, expansion)
         base = base_url(request, self.settings)
         link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
@@ -81,7 +82,7 @@ class TaskHandlers:
     async def count_tasks(self, request: Request) -> Response:
         options = query_options(request, COUNT_OPTIONS)
         query = TaskQuery(tenant_id=tenant_of(request), cast=cast_segment(request), filter=options.filter)
-        count = await run_in_threadpool(self.store.count, query)
+        count = await self.calls.run(self.store.count, query)
         return PlainTextResponse(str(count))
 
     async def get_task(self, request: Request) -> Response:
@@ -89,16 +90,16 @@ class TaskHandlers:
         options = query_options(request, ENTITY_OPTIONS)
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
-        record = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
+        record = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
-        etag = etag_of(record)
-        # The ETag is the task's own; with $expand the answer holds its children too, so never a 304.
-        if not expansion and not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
         expanded = await self._expanded(tenant_of(request), [record], expansion)
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         body = entity_json(context, task_json(record, shape, expanded.get(record.id)))
+        etag = body["@odata.etag"]
+        # The ETag is the task's own; with $expand the answer holds its children too, so never a 304.
+        if not expansion and not_modified(request, etag):
+            return Response(status_code=304, headers={"ETag": etag})
         return GraphJSONResponse(body, headers={"ETag": etag})
 
     async def create_task(self, request: Request) -> Response:
@@ -106,7 +107,7 @@ class TaskHandlers:
         entity_type, values = validate_create(body)
         created = edm.ticks_from_unix_ns(time.time_ns())
         record = TaskRecord(str(uuid.uuid4()), entity_type, {**values, "createdDateTime": created})
-        await run_in_threadpool(self.store.create, tenant_of(request), record)
+        await self.calls.run(self.store.create, tenant_of(request), record)
         location = f"{tasks_url(base_url(request, self.settings))}/{record.id}"
         if read_preferences(request.headers).return_minimal:
             headers = {
@@ -122,9 +123,9 @@ class TaskHandlers:
     async def update_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         tenant, task_id = tenant_of(request), path_key(request, "task_id")
-        current = await run_in_threadpool(self.store.get, tenant, task_id)
+        current = await self.calls.point_read(self.store.get, tenant, task_id)
         changes = validate_update(body, current.type)
-        updated = await run_in_threadpool(
+        updated = await self.calls.run(
             self.store.update, tenant, task_id, changes, task_type=current.type, check=if_match(request)
         )
         if read_preferences(request.headers).return_representation:
@@ -135,13 +136,13 @@ class TaskHandlers:
 
     async def delete_task(self, request: Request) -> Response:
         task_id, check = path_key(request, "task_id"), if_match(request)
-        await run_in_threadpool(self.store.delete, tenant_of(request), task_id, check=check)
+        await self.calls.run(self.store.delete, tenant_of(request), task_id, check=check)
         return Response(status_code=204)
 
     async def update_status(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         status, note = validate_update_status(body)
-        await run_in_threadpool(
+        await self.calls.run(
             self.store.update_status,
             tenant_of(request),
             path_key(request, "task_id"),
@@ -163,7 +164,7 @@ class TaskHandlers:
         without $expand, nothing (and no trip to the thread pool)."""
         if not expansion:
             return {}
-        return await run_in_threadpool(self._load_expanded, tenant_id, records, expansion)
+        return await self.calls.run(self._load_expanded, tenant_id, records, expansion)
 
     def _load_expanded(
         self, tenant_id: str, records: list[TaskRecord], expansion: Expansion

@@ -1,9 +1,10 @@
 """Graph's request context and the single translation point from exceptions to Graph error bodies.
 
-GraphContextMiddleware (pure ASGI, outermost of ours) puts the path in canonical form
+GraphContextMiddleware (pure ASGI, the outermost layer) puts the path in canonical form
 (web/routes.py: canonical_path), assigns `request-id`, echoes `client-request-id` (or repeats
-the request-id), and stamps both plus `OData-Version` on every response. The exception handlers below
-render every error, ours or Starlette's, as `{"error": {"code", "message", "innerError"}}`.
+the request-id), and stamps both plus `OData-Version` on every response. It is also where every
+exception raised before the response started becomes Graph's `{"error": {"code", "message",
+"innerError"}}`: ours (GraphError), the router's 404/405 (HTTPException) and anything unexpected (500).
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ class GraphContextMiddleware:
         except Exception as error:
             if started:
                 raise
-            # Answered here rather than by Starlette's ServerErrorMiddleware, which re-raises to the
-            # server, and uvicorn then drops the keep-alive connection the client is about to reuse.
-            request = Request(scope)
-            response = await internal_error_handler(request, error)
+            # Answered here, not re-raised to the server: uvicorn would drop the keep-alive connection
+            # the client is about to reuse.
+            response = error_response_for(Request(scope), error)
             await response(scope, receive, send_with_context)
 
 
@@ -87,24 +87,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def graph_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GraphError)  # noqa: S101 - registered for GraphError only
-    return error_response(request, exc)
-
-
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405 (no route, wrong method) become Graph's answers."""
-    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-    if exc.status_code == 404:
-        return error_response(request, unmatched_path_error(request.url.path))
-    if exc.status_code == 405:
-        return error_response(request, MethodNotAllowed(_allowed_methods(request)))
-    return error_response(request, BadRequest(str(exc.detail)))
-
-
-async def internal_error_handler(request: Request, exc: Exception) -> Response:
+def error_response_for(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, GraphError):
+        return error_response(request, exc)
+    if isinstance(exc, HTTPException):
+        return error_response(request, _router_error(request, exc))
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, GraphError("An internal server error has occurred."))
+
+
+def _router_error(request: Request, exc: HTTPException) -> GraphError:
+    """Starlette's own 404/405 (no route, wrong method) become Graph's answers."""
+    if exc.status_code == 404:
+        return unmatched_path_error(request.url.path)
+    if exc.status_code == 405:
+        return MethodNotAllowed(_allowed_methods(request))
+    return BadRequest(str(exc.detail))
 
 
 def error_response(request: Request, exc: GraphError) -> Response:

@@ -13,7 +13,6 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -26,8 +25,9 @@ from graphtasks.odata.options import COUNT_OPTIONS, LIST_OPTIONS, QueryOptions
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.odata.selection import resolve_select
 from graphtasks.storage.base import ChildQuery, TaskStore
+from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
-from graphtasks.web.etags import etag_of, if_match, not_modified
+from graphtasks.web.etags import if_match, not_modified
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -56,6 +56,7 @@ class NavigationHandlers:
     settings: Settings
     store: TaskStore
     skiptokens: SkiptokenSigner
+    calls: BlockingCalls
 
     async def list_children(self, request: Request) -> Response:
         options = query_options(request, _CHILD_LIST_OPTIONS)
@@ -64,7 +65,7 @@ class NavigationHandlers:
             query = dataclasses.replace(
                 query, after=self.skiptokens.decode(options.skiptoken, scope=_scope(query))
             )
-        page = await run_in_threadpool(self.store.query_children, query)
+        page = await self.calls.run(self.store.query_children, query)
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         base = base_url(request, self.settings)
         link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
@@ -74,18 +75,18 @@ class NavigationHandlers:
 
     async def count_children(self, request: Request) -> Response:
         _, query = await self._query(request, query_options(request, COUNT_OPTIONS))
-        return PlainTextResponse(str(await run_in_threadpool(self.store.count_children, query)))
+        return PlainTextResponse(str(await self.calls.run(self.store.count_children, query)))
 
     async def get_child(self, request: Request) -> Response:
         options = query_options(request, _CHILD_ENTITY_OPTIONS)
         task, query = await self._query(request, options)
-        child = await run_in_threadpool(self.store.get_child, query, path_key(request, "child_id"))
-        etag = etag_of(child)
-        if not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
+        child = await self.calls.point_read(self.store.get_child, query, path_key(request, "child_id"))
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
         body = entity_json(f"{context}/$entity", entity_body(child, selection))
+        etag = body["@odata.etag"]
+        if not_modified(request, etag):
+            return Response(status_code=304, headers={"ETag": etag})
         return GraphJSONResponse(body, headers={"ETag": etag})
 
     async def create_child(self, request: Request) -> Response:
@@ -94,7 +95,7 @@ class NavigationHandlers:
         child = ChildRecord(
             str(uuid.uuid4()), query.entity_type, validate_entity_create(body, query.entity_type)
         )
-        await run_in_threadpool(self.store.create_child, query, child)
+        await self.calls.run(self.store.create_child, query, child)
         response = self._entity(task, query, child, status_code=201)
         base = tasks_url(base_url(request, self.settings))
         response.headers["Location"] = f"{base}/{task.id}/{query.navigation}/{child.id}"
@@ -104,7 +105,7 @@ class NavigationHandlers:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         task, query = await self._query(request, QueryOptions())
         changes = validate_entity_update(body, query.entity_type)
-        child = await run_in_threadpool(
+        child = await self.calls.run(
             self.store.update_child, query, path_key(request, "child_id"), changes, check=if_match(request)
         )
         if read_preferences(request.headers).return_representation:
@@ -116,7 +117,7 @@ class NavigationHandlers:
     async def delete_child(self, request: Request) -> Response:
         _, query = await self._query(request, QueryOptions())
         child_id, check = path_key(request, "child_id"), if_match(request)
-        await run_in_threadpool(self.store.delete_child, query, child_id, check=check)
+        await self.calls.run(self.store.delete_child, query, child_id, check=check)
         return Response(status_code=204)
 
     async def _query(self, request: Request, options: QueryOptions) -> tuple[TaskRecord, ChildQuery]:
@@ -126,7 +127,7 @@ class NavigationHandlers:
         cast = cast_segment(request)
         if navigation not in NAVIGATION_NAMES:
             raise BadRequest(f"Resource not found for the segment '{navigation}'.")
-        task = await run_in_threadpool(self.store.get, tenant_of(request), path_key(request, "task_id"))
+        task = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in task.type.ancestors():
             raise task_not_found(task.id)
         target = navigation_target(cast or task.type, navigation)

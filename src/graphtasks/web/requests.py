@@ -21,7 +21,12 @@ from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
 
 
 def query_options(request: Request, allowed: frozenset[str]) -> QueryOptions:
+    if not request.scope["query_string"]:
+        return _NO_OPTIONS  # most requests: no query string to parse
     return parse_query(request.query_params.multi_items(), allowed=allowed)
+
+
+_NO_OPTIONS = QueryOptions()
 
 
 def tenant_of(request: Request) -> str:
@@ -52,7 +57,11 @@ def wants_status_note(request: Request) -> bool:
 def base_url(request: Request, settings: Settings) -> str:
     if settings.base_url is not None:
         return settings.base_url.rstrip("/")
-    return f"{request.url.scheme}://{request.url.netloc}"
+    host = request.headers.get("host")
+    if host is None:  # HTTP/1.0 without Host: from the address the server listens on
+        return f"{request.url.scheme}://{request.url.netloc}"
+    # The origin alone; request.url would build and parse the whole URL to get it.
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 def page_size(options: QueryOptions, settings: Settings) -> int:
