@@ -60,12 +60,17 @@ class KeyRing:
 
 
 def load_key_ring(store: KeyStore) -> KeyRing:
-    """The stored keys, creating the first one if there is none yet."""
+    """The stored keys, creating the first one if there is none yet.
+
+    Instances starting together on an empty database all end up with the same ring: the store keeps
+    only the first key added (storage/registry.py), and each instance reads the keys back after adding.
+    """
     stored = store.signing_keys()
     if not stored:
+        # Made outside the store's lock (it takes tens of milliseconds); a key that loses the race is
+        # simply not kept.
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         store.add_signing_key(thumbprint(key.public_key()), _pem(key))
-        # Read back: an instance starting at the same moment may have added its own key first.
         stored = store.signing_keys()
     return KeyRing(tuple(_load(kid, pem) for kid, pem in stored))
 

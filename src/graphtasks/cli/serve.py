@@ -1,10 +1,13 @@
 """`graphtasks serve`: its options (listening, trusted issuers, TLS), the Settings they make, the banner
-printed at start-up, and the uvicorn run. uvicorn and graphtasks.app load only when the server starts.
+printed at start-up, and the uvicorn run: in this process, or with --workers N in N worker processes
+that rebuild the Settings from the environment (graphtasks/asgi.py). uvicorn and graphtasks.app load
+only when the server starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,22 @@ def add_parser(commands: Any) -> None:
         help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
     )
     serve.add_argument(
+        "--group-commit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let concurrent writes share one transaction and one flush (default: on)",
+    )
+    serve.add_argument(
         "--page-size",
         type=int,
         default=env_int("PAGE_SIZE", 1000),
         help="tasks per page, 1..1000 (Intune's default and most is 1000)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=env_int("WORKERS", 1),
+        help="server processes sharing the port, each with its own database connections (default 1)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
@@ -92,11 +107,19 @@ def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    settings = _settings(args)
+    tls = _tls(args)
+    if args.workers == 1:
+        _serve_in_process(settings, tls)
+    else:
+        _serve_workers(settings, tls, args.workers)
+    return 0
 
-    from graphtasks.app import create_app
 
-    settings = Settings(
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
         database_url=args.database,
         host=args.host,
         port=args.port,
@@ -108,23 +131,50 @@ def run(args: argparse.Namespace) -> int:
         jwks_min_refresh_s=args.jwks_min_refresh,
         clock_skew_s=args.clock_skew,
         flush_to_disk=args.flush_to_disk,
+        group_commit=args.group_commit,
         access_log=args.access_log,
         page_size=args.page_size,
     )
-    tls = _tls(args)
+
+
+def _serve_in_process(settings: Settings, tls: TlsFiles | None) -> None:
+    import uvicorn
+
+    from graphtasks.app import create_app
+
     app = create_app(settings)
     print(banner(settings, tls), flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=settings.access_log,
-        log_level="info" if settings.access_log else "warning",
-        server_header=False,
-        ssl_certfile=None if tls is None else str(tls.certificate),
-        ssl_keyfile=None if tls is None else str(tls.key),
-    )
-    return 0
+    uvicorn.run(app, **_uvicorn_options(settings, tls))
+
+
+def _serve_workers(settings: Settings, tls: TlsFiles | None, workers: int) -> None:
+    """uvicorn's supervisor with `workers` processes, each loading graphtasks.asgi's factory."""
+    import uvicorn
+
+    from graphtasks.app import open_backend
+    from graphtasks.asgi import SETTINGS_VARIABLE, settings_to_json
+
+    # Migrate and make the first signing key here, once, before any worker starts: workers starting
+    # together then find the database ready. (Alembic on SQLite takes no lock, so concurrent first
+    # migrations of one file collide; PostgreSQL's are serialized by an advisory lock either way.)
+    open_backend(settings).database.dispose()
+    # Workers are spawned, not forked: they inherit the environment, and nothing else of this process.
+    os.environ[SETTINGS_VARIABLE] = settings_to_json(settings)
+    print(banner(settings, tls, workers=workers), flush=True)
+    options = _uvicorn_options(settings, tls)
+    uvicorn.run("graphtasks.asgi:app_from_environment", factory=True, workers=workers, **options)
+
+
+def _uvicorn_options(settings: Settings, tls: TlsFiles | None) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": settings.access_log,
+        "log_level": "info" if settings.access_log else "warning",
+        "server_header": False,
+        "ssl_certfile": None if tls is None else str(tls.certificate),
+        "ssl_keyfile": None if tls is None else str(tls.key),
+    }
 
 
 def _tls(args: argparse.Namespace) -> TlsFiles | None:
@@ -135,7 +185,7 @@ def _tls(args: argparse.Namespace) -> TlsFiles | None:
     return local_tls(Path(args.tls_dir), args.host) if args.tls else None
 
 
-def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
+def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1) -> str:
     """What `graphtasks serve` prints before it listens: where, which database, cloud, issuers, TLS."""
     url = make_url(settings.database_url)
     where = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
@@ -145,9 +195,11 @@ def banner(settings: Settings, tls: TlsFiles | None = None) -> str:
     lines = [
         f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
         f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
+        *([f"             ({workers} worker processes)"] if workers > 1 else []),
         f"  public URL {settings.base_url or '(from each request Host header)'}",
         f"  database   {url.render_as_string(hide_password=True)}",
-        f"             (flush to disk: {'on' if flush else 'off'})",
+        f"             (flush to disk: {'on' if flush else 'off'};"
+        f" group commit: {'on' if settings.group_commit else 'off'})",
         f"  cloud      {settings.cloud_name}: tokens for {settings.cloud.graph_url}",
         f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
         *(f"  trusted    {issuer}  keys: {jwks}" for issuer, jwks in settings.trusted_issuers),
