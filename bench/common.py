@@ -1,10 +1,15 @@
-"""Helpers shared by the benchmarks in bench/ (load.py, query.py) that are not about wrk or servers.
-
-load.py's wrk, server and database helpers are imported from bench.load itself; this module holds what
-both print.
+"""Helpers shared by the benchmarks in bench/ that are neither about wrk nor about servers: Markdown
+tables, number formatting, and what was measured on which machine (commit, cores, load).
 """
 
 from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 
 def render_table(columns: list[str], rows: list[list[str]], numeric: list[bool]) -> str:
@@ -18,3 +23,37 @@ def render_table(columns: list[str], rows: list[list[str]], numeric: list[bool])
     dashes = ["-" * (w + 1) + ":" if num else "-" * (w + 2) for w, num in zip(widths, numeric, strict=True)]
     rule = "|" + "|".join(dashes) + "|"
     return "\n".join([line(columns), rule, *(line(row) for row in rows)])
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    return value / reference if value is not None and reference else None
+
+
+def fmt(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def git(*args: str) -> str:
+    completed = subprocess.run(
+        ["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip()
+
+
+def source_version() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (others work in the same tree)."""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"{commit} + uncommitted changes in src/" if dirty else commit
+
+
+def machine_info() -> dict[str, object]:
+    """What the figures depend on besides the code: cores, load, Python, kernel, commit."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git("rev-parse", "HEAD") or None,
+        "source": source_version(),
+    }

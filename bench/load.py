@@ -17,108 +17,38 @@ request failed or was answered with an unexpected status; the table is printed e
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
-from sqlalchemy import create_engine, text
 
 if __package__ in {None, ""}:  # run as `python bench/load.py`: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import render_table
+from bench.servers import (
+    BENCH_DIR,
+    POSTGRES_ADMIN_URL,
+    REPO_DIR,
+    BenchError,
+    Server,
+    bare_server,
+    fresh_database,
+    graphtasks_server,
+    issue_token,
+    running,
+)
+from bench.tasks import CREATE_BODY_PATH, create_tasks
+from bench.wrk import Load, Result, Target, get_lua, measure, post_lua, wrk_version
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
 RESULTS_PATH = BENCH_DIR / "results" / "latest.json"
-# The request body of the example on Graph's "Create securityConfigurationTask" (beta) page, verbatim.
-CREATE_BODY_PATH = BENCH_DIR / "securityConfigurationTask.json"
-TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-RESULT_MARKER = "BENCH_RESULT "
-WRK_TIMEOUT = "5s"
 SEED_COUNT = 200
-LOG_TAIL_LINES = 40
-
-
-@dataclass(frozen=True)
-class Target:
-    """One wrk run: what to call, how, and the only status that counts as success."""
-
-    name: str
-    backend: str
-    url: str
-    lua: str
-    expected_status: int
-
-
-@dataclass
-class Result:
-    """The figures of one wrk run, as printed in the table and written to latest.json."""
-
-    target: str
-    backend: str
-    concurrency: int
-    threads: int
-    duration_s: float
-    requests: int
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    error_detail: dict[str, int]
-    first_unexpected: str
-    ratio_to_bare: float | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A server subprocess on a local port, with its combined stdout/stderr in a log file."""
-
-    name: str
-    command: list[str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def check_alive(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            code = None if self.process is None else self.process.returncode
-            raise BenchError(f"{self.name} exited (code {code}); log tail:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) or "(empty log)"
-
-
-class BenchError(Exception):
-    """The benchmark cannot go on: a server died, wrk failed, seeding failed."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,22 +89,20 @@ def run(args: argparse.Namespace, backends: list[str]) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="graphtasks-bench-") as tmp:
         workdir = Path(tmp)
-        bare = Server("bare app", [sys.executable, str(BENCH_DIR / "bare_app.py")], workdir / "bare.log")
-        with running(bare, ready_path="/"):
+        with running(bare_server(workdir)) as bare:
             for backend in backends:
                 results.extend(run_backend(args, backend, bare, workdir))
     return results
 
 
 def run_backend(args: argparse.Namespace, backend: str, bare: Server, workdir: Path) -> list[Result]:
+    load = Load(args.concurrency, args.duration, args.warmup, args.threads)
     with fresh_database(backend, workdir, args.postgres_admin_url) as database_url:
-        log_path = workdir / f"graphtasks-{backend}.log"
-        command = [sys.executable, "-m", "graphtasks", "serve", "--database", database_url]
-        graphtasks = Server(f"graphtasks ({backend})", command, log_path)
-        with running(graphtasks, ready_path="/common/discovery/v2.0/keys"):
+        graphtasks = graphtasks_server(f"graphtasks ({backend})", database_url, workdir)
+        with running(graphtasks):
             token = issue_token(database_url)
             body = CREATE_BODY_PATH.read_bytes()
-            ids = seed_tasks(graphtasks, token, body)
+            ids = create_tasks(graphtasks, token, body, SEED_COUNT)
             runs = [
                 (Target("bare ASGI app (POST)", backend, bare.url, post_lua(body, token, 201), 201), bare),
                 (Target("graphtasks create (POST)", backend, graphtasks.url, post_lua(body, token, 201), 201),
@@ -182,238 +110,14 @@ def run_backend(args: argparse.Namespace, backend: str, bare: Server, workdir: P
                 (Target("graphtasks get by id (GET)", backend, graphtasks.url, get_lua(ids, token), 200),
                  graphtasks),
             ]  # fmt: skip
-            results = [measure(args, target, server, workdir) for target, server in runs]
+            results = [measure(load, target, server, workdir) for target, server in runs]
     baseline = results[0].requests_per_s
     for result in results:
         result.ratio_to_bare = result.requests_per_s / baseline if baseline else None
     return results
 
 
-def measure(args: argparse.Namespace, target: Target, server: Server, workdir: Path) -> Result:
-    """Warm up, then one measured wrk run; the server must still be up afterwards."""
-    script = workdir / f"{uuid.uuid4().hex[:8]}.lua"
-    script.write_text(target.lua)
-    if args.warmup > 0:
-        run_wrk(args, target, script, args.warmup)
-    server.check_alive()
-    result = run_wrk(args, target, script, args.duration)
-    server.check_alive()
-    if result.errors:
-        print(
-            f"\n{target.name} [{target.backend}]: {result.errors} errors {result.error_detail}; "
-            f"first unexpected response: {result.first_unexpected or '(none: socket errors only)'}\n"
-            f"{server.name} log tail:\n{server.log_tail()}\n",
-            file=sys.stderr,
-        )
-    return result
-
-
-def run_wrk(args: argparse.Namespace, target: Target, script: Path, duration: int) -> Result:
-    command = [
-        "wrk", f"-t{args.threads}", f"-c{args.concurrency}", f"-d{duration}s",
-        f"--timeout={WRK_TIMEOUT}", "-s", str(script), target.url,
-    ]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith(RESULT_MARKER)), None)
-    if completed.returncode != 0 or line is None:
-        raise BenchError(f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
-    return to_result(args, target, json.loads(line[len(RESULT_MARKER) :]))
-
-
-def to_result(args: argparse.Namespace, target: Target, raw: dict[str, Any]) -> Result:
-    detail = {key: int(raw[key]) for key in ("connect", "read", "write", "timeout", "unexpected_status")}
-    duration_s = raw["duration_us"] / 1e6
-    return Result(
-        target=target.name,
-        backend=target.backend,
-        concurrency=args.concurrency,
-        threads=args.threads,
-        duration_s=round(duration_s, 3),
-        requests=int(raw["requests"]),
-        requests_per_s=raw["requests"] / duration_s if duration_s else 0.0,
-        p50_ms=raw["p50_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        errors=sum(detail.values()),
-        error_detail=detail,
-        first_unexpected=str(raw["first_unexpected"]),
-    )
-
-
-# --- wrk Lua scripts -------------------------------------------------------------------------------
-
-# Shared by every script: count responses whose status is not the expected one (wrk itself only counts
-# status >= 400 in errors.status, so a 200 for a create would pass unnoticed), remember the first one,
-# and print one JSON line from `done` with the figures of all threads.
-LUA_COMMON = r"""
-local threads = {}
-unexpected = 0
-first_unexpected = ""
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("thread_index", #threads)
-end
-
-function response(status, headers, body)
-  if status ~= EXPECTED then
-    unexpected = unexpected + 1
-    if first_unexpected == "" then
-      first_unexpected = status .. " " .. string.sub(body or "", 1, 400)
-    end
-  end
-end
-
-local function json_escape(c)
-  return string.format("\\u%04x", string.byte(c))
-end
-
-local function json_string(s)
-  return '"' .. string.gsub(s, '[%c"\\]', json_escape) .. '"'
-end
-
-function done(summary, latency, requests)
-  local bad, sample = 0, ""
-  for _, thread in ipairs(threads) do
-    bad = bad + thread:get("unexpected")
-    if sample == "" then sample = thread:get("first_unexpected") or "" end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "connect": %d, '
-    .. '"read": %d, "write": %d, "timeout": %d, "unexpected_status": %d, "first_unexpected": %s}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.timeout, bad, json_string(sample)))
-end
-"""
-
-
-def lua_string(value: str | bytes) -> str:
-    """A Lua string literal for any bytes: printable ASCII as is, everything else as a \\ddd escape."""
-    data = value.encode() if isinstance(value, str) else value
-    plain = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
-    return '"' + "".join(chr(b) if b in plain else f"\\{b:03d}" for b in data) + '"'
-
-
-def lua_prelude(method: str, token: str, expected: int) -> str:
-    return (
-        f"-- generated by bench/load.py\nEXPECTED = {expected}\nwrk.method = {lua_string(method)}\n"
-        f'wrk.headers["Authorization"] = {lua_string("Bearer " + token)}\n'
-        'wrk.headers["Accept"] = "application/json"\n'
-    )
-
-
-def post_lua(body: bytes, token: str, expected: int) -> str:
-    """POST the same JSON body on every request (to the tasks collection; the bare app ignores paths)."""
-    return (
-        lua_prelude("POST", token, expected)
-        + f'wrk.headers["Content-Type"] = "application/json"\nwrk.body = {lua_string(body)}\n'
-        + f"wrk.path = {lua_string(TASKS_PATH)}\n"
-        + LUA_COMMON
-    )
-
-
-def get_lua(ids: list[str], token: str) -> str:
-    """GET one seeded task per request, rotating through the ids (each thread from its own offset)."""
-    paths = ",\n".join(f"  {lua_string(f'{TASKS_PATH}/{task_id}')}" for task_id in ids)
-    rotation = r"""
-local requests, next_index = {}, 1
-function init(args)
-  for i, path in ipairs(PATHS) do requests[i] = wrk.format(nil, path) end
-  -- threads start at different ids (setup gives each its index; 1 or 2 threads)
-  next_index = ((thread_index or 1) - 1) * math.floor(#requests / 2)
-end
-function request()
-  next_index = next_index % #requests + 1
-  return requests[next_index]
-end
-"""
-    return lua_prelude("GET", token, 200) + f"PATHS = {{\n{paths}\n}}\n" + rotation + LUA_COMMON
-
-
-# --- servers, databases, seeding --------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def running(server: Server, *, ready_path: str) -> Iterator[Server]:
-    """Start the server with --port, wait until it answers HTTP, and stop it (SIGTERM) afterwards."""
-    command = [*server.command, "--port", str(server.port)]
-    with server.log_path.open("ab") as log:
-        server.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_DIR)
-    try:
-        wait_ready(server, ready_path)
-        yield server
-    finally:
-        if server.process.poll() is None:
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
-
-
-def wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        server.check_alive()
-        try:
-            httpx.get(server.url + path, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise BenchError(f"{server.name} did not start in {timeout_s:.0f} s; log tail:\n{server.log_tail()}")
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, workdir: Path, admin_url: str) -> Iterator[str]:
-    """A SQLite file in the temp dir, or a uniquely named PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'graphtasks-bench.db'}"
-        return
-    name = f"graphtasks_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield admin.url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def issue_token(database_url: str) -> str:
-    command = [sys.executable, "-m", "graphtasks", "token", "--database", database_url]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_DIR)
-    if completed.returncode != 0:
-        raise BenchError(f"graphtasks token failed ({completed.returncode}): {completed.stderr}")
-    return completed.stdout.strip()
-
-
-def seed_tasks(server: Server, token: str, body: bytes, count: int = SEED_COUNT) -> list[str]:
-    """Create `count` tasks for the get benchmark; every one must be answered 201."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    ids: list[str] = []
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30.0) as client:
-        for _ in range(count):
-            response = client.post(TASKS_PATH, content=body)
-            if response.status_code != 201:
-                raise BenchError(
-                    f"seeding: POST {TASKS_PATH} -> {response.status_code} {response.text[:400]}"
-                )
-            ids.append(str(response.json()["id"]))
-    return ids
-
-
 # --- output -----------------------------------------------------------------------------------------
-
-
-def wrk_version() -> str:
-    completed = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    match = re.search(r"wrk \S+", completed.stdout + completed.stderr)
-    return match.group(0) if match else "wrk (unknown version)"
 
 
 def header(args: argparse.Namespace, load_before: float) -> str:

@@ -19,22 +19,16 @@ Exits 1 when a request failed or an answer was wrong; the tables are printed eit
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
@@ -42,133 +36,39 @@ from sqlalchemy import create_engine, func, select, text
 if __package__ in {None, ""}:  # run as `python bench/query.py`: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import render_table
-from bench.load import (
-    LUA_COMMON,
+from bench.common import source_version
+from bench.query_model import (
+    COUNT,
+    COUNT_PATH,
+    FIRST_PAGE,
+    GET_BY_ID,
+    SELECT,
+    SELECT_PATH,
+    BackendRun,
+    PageChecker,
+    Walk,
+)
+from bench.query_report import RESULTS_PATH, goals, header, results_table, summary_table, write_results
+from bench.servers import (
     POSTGRES_ADMIN_URL,
     REPO_DIR,
-    TASKS_PATH,
     BenchError,
-    Result,
     Server,
-    Target,
     fresh_database,
-    get_lua,
+    graphtasks_server,
     issue_token,
-    lua_prelude,
-    lua_string,
-    measure,
     running,
-    wrk_version,
+    seed_database,
 )
+from bench.tasks import FIRST_PAGE_PATH, PAGE_SIZE, STATUS, fetch
+from bench.wrk import TASKS_PATH, Load, Target, get_lua, measure, path_lua
 from graphtasks.config import DEFAULT_TENANT
 from graphtasks.storage.tables import row_values, tasks
 
-RESULTS_PATH = REPO_DIR / "bench" / "results" / "query-latest.json"
-# load.issue_token asks `graphtasks token` for the default tenant, so the tasks are seeded for that one.
+# servers.issue_token asks `graphtasks token` for the default tenant, so the tasks are seeded for that one.
 TENANT = DEFAULT_TENANT
-STATUS = "pending"
-PAGE_SIZE = 100
 GET_IDS = 200
 SERIAL_REQUESTS = 25
-ANALYZED = "graphtasks seed ends with ANALYZE (SQLite) / VACUUM ANALYZE (PostgreSQL)"
-SEED_LINE = re.compile(r"seeded (\d+) tasks .* in ([\d.]+) s \(([\d,]+)/s\)")
-# Graph clients send these characters as they are; everything else in an option value is %-encoded.
-QUERY_SAFE = "$,'()"
-
-GET_BY_ID = "get by id"
-FIRST_PAGE = "page 1: $filter + $orderby, $top=100"
-COUNT = "/$count with $filter"
-SELECT = "$select=displayName,status, $top=100"
-
-
-def query_path(path: str, options: list[tuple[str, str]]) -> str:
-    return f"{path}?{urlencode(options, quote_via=quote, safe=QUERY_SAFE)}"
-
-
-PAGE_OPTIONS = [
-    ("$filter", f"status eq '{STATUS}'"),
-    ("$orderby", "createdDateTime desc"),
-    ("$top", str(PAGE_SIZE)),
-]
-FIRST_PAGE_PATH = query_path(TASKS_PATH, PAGE_OPTIONS)
-COUNT_PATH = query_path(f"{TASKS_PATH}/$count", PAGE_OPTIONS[:1])
-SELECT_PATH = query_path(TASKS_PATH, [("$select", "displayName,status"), ("$top", str(PAGE_SIZE))])
-
-
-@dataclass
-class Walk:
-    """Following @odata.nextLink from page 1 to the deep page; the time is the requests' alone."""
-
-    requested_page: int
-    reached_page: int = 1
-    links_followed: int = 0
-    seconds: float = 0.0
-    path: str = FIRST_PAGE_PATH
-
-    @property
-    def per_page_ms(self) -> float:
-        return self.seconds * 1000 / self.links_followed if self.links_followed else 0.0
-
-    @property
-    def label(self) -> str:
-        return f"page {self.reached_page} via nextLink, $top=100"
-
-
-def instant(value: str) -> str:
-    """A UTC DateTimeOffset as text that sorts in time order: graphtasks writes up to 7 fractional
-    digits with trailing zeros trimmed ('...:06.79Z'), so the fraction is padded back to 7."""
-    seconds, _, fraction = value.removesuffix("Z").partition(".")
-    return f"{seconds}.{fraction:0<7}"
-
-
-@dataclass
-class PageChecker:
-    """Checks the pages of the filtered query in order: full (but the last), pending, createdDateTime
-    descending, no id twice."""
-
-    seen: set[str] = field(default_factory=set)
-    last_created: str | None = None
-
-    def check(self, number: int, body: dict[str, Any], problems: list[str]) -> None:
-        items: list[dict[str, Any]] = body.get("value", [])
-        if len(items) != PAGE_SIZE and "@odata.nextLink" in body:
-            problems.append(f"page {number}: {len(items)} tasks and a nextLink, expected {PAGE_SIZE}")
-        if not 0 < len(items) <= PAGE_SIZE:
-            problems.append(f"page {number}: {len(items)} tasks, expected 1 to {PAGE_SIZE}")
-        for item in items:
-            if item.get("status") != STATUS:
-                problems.append(f"page {number}: task {item.get('id')} has status {item.get('status')!r}")
-            if item["id"] in self.seen:
-                problems.append(f"page {number}: task {item['id']} was already on an earlier page")
-            created = instant(str(item.get("createdDateTime")))
-            if self.last_created is not None and created > self.last_created:
-                problems.append(f"page {number}: createdDateTime {created} after {self.last_created}")
-            self.seen.add(item["id"])
-            self.last_created = created
-
-
-@dataclass
-class BackendRun:
-    """Everything measured and checked on one backend, as printed and written to the JSON file."""
-
-    backend: str
-    tasks: int
-    seed_seconds: float = 0.0
-    seed_rows_per_s: float = 0.0
-    matching: int | None = None
-    walk: Walk | None = None
-    database: dict[str, Any] = field(default_factory=dict)
-    load_average_before_wrk: float = 0.0
-    results: list[Result] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    # Not failures: e.g. too few tasks for the deep page asked for.
-    notes: list[str] = field(default_factory=list)
-    serial_first_page_ms: float | None = None
-    serial_deep_page_ms: float | None = None
-
-    def p50(self, query: str) -> float | None:
-        return next((r.p50_ms for r in self.results if r.target == query), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,16 +123,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def run_backend(args: argparse.Namespace, backend: str) -> BackendRun:
     """Fresh database, seed, serve, check the answers, walk to the deep page, then the wrk runs."""
     run = BackendRun(backend, args.tasks)
+    load = Load(args.concurrency, args.duration, args.warmup, args.threads)
     with (
         tempfile.TemporaryDirectory(prefix="graphtasks-query-bench-") as tmp,
         fresh_database(backend, Path(tmp), args.postgres_admin_url) as database_url,
     ):
         workdir = Path(tmp)
         print(f"[{backend}] seeding {args.tasks:,} tasks ...", file=sys.stderr, flush=True)
-        run.seed_seconds, run.seed_rows_per_s = seed(database_url, args.tasks, args.seed)
-        command = [sys.executable, "-m", "graphtasks", "serve", "--database", database_url]
-        server = Server(f"graphtasks ({backend})", command, workdir / f"graphtasks-{backend}.log")
-        with running(server, ready_path="/common/discovery/v2.0/keys"):
+        run.seed_seconds, run.seed_rows_per_s = seed_database(database_url, args.tasks, args.seed)
+        server = graphtasks_server(f"graphtasks ({backend})", database_url, workdir)
+        with running(server):
             token = issue_token(database_url)
             print(f"[{backend}] checking answers, walking nextLinks ...", file=sys.stderr, flush=True)
             ids = check_and_walk(run, server, token, database_url, args.page)
@@ -240,22 +140,8 @@ def run_backend(args: argparse.Namespace, backend: str) -> BackendRun:
             run.load_average_before_wrk = os.getloadavg()[0]
             print(f"[{backend}] wrk runs ...", file=sys.stderr, flush=True)
             for target in targets(run, server, token, ids):
-                run.results.append(measure(args, target, server, workdir))
+                run.results.append(measure(load, target, server, workdir))
     return run
-
-
-def seed(database_url: str, count: int, seed_value: int) -> tuple[float, float]:
-    """`graphtasks seed`, before the server starts; returns the seconds and rows/s it printed."""
-    command = [sys.executable, "-m", "graphtasks", "seed", "--database", database_url]
-    command += ["--count", str(count), "--tenant", TENANT, "--seed", str(seed_value)]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_DIR)
-    match = SEED_LINE.search(completed.stdout)
-    if completed.returncode != 0 or match is None:
-        raise BenchError(
-            f"graphtasks seed failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
-        )
-    print(f"  {completed.stdout.strip()}", file=sys.stderr, flush=True)
-    return float(match.group(2)), float(match.group(3).replace(",", ""))
 
 
 def check_and_walk(run: BackendRun, server: Server, token: str, database_url: str, page: int) -> list[str]:
@@ -281,16 +167,10 @@ def check_answers(run: BackendRun, client: httpx.Client, database_url: str) -> N
     selected: list[dict[str, Any]] = fetch(client, SELECT_PATH).json()["value"]
     if len(selected) != min(PAGE_SIZE, run.tasks):
         run.problems.append(f"$select page: {len(selected)} tasks, expected {PAGE_SIZE}")
-    extra = {key for item in selected for key in item} - {"@odata.type", "displayName", "status"}
+    # annotations (@odata.type, @odata.etag) are not properties: $select leaves them in
+    extra = {key for item in selected for key in item if not key.startswith("@")} - {"displayName", "status"}
     if extra:
         run.problems.append(f"$select=displayName,status answered other properties too: {sorted(extra)}")
-
-
-def fetch(client: httpx.Client, path: str) -> httpx.Response:
-    response = client.get(path)
-    if response.status_code != 200:
-        raise BenchError(f"GET {path} -> {response.status_code} {response.text[:400]}")
-    return response
 
 
 def database_counts(database_url: str) -> tuple[int, int]:
@@ -350,11 +230,6 @@ def sample_ids(client: httpx.Client) -> list[str]:
     return found[:: max(1, len(found) // GET_IDS)][:GET_IDS]
 
 
-def path_lua(path: str, token: str) -> str:
-    """GET the same path and query on every request; every answer must be 200."""
-    return lua_prelude("GET", token, 200) + f"wrk.path = {lua_string(path)}\n" + LUA_COMMON
-
-
 def targets(run: BackendRun, server: Server, token: str, ids: list[str]) -> list[Target]:
     deep = run.walk or Walk(requested_page=1)
     paths = [
@@ -395,139 +270,6 @@ def database_notes(database_url: str) -> dict[str, Any]:
             }
     finally:
         engine.dispose()
-
-
-# --- output -----------------------------------------------------------------------------------------
-
-
-def ratio(value: float | None, reference: float | None) -> float | None:
-    return value / reference if value is not None and reference else None
-
-
-def fmt(value: float | None, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def source_version() -> str:
-    """The commit measured, and whether src/ had uncommitted changes (others work in the same tree)."""
-    git = ["git", "-C", str(REPO_DIR)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "src"], capture_output=True, text=True, check=False
-    )
-    commit = head.stdout.strip() or "unknown commit"
-    return f"{commit} + uncommitted changes in src/" if dirty.stdout.strip() else commit
-
-
-def header(args: argparse.Namespace, load_before: float, runs: list[BackendRun], source: str) -> str:
-    loads = ", ".join(f"{run.backend} {run.load_average_before_wrk:.2f}" for run in runs)
-    return (
-        f"\n## graphtasks query benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
-        f"- data: {args.tasks:,} tasks of one tenant (graphtasks seed --seed {args.seed}), "
-        f"{ANALYZED}\n"
-        f"- load generator: {wrk_version()}, {args.threads} thread(s), {args.concurrency} connections, "
-        f"{args.duration} s per run after {args.warmup} s warm-up; every status must be 200\n"
-        f"- server: graphtasks serve (uvicorn, 1 worker, no access log) at {source}, "
-        f"Python {platform.python_version()}\n"
-        f"- machine: {os.cpu_count()} cores, shared by wrk, the server and the database; figures are "
-        f"closed-loop, p50 includes queueing. 1-min load average before seeding {load_before:.2f}, "
-        f"before the wrk runs: {loads}\n"
-        "- ratio = p50 / get-by-id p50 of the same backend and run\n"
-    )
-
-
-def results_table(runs: list[BackendRun]) -> str:
-    columns = ["query", "backend", "requests/s", "p50 ms", "p99 ms", "errors", "p50 / get-by-id p50"]
-    rows = [
-        [
-            r.target, r.backend, f"{r.requests_per_s:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
-            str(r.errors), fmt(ratio(r.p50_ms, run.p50(GET_BY_ID))),
-        ]
-        for run in runs
-        for r in run.results
-    ]  # fmt: skip
-    return render_table(columns, rows, numeric=[False, False, True, True, True, True, True])
-
-
-def summary_table(runs: list[BackendRun]) -> str:
-    columns = [
-        "backend", "tasks", "seed rows/s", f"{STATUS} (/$count)", "deep page", "walk total s",
-        "walk ms/page", "serial p50 ms page 1 / deep", "deep / page-1 p50 (wrk)", "(serial)",
-    ]  # fmt: skip
-    rows = []
-    for run in runs:
-        walk = run.walk or Walk(requested_page=0)
-        serial = f"{fmt(run.serial_first_page_ms)} / {fmt(run.serial_deep_page_ms)}"
-        rows.append(
-            [
-                run.backend, f"{run.tasks:,}", f"{run.seed_rows_per_s:,.0f}", fmt(run.matching, ","),
-                str(walk.reached_page), f"{walk.seconds:.2f}", f"{walk.per_page_ms:.2f}", serial,
-                fmt(deep_ratio(run)), fmt(ratio(run.serial_deep_page_ms, run.serial_first_page_ms)),
-            ]
-        )  # fmt: skip
-    return render_table(columns, rows, numeric=[False, *[True] * 9])
-
-
-def deep_ratio(run: BackendRun) -> float | None:
-    """The deep page's wrk p50 over page 1's, from the same backend and run."""
-    return ratio(run.p50((run.walk or Walk(requested_page=0)).label), run.p50(FIRST_PAGE))
-
-
-def verdict(value: float | None, limit: float, unit: str) -> str:
-    met = "met" if value is not None and value <= limit else "not met"
-    return f"{fmt(value)}{unit} ({met})"
-
-
-def goals(runs: list[BackendRun], concurrency: int) -> str:
-    """The project's goals next to this run's figures: reported, never asserted."""
-    lines = ["", "Goals (reported, not asserted; wrk p50 at saturation includes queueing):"]
-    for run in runs:
-        page = (run.walk or Walk(requested_page=0)).reached_page
-        if run.backend == "sqlite":
-            scale = (
-                ""
-                if run.tasks == 1_000_000
-                else f"; the goal is at 1,000,000 tasks, this run has {run.tasks:,}"
-            )
-            lines.append(
-                f"- [sqlite] page of 100 with an indexed filter, p50 < 20 ms: "
-                f"wrk at {concurrency} connections {verdict(run.p50(FIRST_PAGE), 20, ' ms')}, "
-                f"one request at a time {verdict(run.serial_first_page_ms, 20, ' ms')}{scale}"
-            )
-        serial = ratio(run.serial_deep_page_ms, run.serial_first_page_ms)
-        lines.append(
-            f"- [{run.backend}] page {page} within 1.5x of page 1 (p50): "
-            f"wrk {verdict(deep_ratio(run), 1.5, 'x')}, "
-            f"one request at a time {verdict(serial, 1.5, 'x')}"
-        )
-    return "\n".join(lines)
-
-
-def write_results(args: argparse.Namespace, runs: list[BackendRun], load_before: float, source: str) -> None:
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    backends = []
-    for run in runs:
-        document = asdict(run)
-        document["walk"] = (
-            None if run.walk is None else {**asdict(run.walk), "per_page_ms": run.walk.per_page_ms}
-        )
-        document["results"] = [
-            {**{k: v for k, v in asdict(r).items() if k != "ratio_to_bare"},
-             "p50_ratio_to_get_by_id": ratio(r.p50_ms, run.p50(GET_BY_ID))}
-            for r in run.results
-        ]  # fmt: skip
-        backends.append(document)
-    document = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "tool": wrk_version(),
-        "arguments": {k: v for k, v in vars(args).items() if k != "postgres_admin_url"},
-        "cpu_count": os.cpu_count(),
-        "load_average_before": load_before,
-        "python": platform.python_version(),
-        "source": source,
-        "backends": backends,
-    }
-    RESULTS_PATH.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

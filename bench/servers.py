@@ -1,0 +1,233 @@
+"""Servers and databases of the benchmarks: subprocesses on free ports, throwaway databases, tokens,
+seeding, and the memory a server process holds.
+
+Knows how to start `graphtasks serve` and bench/bare_app.py as subprocesses, how to run `graphtasks
+seed` and `graphtasks token` (in this process), and how to make and drop a database; never loads a
+server (wrk.py does that) and never prints a table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from graphtasks.cli import main as graphtasks_cli
+from graphtasks.config import DEFAULT_TENANT
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GRAPHTASKS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+GRAPHTASKS = [sys.executable, "-m", "graphtasks"]
+READY_PATH = "/common/discovery/v2.0/keys"
+LOG_TAIL_LINES = 40
+SEED_LINE = re.compile(r"seeded (\d+) tasks .* in ([\d.]+) s \(([\d,]+)/s\)")
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on: a server died, wrk failed, seeding failed."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server subprocess on a local port, with its combined stdout/stderr in a log file."""
+
+    name: str
+    command: list[str]
+    log_path: Path
+    ready_path: str = "/"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise BenchError(f"{self.name} is not running")
+        return self.process.pid
+
+    def check_alive(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            raise BenchError(f"{self.name} exited (code {code}); log tail:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) or "(empty log)"
+
+
+def bare_server(workdir: Path) -> Server:
+    """bench/bare_app.py: a constant 201 under the same uvicorn.run arguments as graphtasks serve."""
+    return Server("bare app", [sys.executable, str(BENCH_DIR / "bare_app.py")], workdir / "bare.log")
+
+
+def graphtasks_server(name: str, database_url: str, workdir: Path, flags: tuple[str, ...] = ()) -> Server:
+    """`graphtasks serve` on `database_url` with extra serve flags (e.g. --no-flush-to-disk)."""
+    command = [*GRAPHTASKS, "serve", "--database", database_url, *flags]
+    log_path = workdir / f"{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}.log"
+    return Server(name, command, log_path, ready_path=READY_PATH)
+
+
+@contextlib.contextmanager
+def running(server: Server, *, ready_path: str | None = None) -> Iterator[Server]:
+    """Start the server with --port, wait until it answers HTTP, and stop it (SIGTERM) afterwards."""
+    command = [*server.command, "--port", str(server.port)]
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_DIR)
+    try:
+        wait_ready(server, server.ready_path if ready_path is None else ready_path)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
+def wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        server.check_alive()
+        try:
+            httpx.get(server.url + path, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise BenchError(f"{server.name} did not start in {timeout_s:.0f} s; log tail:\n{server.log_tail()}")
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, workdir: Path, admin_url: str) -> Iterator[str]:
+    """A new SQLite file in the temp dir, or a uniquely named PostgreSQL database dropped afterwards."""
+    if backend == "sqlite":
+        path = workdir / f"graphtasks-bench-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:  # a million tasks take most of a GiB: do not keep them until the whole run ends
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        return
+    name = f"graphtasks_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin.url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def graphtasks_command(*args: str) -> tuple[int, str]:
+    """Run a `graphtasks` sub-command (token, seed) in this process: the same code as `python -m
+    graphtasks`, without importing graphtasks again for each call. Returns the exit code and output."""
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = graphtasks_cli(list(args))
+    except Exception as error:  # a database error, say: reported as the command's failure
+        return 1, f"{output.getvalue()}{type(error).__name__}: {error}"
+    return code, output.getvalue()
+
+
+def issue_token(database_url: str) -> str:
+    """An application token of the default tenant with all four permissions, valid for a day."""
+    code, output = graphtasks_command("token", "--database", database_url, "--expires", "1d")
+    if code != 0:
+        raise BenchError(f"graphtasks token failed ({code}): {output}")
+    return output.strip()
+
+
+def seed_database(database_url: str, count: int, seed_value: int = 0) -> tuple[float, float]:
+    """`graphtasks seed` for the default tenant, before the server starts; returns seconds and rows/s."""
+    code, output = graphtasks_command(
+        "seed", "--database", database_url, "--count", str(count),
+        "--tenant", DEFAULT_TENANT, "--seed", str(seed_value),
+    )  # fmt: skip
+    match = SEED_LINE.search(output)
+    if code != 0 or match is None:
+        raise BenchError(f"graphtasks seed failed ({code}):\n{output}")
+    print(f"  {output.strip()}", file=sys.stderr, flush=True)
+    return float(match.group(2)), float(match.group(3).replace(",", ""))
+
+
+def serve_options() -> set[str]:
+    """The long options `graphtasks serve --help` lists (flags other engineers may still be adding)."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):
+        graphtasks_cli(["serve", "--help"])
+    return set(re.findall(r"--[a-z][a-z0-9-]*", output.getvalue()))
+
+
+# --- memory -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of a process and its descendants (uvicorn workers), in KiB: now and at peak."""
+
+    rss_kib: int
+    hwm_kib: int
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descending from it, from each /proc/<n>/stat's parent pid."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # the command name (2nd field) may hold spaces: the fields after its ')' are fixed
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
+def memory_of(pid: int) -> Memory:
+    """VmRSS and VmHWM of /proc/<pid>/status, summed over the process tree (0 where unreadable)."""
+    rss = hwm = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            status = (Path("/proc") / str(member) / "status").read_text()
+            rss += _status_kib(status, "VmRSS")
+            hwm += _status_kib(status, "VmHWM")
+    return Memory(rss, hwm)
+
+
+def _status_kib(status: str, key: str) -> int:
+    match = re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) if match else 0
