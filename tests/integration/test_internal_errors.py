@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
@@ -58,3 +59,35 @@ def test_an_unexpected_error_is_a_graph_500(backend: Backend, method: str) -> No
     assert "database went away" not in response.text
     assert response.headers["client-request-id"] == "c-500"
     assert error["innerError"]["request-id"] == response.headers["request-id"]
+
+
+def test_a_client_that_leaves_while_its_body_is_read_gets_no_answer_and_logs_no_error(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(Settings(), backend=backend)
+    request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
+    token = issue_token(backend.keys, request, issuer_base=Settings().issuer)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "path": TASKS_PATH,
+        "query_string": b"",
+        "headers": [
+            (b"host", b"graphtasks.test"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"100"),
+        ],
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+    assert "unhandled error" not in caplog.text

@@ -57,7 +57,19 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
-            yield conn
+            if self.dialect != "postgresql":
+                yield conn
+                return
+            # Reads run in autocommit: under READ COMMITTED every statement takes its own snapshot
+            # anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that buy
+            # nothing. Set on the driver's connection, on the client side: SQLAlchemy's isolation-level
+            # option would add round trips of its own to set and reset the session's level.
+            driver_connection = conn.connection.driver_connection
+            driver_connection.autocommit = True  # type: ignore[union-attr]
+            try:
+                yield conn
+            finally:
+                driver_connection.autocommit = False  # type: ignore[union-attr]
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,6 +71,8 @@ class GraphContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except ClientDisconnect:
+            return  # the client left while its body was read: nobody to answer, nothing went wrong
         except Exception as error:
             if started:
                 raise
