@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+from tests.support.server import free_port
 
 from graphtasks.cli import main as graphtasks_cli
 from graphtasks.config import DEFAULT_TENANT
@@ -40,12 +40,6 @@ SEED_LINE = re.compile(r"seeded (\d+) tasks .* in ([\d.]+) s \(([\d,]+)/s\)")
 
 class BenchError(Exception):
     """The benchmark cannot go on: a server died, wrk failed, seeding failed."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

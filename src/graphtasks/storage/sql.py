@@ -13,9 +13,23 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Insert,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
@@ -50,10 +64,45 @@ _UPDATE_TASK = update(tasks).where(_TASK_KEY)
 _DELETE_TASK = delete(tasks).where(_TASK_KEY)
 
 
+@dataclass(frozen=True)
+class _ChildStatements:
+    """The statements on one navigation collection's table, built once like the task ones."""
+
+    select: Select[Any]
+    lock: Select[Any]
+    insert: Insert
+    update: Update
+    delete: Delete
+    delete_of_task: Delete
+
+
+def _child_statements(table: Table) -> _ChildStatements:
+    of_task = (table.c.tenant_id == bindparam("key_tenant")) & (table.c.task_id == bindparam("key_task"))
+    key = of_task & (table.c.id == bindparam("key_id"))
+    select_child = select(table).where(key)
+    return _ChildStatements(
+        select=select_child,
+        lock=select_child.with_for_update(),
+        insert=insert(table),
+        update=update(table).where(key),
+        delete=delete(table).where(key),
+        delete_of_task=delete(table).where(of_task),
+    )
+
+
+_CHILD_STATEMENTS = {navigation: _child_statements(child.table) for navigation, child in CHILD_TABLES.items()}
+
+
 def _task_key(tenant_id: str, task_id: str) -> dict[str, str]:
     """The parameters of _TASK_KEY; an id that cannot exist is a 404 before any query."""
     _require_possible_id(task_id, task_not_found)
     return {"key_tenant": tenant_id, "key_id": task_id}
+
+
+def _child_key(query: ChildQuery, child_id: str) -> dict[str, str]:
+    """The parameters of a child statement's key; an id that cannot exist is a 404 before any query."""
+    _require_possible_id(child_id, lambda child: child_not_found(query.navigation, child))
+    return {"key_tenant": query.tenant_id, "key_task": query.task_id, "key_id": child_id}
 
 
 def _require_possible_id(task_id: str, missing: Callable[[str], NotFound]) -> None:
@@ -142,11 +191,8 @@ class SqlTaskStore:
             self._check(conn, tenant_id, task_id, check)
             if conn.execute(_DELETE_TASK, _task_key(tenant_id, task_id)).rowcount == 0:
                 raise task_not_found(task_id)
-            for child in CHILD_TABLES.values():
-                table = child.table
-                conn.execute(
-                    delete(table).where((table.c.tenant_id == tenant_id) & (table.c.task_id == task_id))
-                )
+            for statements in _CHILD_STATEMENTS.values():
+                conn.execute(statements.delete_of_task, {"key_tenant": tenant_id, "key_task": task_id})
 
         self._db.run_write(unit)
 
@@ -176,16 +222,15 @@ class SqlTaskStore:
             return self._get_child(conn, query, child_id)
 
     def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
-        table, columns = self._child_table(query)
-        values = {columns[name].name: value for name, value in child.values.items()}
+        columns = CHILD_TABLES[query.navigation].columns
+        row = {columns[name].name: value for name, value in child.values.items()}
+        row |= {"tenant_id": query.tenant_id, "task_id": query.task_id, "id": child.id}
 
         def unit(conn: Connection) -> None:
             # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
             if conn.execute(_LOCK_PARENT, _task_key(query.tenant_id, query.task_id)).first() is None:
                 raise task_not_found(query.task_id)
-            conn.execute(
-                insert(table).values(tenant_id=query.tenant_id, task_id=query.task_id, id=child.id, **values)
-            )
+            conn.execute(_CHILD_STATEMENTS[query.navigation].insert, row)
 
         self._db.run_write(unit)
 
@@ -197,14 +242,14 @@ class SqlTaskStore:
         *,
         check: Precondition[ChildRecord] | None = None,
     ) -> ChildRecord:
-        table, columns = self._child_table(query)
+        columns = CHILD_TABLES[query.navigation].columns
 
         def unit(conn: Connection) -> ChildRecord:
             self._check_child(conn, query, child_id, check)
             if changes:
                 values = {columns[name].name: value for name, value in changes.items()}
-                statement = update(table).where(self._child_key(query, child_id)).values(**values)
-                if conn.execute(statement).rowcount == 0:
+                statement = _CHILD_STATEMENTS[query.navigation].update
+                if conn.execute(statement, {**_child_key(query, child_id), **values}).rowcount == 0:
                     raise child_not_found(query.navigation, child_id)
             return self._get_child(conn, query, child_id)
 
@@ -213,11 +258,10 @@ class SqlTaskStore:
     def delete_child(
         self, query: ChildQuery, child_id: str, *, check: Precondition[ChildRecord] | None = None
     ) -> None:
-        table, _ = self._child_table(query)
-
         def unit(conn: Connection) -> None:
             self._check_child(conn, query, child_id, check)
-            if conn.execute(delete(table).where(self._child_key(query, child_id))).rowcount == 0:
+            statement = _CHILD_STATEMENTS[query.navigation].delete
+            if conn.execute(statement, _child_key(query, child_id)).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
 
         self._db.run_write(unit)
@@ -265,21 +309,6 @@ class SqlTaskStore:
         with self._db.read() as conn:
             return int(conn.execute(count_statement(collection, request)).scalar_one())
 
-    @staticmethod
-    def _child_table(query: ChildQuery) -> tuple[Table, dict[str, Any]]:
-        child = CHILD_TABLES[query.navigation]
-        return child.table, child.columns
-
-    @staticmethod
-    def _child_key(query: ChildQuery, child_id: str) -> ColumnElement[bool]:
-        _require_possible_id(child_id, lambda child: child_not_found(query.navigation, child))
-        table = CHILD_TABLES[query.navigation].table
-        return (
-            (table.c.tenant_id == query.tenant_id)
-            & (table.c.task_id == query.task_id)
-            & (table.c.id == child_id)
-        )
-
     def _get(self, conn: Connection, tenant_id: str, task_id: str, *, lock: bool = False) -> TaskRecord:
         row = conn.execute(_LOCK_TASK if lock else _SELECT_TASK, _task_key(tenant_id, task_id)).first()
         if row is None:
@@ -289,12 +318,14 @@ class SqlTaskStore:
     def _get_child(
         self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
     ) -> ChildRecord:
-        child = CHILD_TABLES[query.navigation]
-        statement = select(child.table).where(self._child_key(query, child_id))
-        row = conn.execute(statement.with_for_update() if lock else statement).first()
+        statements = _CHILD_STATEMENTS[query.navigation]
+        statement = statements.lock if lock else statements.select
+        row = conn.execute(statement, _child_key(query, child_id)).first()
         if row is None:
             raise child_not_found(query.navigation, child_id)
-        return ChildRecord(row.id, query.entity_type, child_values(row, child.columns))
+        return ChildRecord(
+            row.id, query.entity_type, child_values(row, CHILD_TABLES[query.navigation].columns)
+        )
 
     def _check(
         self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None
