@@ -40,7 +40,6 @@ def document(report: SuiteReport, goals: list[Goal]) -> dict[str, object]:
         "finished_at": report.finished_at,
         "machine": {**report.machine, "load_average_after": report.load_average_after, "wrk": report.wrk},
         "config": config,
-        "serve_options": report.serve_options,
         "backends": {backend.backend: backend_document(backend) for backend in report.backends},
         "scaleout": report.scaleout,
         "goals": [asdict(goal) for goal in goals],

@@ -3,8 +3,8 @@
 1. operations: the bare app, create, get by id, PATCH and the list page at each concurrency, one
    graphtasks server for all of them; the bare app is measured again at each concurrency, just before
    graphtasks, so each ratio compares two runs a few seconds apart;
-2. durability: creates under --flush-to-disk / --no-flush-to-disk (and --group-commit /
-   --no-group-commit where `graphtasks serve` has them), one server per setting on one database;
+2. durability: creates under --flush-to-disk / --no-flush-to-disk, each with --group-commit and
+   --no-group-commit, one server per setting on one database;
 3. curve: per size, a database seeded with that many tasks before the server starts, then creates
    and the list page.
 
@@ -43,13 +43,14 @@ from bench.servers import (
 from bench.tasks import FIRST_PAGE_PATH, PATCH_BODY, sample_ids, stored_count
 from bench.wrk import Result, Target, measure, path_lua, post_lua, rotating_lua
 
-GROUP_COMMIT_FLAGS = frozenset({"--group-commit", "--no-group-commit"})
+# (flush to disk, group commit): both flush settings, each with group commit on and off.
+DURABILITY_SETTINGS = [(flush, group) for flush in (False, True) for group in (True, False)]
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One backend's pass: the settings, where files go, the bare app, the create body and the options
-    every graphtasks server of the pass gets (e.g. --workers) or may get (what `serve --help` lists)."""
+    """One backend's pass: the settings, where files go, the bare app, the create body and the flags
+    every graphtasks server of the pass gets (e.g. --workers)."""
 
     config: SuiteConfig
     backend: str
@@ -57,7 +58,6 @@ class Pass:
     bare: Server
     body: bytes
     serve_flags: tuple[str, ...] = ()
-    serve_options: frozenset[str] = frozenset()
     started: float = field(default_factory=time.monotonic)
 
     def target(self, operation: str, url: str, lua: str, expected: int) -> Target:
@@ -133,26 +133,18 @@ def operations_at(
 # --- 2. durability ----------------------------------------------------------------------------------
 
 
-def durability_settings(serve_options: frozenset[str]) -> list[tuple[bool, bool | None]]:
-    """(flush to disk, group commit) pairs: both flush settings, each with group commit on and off
-    when the server has the option (None: the server's default)."""
-    if GROUP_COMMIT_FLAGS <= serve_options:
-        return [(flush, group) for flush in (False, True) for group in (True, False)]
-    return [(False, None), (True, None)]
-
-
-def durability_flags(flush_to_disk: bool, group_commit: bool | None) -> tuple[str, ...]:
-    flags = ["--flush-to-disk" if flush_to_disk else "--no-flush-to-disk"]
-    if group_commit is not None:
-        flags.append("--group-commit" if group_commit else "--no-group-commit")
-    return tuple(flags)
+def durability_flags(flush_to_disk: bool, group_commit: bool) -> tuple[str, ...]:
+    return (
+        "--flush-to-disk" if flush_to_disk else "--no-flush-to-disk",
+        "--group-commit" if group_commit else "--no-group-commit",
+    )
 
 
 def run_durability(run: Pass, report: BackendReport) -> None:
     load = run.config.load(GOAL_CONCURRENCY)
     with fresh_database(run.backend, run.workdir, run.config.postgres_admin_url) as database_url:
         token = issue_token(database_url)
-        for flush, group in durability_settings(run.serve_options):
+        for flush, group in DURABILITY_SETTINGS:
             flags = durability_flags(flush, group)
             run.progress(f"creates with {' '.join(flags)}")
             memory = MemoryRecord(f"graphtasks ({' '.join(flags)})")

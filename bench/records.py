@@ -68,11 +68,10 @@ class MemoryRecord:
 
 @dataclass(frozen=True)
 class DurabilityRun:
-    """Creates at GOAL_CONCURRENCY under one setting of --flush-to-disk and --group-commit (None: the
-    server's default, when it has no such option)."""
+    """Creates at GOAL_CONCURRENCY under one setting of --flush-to-disk and --group-commit."""
 
     flush_to_disk: bool
-    group_commit: bool | None
+    group_commit: bool
     result: Result
 
 
@@ -118,7 +117,6 @@ class SuiteReport:
     started_at: str
     machine: dict[str, object]
     wrk: str
-    serve_options: list[str]
     backends: list[BackendReport] = field(default_factory=list)
     scaleout: dict[str, object] | None = None
     notes: list[str] = field(default_factory=list)

@@ -75,8 +75,8 @@ def memory_table(report: SuiteReport) -> str:
     return render_table(columns, rows, numeric=[False, False, True, True])
 
 
-def on_off(value: bool | None) -> str:
-    return "default" if value is None else "on" if value else "off"
+def on_off(value: bool) -> str:
+    return "on" if value else "off"
 
 
 def durability_table(report: SuiteReport) -> str:

@@ -175,14 +175,6 @@ def seed_database(database_url: str, count: int, seed_value: int = 0) -> tuple[f
     return float(match.group(2)), float(match.group(3).replace(",", ""))
 
 
-def serve_options() -> set[str]:
-    """The long options `graphtasks serve --help` lists (flags other engineers may still be adding)."""
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):
-        graphtasks_cli(["serve", "--help"])
-    return set(re.findall(r"--[a-z][a-z0-9-]*", output.getvalue()))
-
-
 # --- memory -----------------------------------------------------------------------------------------
 
 

@@ -7,23 +7,20 @@ SQLite and PostgreSQL against a bare ASGI app on the same server stack, in the s
 
 Per backend (phases.py): create, get by id, PATCH and a list page of 100 (indexed filter, orderby) at
 each concurrency, each with its ratio to the bare app's requests/s; creates with flushing to disk on and
-off (and group commit on and off, where `graphtasks serve` has the option); the curve of creates/s and
-page latency against stored tasks; the servers' resident memory. Then bench/scaleout.py on PostgreSQL
-where it exists. Writes bench/results/suite.{json,md} and suite-curve.png, prints the Markdown, and
-exits 1 when any request failed (2 without wrk); the goals are reported next to the figures, never
-enforced.
+off, each with group commit on and off; the curve of creates/s and page latency against stored tasks;
+the servers' resident memory. Then bench/scaleout.py on PostgreSQL. Writes bench/results/suite.{json,md}
+and suite-curve.png, prints the Markdown, and exits 1 when any request failed (2 without wrk); the goals
+are reported next to the figures, never enforced.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,18 +34,11 @@ if __package__ in {None, ""}:  # run as `python bench/suite.py`: make the `bench
 from bench.artifacts import publish, write_all
 from bench.common import machine_info
 from bench.goals import evaluate
-from bench.phases import GROUP_COMMIT_FLAGS, Pass, run_backend
+from bench.phases import Pass, run_backend
 from bench.records import GOAL_CONCURRENCY, SuiteConfig, SuiteReport
 from bench.report import render
-from bench.servers import (
-    BENCH_DIR,
-    POSTGRES_ADMIN_URL,
-    REPO_DIR,
-    BenchError,
-    bare_server,
-    running,
-    serve_options,
-)
+from bench.scaleout import measure_scaleout
+from bench.servers import BENCH_DIR, POSTGRES_ADMIN_URL, REPO_DIR, BenchError, bare_server, running
 from bench.tasks import create_body
 from bench.wrk import wrk_version
 
@@ -81,7 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         started_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         machine=machine_info(),
         wrk=wrk_version(),
-        serve_options=sorted(serve_options()),
     )
     try:
         run(config, report)
@@ -109,7 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> SuiteConfig:
     parser.add_argument("--concurrency", help="comma-separated connection counts (1,32,128; 1,32)")
     parser.add_argument("--sizes", help="stored tasks of the curve, e.g. 0,100k,1M (quick: 0,1000)")
     parser.add_argument("--threads", type=int, choices=[1, 2], default=1, help="wrk threads (wrk -t)")
-    parser.add_argument("--workers", type=int, default=1, help="graphtasks serve --workers, where it has it")
+    parser.add_argument("--workers", type=int, default=1, help="graphtasks serve --workers")
     parser.add_argument("--seed", type=int, default=0, help="graphtasks seed --seed")
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR / "results", help="where files go")
     parser.add_argument("--publish", action="store_true", help="copy the report and plot into docs/")
@@ -133,6 +122,8 @@ def to_config(args: argparse.Namespace) -> SuiteConfig:
     duration = preset.duration if args.duration is None else args.duration
     if min(concurrencies) < 1 or duration < 1:
         raise ValueError("--concurrency and --duration must be at least 1")
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
     return SuiteConfig(
         backends=("sqlite", "postgres") if args.backend == "both" else (args.backend,),
         concurrencies=concurrencies,
@@ -163,27 +154,16 @@ def numbers(text: str) -> tuple[int, ...]:
 
 def run(config: SuiteConfig, report: SuiteReport) -> None:
     """The bare app for the whole run; per backend, its three phases; then scale-out."""
-    options = frozenset(report.serve_options)
-    flags = worker_flags(config, options)
+    flags = ("--workers", str(config.workers)) if config.workers > 1 else ()
     if "postgres" in config.backends:
         check_postgres(config.postgres_admin_url)
-    if not GROUP_COMMIT_FLAGS <= options:
-        report.notes.append("graphtasks serve has no --group-commit option: group commit not compared")
     with tempfile.TemporaryDirectory(prefix="graphtasks-suite-") as tmp:
         workdir = Path(tmp)
         with running(bare_server(workdir)) as bare:
             for backend in config.backends:
-                run_pass = Pass(config, backend, workdir, bare, create_body(), flags, options)
+                run_pass = Pass(config, backend, workdir, bare, create_body(), flags)
                 report.backends.append(run_backend(run_pass))
         report.scaleout = run_scaleout(config, workdir, report.notes)
-
-
-def worker_flags(config: SuiteConfig, options: frozenset[str]) -> tuple[str, ...]:
-    if config.workers == 1:
-        return ()
-    if "--workers" not in options:
-        raise BenchError("--workers: this graphtasks serve has no --workers option")
-    return ("--workers", str(config.workers))
 
 
 def check_postgres(admin_url: str) -> None:
@@ -198,32 +178,21 @@ def check_postgres(admin_url: str) -> None:
 
 
 def run_scaleout(config: SuiteConfig, workdir: Path, notes: list[str]) -> dict[str, object] | None:
-    """bench/scaleout.py's measure_scaleout on PostgreSQL, where the module exists; else a note."""
+    """bench/scaleout.py's measure_scaleout on PostgreSQL (a note when --no-scaleout skips it); its
+    rows' request errors count in SuiteReport.errors()."""
     if "postgres" not in config.backends:
         return None
     if not config.scaleout:
         notes.append("scale-out not run (--no-scaleout, the default with --quick)")
         return None
-    if importlib.util.find_spec("bench.scaleout") is None:
-        notes.append("bench/scaleout.py does not exist: scale-out not measured")
-        return None
     (workdir / "scaleout").mkdir()
     print("[postgres] scale-out (bench/scaleout.py)", file=sys.stderr, flush=True)
-    try:
-        measure: Callable[..., object] = importlib.import_module("bench.scaleout").measure_scaleout
-        result = measure(
-            duration_s=float(config.duration_s),
-            concurrency=GOAL_CONCURRENCY,
-            workdir=workdir / "scaleout",
-            admin_url=config.postgres_admin_url,
-        )
-    except Exception as error:  # another engineer's module: its failure is reported, not fatal
-        notes.append(f"scale-out failed: {type(error).__name__}: {error}")
-        return None
-    if not isinstance(result, dict):
-        notes.append(f"scale-out answered a {type(result).__name__}, not a dict")
-        return None
-    return {str(key): value for key, value in result.items()}
+    return measure_scaleout(
+        duration_s=float(config.duration_s),
+        concurrency=GOAL_CONCURRENCY,
+        workdir=workdir / "scaleout",
+        admin_url=config.postgres_admin_url,
+    )
 
 
 def shown(path: Path) -> Path:

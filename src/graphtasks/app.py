@@ -71,12 +71,13 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
     tasks = TaskHandlers(settings, backend.store, skiptokens, calls)
     navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
-    guard = make_guard(token_verifier(settings, backend.keys), TenantLicences(backend.tenants.find), calls)
+    licences = TenantLicences(backend.tenants.find)
+    guard = make_guard(token_verifier(settings, backend.keys), licences, calls=calls)
     token_service = TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find)
     routes = [
         *graph_routes(tasks, navigation, guard),
         *batch_routes(batch_handler(settings.max_body_bytes), guard),
         *document_routes(settings),
-        *discovery_routes(backend.keys, settings, token_service, calls),
+        *discovery_routes(backend.keys, settings, token_service, calls=calls),
     ]
     return GraphApplication(routes, on_shutdown=calls.close)

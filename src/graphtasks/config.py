@@ -43,8 +43,10 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # None keeps each backend's default; see storage/engine.py.
     flush_to_disk: bool | None = None
-    # Concurrent writes share one transaction and one commit (one fsync), each answered only after it:
-    # the create rate holds up with flush_to_disk on. See storage/group_commit.py.
+    # Concurrent writes share one transaction and one commit (one fsync), each answered only after it,
+    # so flushing to disk costs SQLite's create rate little; PostgreSQL already merges concurrent
+    # commits' flushes, and there it changes little either way (docs/performance.md). See
+    # storage/group_commit.py.
     group_commit: bool = True
     page_size: int = 1000
     access_log: bool = False

@@ -155,8 +155,9 @@ def _serve_workers(settings: Settings, tls: TlsFiles | None, workers: int) -> No
     from graphtasks.asgi import SETTINGS_VARIABLE, settings_to_json
 
     # Migrate and make the first signing key here, once, before any worker starts: workers starting
-    # together then find the database ready. (Alembic on SQLite takes no lock, so concurrent first
-    # migrations of one file collide; PostgreSQL's are serialized by an advisory lock either way.)
+    # together would manage (migrations and the first key are serialized in the database), but would
+    # all wait on one another; this way they find the database ready. It also fails here, once, with a
+    # readable error when the database cannot be opened.
     open_backend(settings).database.dispose()
     # Workers are spawned, not forked: they inherit the environment, and nothing else of this process.
     os.environ[SETTINGS_VARIABLE] = settings_to_json(settings)

@@ -6,7 +6,8 @@ process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL
 PostgreSQL gets the same choice through synchronous_commit.
 
 `group_commit` runs concurrent writes (Database.run_write) in shared transactions, so that many writes
-pay for one commit and one fsync (storage/group_commit.py says how, and why it cannot deadlock).
+pay for one commit and one fsync (storage/group_commit.py says how, and how a PostgreSQL group that
+meets another connection's lock gives the waiting write back to run alone).
 """
 
 from __future__ import annotations
@@ -64,12 +65,12 @@ class Database:
             # anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that buy
             # nothing. Set on the driver's connection, on the client side: SQLAlchemy's isolation-level
             # option would add round trips of its own to set and reset the session's level.
-            driver_connection = conn.connection.driver_connection
-            driver_connection.autocommit = True  # type: ignore[union-attr]
+            driver_connection: Any = conn.connection.driver_connection
+            driver_connection.autocommit = True
             try:
                 yield conn
             finally:
-                driver_connection.autocommit = False  # type: ignore[union-attr]
+                _end_autocommit(conn, driver_connection)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -89,6 +90,16 @@ class Database:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
             conn.exec_driver_sql("COMMIT")
+
+    @contextmanager
+    def exclusive_write(self, lock_id: int) -> Iterator[Connection]:
+        """A write transaction that the exclusive_write(lock_id) of other processes queue behind from
+        its start, so a check-then-insert is safe across instances: SQLite's write lock, taken at BEGIN
+        IMMEDIATE, already is such a lock; PostgreSQL takes a transaction-scoped advisory lock."""
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(lock_id)})")
+            yield conn
 
     def _group_transaction(self, size: int) -> AbstractContextManager[Connection]:
         if size > 1 and self.dialect == "postgresql":
@@ -133,6 +144,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _end_autocommit(conn: Connection, driver_connection: Any) -> None:
+    """Back to transactions before the connection returns to the pool. A connection lost during the
+    read is not reset (psycopg refuses, and that error would hide the real one); it is discarded."""
+    if conn.invalidated or driver_connection.closed:
+        return
+    try:
+        driver_connection.autocommit = False
+    except Exception:
+        # Discarded rather than back to the pool still in autocommit; whatever the read raised (or
+        # returned) stands.
+        conn.invalidate()
 
 
 def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: bool = True) -> Database:

@@ -229,12 +229,15 @@ class GroupCommitter:
         try:
             pending.value = pending.unit(conn)
         except Exception as error:
+            # Recorded first: should the rollback fail with the whole transaction, the caller still
+            # gets its own error.
+            pending.error = error
             conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
             conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
             if self._retry_alone(error):
+                pending.error = None
                 pending.state = _State.ALONE
                 return False
-            pending.error = error
             return True
         conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
         return True

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
 
 from graphtasks.storage.base import AppRegistration, StoredCertificate, StoredSecret, Tenant
 from graphtasks.storage.engine import Database
@@ -38,14 +38,11 @@ class SqlKeyStore:
         all of them sign with, and derive their secrets from, one key (callers read the keys back).
 
         The check and the insert are one transaction, which those of other processes queue behind:
-        SQLite's BEGIN IMMEDIATE (Database.write) holds the database's write lock from the start, and on
-        PostgreSQL a transaction-scoped advisory lock does the same (a plain read under READ COMMITTED
-        would let two transactions both see an empty table).
+        Database.exclusive_write (a plain read under READ COMMITTED would let two PostgreSQL
+        transactions both see an empty table).
         """
         row = {"kid": kid, "private_key_pem": private_key_pem, "created_at": time.time_ns()}
-        with self._db.write() as conn:
-            if self._db.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_CREATION_LOCK_ID})
+        with self._db.exclusive_write(_KEY_CREATION_LOCK_ID) as conn:
             if conn.execute(select(signing_keys.c.kid).limit(1)).first() is None:
                 conn.execute(insert(signing_keys).values(**row))
 

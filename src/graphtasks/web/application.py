@@ -6,6 +6,7 @@ Request path, outermost first:
   Router (Starlette)        web/routes.py (Graph operations, $batch) + documents + discovery
     guard                   bearer token -> Principal, permission check (web/guard.py)
       handler               web/handlers.py, web/navigation.py -> storage (web/blocking.py)
+    $batch                  web/batch.py: each inner request sent through this whole stack
 
 Starlette's own application class would add ServerErrorMiddleware and ExceptionMiddleware around this;
 GraphContextMiddleware already does both jobs, and the two layers cost a measurable share of a request
@@ -43,4 +44,10 @@ class GraphApplication:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
+        # Each route's wrapper looks its exception handlers up here; there are none (the middleware
+        # handles every error), and saying so spares it a KeyError raised and caught per request.
+        scope["starlette.exception_handlers"] = _NO_HANDLERS
         await self._stack(scope, receive, send)
+
+
+_NO_HANDLERS: tuple[dict[Any, Any], dict[int, Any]] = ({}, {})

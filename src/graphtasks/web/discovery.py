@@ -28,7 +28,7 @@ _MAX_FORM_BYTES = 64 * 1024
 
 
 def discovery_routes(
-    keys: KeyRing, settings: Settings, tokens: TokenService, calls: BlockingCalls
+    keys: KeyRing, settings: Settings, tokens: TokenService, *, calls: BlockingCalls
 ) -> list[Route]:
     async def openid_configuration(request: Request) -> Response:
         tenant = request.path_params["tenant"]

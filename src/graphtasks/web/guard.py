@@ -15,14 +15,14 @@ from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.routes import GraphHandler, Guard
 
 
-def make_guard(verifier: TokenVerifier, licences: TenantLicences, calls: BlockingCalls) -> Guard:
+def make_guard(verifier: TokenVerifier, licences: TenantLicences, *, calls: BlockingCalls) -> Guard:
     def guard(access: Access | None, handler: GraphHandler) -> GraphHandler:
         async def guarded(request: Request) -> Response:
             principal = await _authenticate(verifier, request.headers.get("authorization"), calls)
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
-                licensed = await calls.run(licences.look_up, principal.tenant_id)
+                licensed = await calls.point_read(licences.look_up, principal.tenant_id)
             if not licensed:
                 raise not_applicable()
             if access is not None:  # None: the handler checks each thing it does ($batch)
