@@ -19,6 +19,9 @@ DEFAULT_ISSUER = "https://login.graphtasks.local"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # Graph's request-body limit is 4 MB.
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# The request line and the header block, in bytes (web/connections.py says why these numbers).
+DEFAULT_MAX_URL_BYTES = 16 * 1024
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,20 @@ class Settings:
     group_commit: bool = True
     page_size: int = 1000
     access_log: bool = False
+    # What a client may send and how long it may take (web/connections.py): past these a request gets
+    # a Graph error or its connection is closed, so no client can hold a worker.
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 1000
+    # Throttling profile: off, intune (graph-surface.md §4.8) or custom numbers (traffic/throttling.py).
+    throttle: str = "off"
+    # Where throttling counters live when several processes share them; None: the database.
+    redis_url: str | None = None
+    # Fault and latency injection rules loaded at start (traffic/faults.py); changed later through the
+    # admin endpoint or `graphtasks faults`.
+    faults_file: str | None = None
 
     @property
     def cloud(self) -> Cloud:
@@ -77,3 +94,12 @@ class Settings:
             raise ValueError("the body size limit must be at least 1024 bytes")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("the base URL must start with http:// or https://")
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        if self.header_timeout_s <= 0 or self.body_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.max_connections < 1:
+            raise ValueError("the connection limit must be at least 1")
+        if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:
+            raise ValueError("the URL and header limits must be at least 1024 bytes")

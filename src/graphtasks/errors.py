@@ -16,7 +16,13 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── PreconditionFailed          412 PreconditionFailed (If-Match; a graphtasks extension)
     ├── FailedDependency            424 FailedDependency ($batch: a request whose dependency failed)
     ├── PayloadTooLarge             413 RequestEntityTooLarge
-    └── UnsupportedMediaType        415 UnsupportedMediaType
+    ├── UriTooLong                  414 RequestUriTooLong
+    ├── UnsupportedMediaType        415 UnsupportedMediaType
+    ├── HeadersTooLarge             431 RequestHeaderFieldsTooLarge
+    └── Retryable                   (+ Retry-After when the wait is known)
+        ├── TooManyRequests         429 TooManyRequests (Graph's throttling body, graph-surface.md §4.8)
+        ├── ServiceUnavailable      503 ServiceUnavailable
+        └── GatewayTimeout          504 GatewayTimeout
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ class GraphError(Exception):
     intune_envelope: ClassVar[bool] = False
     # Intune's 400 validation errors repeat the message inside innerError (§4.5).
     message_in_inner_error: ClassVar[bool] = False
+    # Fields some errors add inside innerError, besides date and the request ids.
+    inner_error_extra: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -116,8 +124,48 @@ class PayloadTooLarge(GraphError):
     status, code = 413, "RequestEntityTooLarge"
 
 
+class UriTooLong(GraphError):
+    status, code = 414, "RequestUriTooLong"
+
+
 class UnsupportedMediaType(GraphError):
     status, code = 415, "UnsupportedMediaType"
+
+
+class HeadersTooLarge(GraphError):
+    status, code = 431, "RequestHeaderFieldsTooLarge"
+
+
+class Retryable(GraphError):
+    """An answer the client may retry: 429, 503 and 504 are the statuses Graph's SDKs retry, on every
+    method, so one of these must only ever be raised before any state has changed."""
+
+    def __init__(self, message: str, *, retry_after_s: int | None) -> None:
+        # Whole seconds, as Graph sends them (the SDK treats 0 like a missing header: its own backoff).
+        headers = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
+        super().__init__(message, headers=headers)
+        self.retry_after_s = retry_after_s
+
+
+class TooManyRequests(Retryable):
+    status, code = 429, "TooManyRequests"
+    # Graph's throttling answer carries these inside innerError too (graph-surface.md §4.8).
+    inner_error_extra: ClassVar[dict[str, str]] = {
+        "code": "429",
+        "message": "Please retry after",
+        "status": "429",
+    }
+
+    def __init__(self, *, retry_after_s: int | None) -> None:
+        super().__init__("Please retry again later.", retry_after_s=retry_after_s)
+
+
+class ServiceUnavailable(Retryable):
+    status, code = 503, "ServiceUnavailable"
+
+
+class GatewayTimeout(Retryable):
+    status, code = 504, "GatewayTimeout"
 
 
 def task_not_found(task_id: str) -> NotFound:

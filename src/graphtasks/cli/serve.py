@@ -19,6 +19,7 @@ from graphtasks.cli.common import cloud_option, database_options, env, env_int
 from graphtasks.clouds import cloud_named
 from graphtasks.config import DEFAULT_TENANT, Settings
 from graphtasks.tls import TlsFiles, local_tls
+from graphtasks.web.connections import connection_options
 
 
 def add_parser(commands: Any) -> None:
@@ -57,6 +58,8 @@ def add_parser(commands: Any) -> None:
         help="server processes sharing the port, each with its own database connections (default 1)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    _limit_options(serve)
+    _traffic_options(serve)
     serve.add_argument("--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
     serve.add_argument(
         "--tls-dir", default=env("TLS_DIR", "./graphtasks-tls"), help="where the local CA lives"
@@ -97,6 +100,47 @@ def _trust_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=env_int("MAX_CONNECTIONS", 1000),
+        help="open connections per process; past it a request gets 503 with Retry-After (default 1000)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client may take to send a request's line and headers (default 10)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a client may pause while sending a body (default 30)",
+    )
+
+
+def _traffic_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--throttle",
+        default=env("THROTTLE", "off"),
+        help="off (default), intune (Intune's documented limits) or custom numbers, e.g. "
+        "'window=20,tenant_writes=200,app_writes=100,tenant_requests=2000,app_requests=1000' "
+        "(a number left out keeps intune's)",
+    )
+    parser.add_argument(
+        "--redis",
+        default=env("REDIS"),
+        help="redis://host:port/db to keep throttling counters in (default: the database)",
+    )
+    parser.add_argument(
+        "--faults",
+        default=env("FAULTS"),
+        help="a JSON file of fault and latency injection rules to start with (see docs/resilience.md)",
+    )
+
+
 def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     trusted = [(issuer, jwks) for issuer, jwks in args.trust_issuer]
     if args.trust_entra is not None:
@@ -134,6 +178,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         group_commit=args.group_commit,
         access_log=args.access_log,
         page_size=args.page_size,
+        max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        throttle=args.throttle,
+        redis_url=args.redis,
+        faults_file=args.faults,
     )
 
 
@@ -175,6 +225,7 @@ def _uvicorn_options(settings: Settings, tls: TlsFiles | None) -> dict[str, Any]
         "server_header": False,
         "ssl_certfile": None if tls is None else str(tls.certificate),
         "ssl_keyfile": None if tls is None else str(tls.key),
+        **connection_options(settings),
     }
 
 

@@ -123,6 +123,7 @@ def error_body(exc: GraphError, *, request_id: str, client_request_id: str, url:
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         "request-id": request_id,
         "client-request-id": client_request_id,
+        **exc.inner_error_extra,
     }
     if exc.message_in_inner_error:
         inner["message"] = message
