@@ -6,8 +6,11 @@ The request path, layer by layer, is drawn in web/application.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from graphtasks.auth.admin import admin_key
 from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.tenants import TenantLicences
@@ -18,8 +21,12 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
+from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
+from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
+from graphtasks.traffic.throttling import Throttle, parse_throttle
+from graphtasks.web.admin import admin_routes
 from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.blocking import BlockingCalls
@@ -28,7 +35,8 @@ from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
 from graphtasks.web.navigation import NavigationHandlers
-from graphtasks.web.routes import batch_routes, graph_routes
+from graphtasks.web.routes import GRAPH_OPERATIONS, batch_routes, graph_routes
+from graphtasks.web.traffic import FaultPlans, TrafficGate
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,31 @@ def token_verifier(settings: Settings, keys: KeyRing) -> TokenVerifier:
     return TokenVerifier(issuers, settings.audiences, settings.clock_skew_s)
 
 
+def fault_plans(database: Database) -> FaultPlans:
+    return FaultPlans(SqlFaultPlanStore(database), GRAPH_OPERATIONS)
+
+
+def install_faults_file(plans: FaultPlans, path: str) -> None:
+    """Make the plan in `path` the one in force (for every process on the database)."""
+    try:
+        plan = plans.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"fault plan {path}: {error}") from None
+    plans.replace(plan)
+
+
+def _throttle(settings: Settings, database: Database) -> tuple[Throttle | None, Callable[[], None]]:
+    """The throttle of the settings' profile, with its counters in Redis or the database, and what
+    closes it."""
+    limits = parse_throttle(settings.throttle)
+    if limits is None:
+        return None, lambda: None
+    if settings.redis_url is not None:
+        redis_store = RedisCounterStore(settings.redis_url)
+        return Throttle(limits, redis_store), redis_store.close
+    return Throttle(limits, SqlCounterStore(database)), lambda: None
+
+
 def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphApplication:
     backend = backend or open_backend(settings)
     # SQLite reads are in-process B-tree lookups: one row by key is cheaper inline than via a thread.
@@ -72,12 +105,24 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     tasks = TaskHandlers(settings, backend.store, skiptokens, calls)
     navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
     licences = TenantLicences(backend.tenants.find)
-    guard = make_guard(token_verifier(settings, backend.keys), licences, calls=calls)
+    plans = fault_plans(backend.database)
+    if settings.faults_file is not None:
+        install_faults_file(plans, settings.faults_file)
+    plans.load()
+    throttle, close_throttle = _throttle(settings, backend.database)
+    gate = TrafficGate(throttle, plans, calls=calls)
+    guard = make_guard(token_verifier(settings, backend.keys), licences, calls=calls, gate=gate)
     token_service = TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find)
     routes = [
+        *admin_routes(plans, admin_key(backend.keys), calls=calls),
         *graph_routes(tasks, navigation, guard),
         *batch_routes(batch_handler(settings.max_body_bytes), guard),
         *document_routes(settings),
         *discovery_routes(backend.keys, settings, token_service, calls=calls),
     ]
-    return GraphApplication(routes, on_shutdown=calls.close)
+
+    def shut_down() -> None:
+        calls.close()
+        close_throttle()
+
+    return GraphApplication(routes, on_shutdown=shut_down)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from graphtasks.clouds import TENANT_PLACEHOLDER, Cloud, cloud_named
+from graphtasks.traffic.throttling import parse_throttle
 
 DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 # The tenant `graphtasks token` issues for when no --tenant is given.
@@ -103,3 +104,4 @@ class Settings:
             raise ValueError("the connection limit must be at least 1")
         if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:
             raise ValueError("the URL and header limits must be at least 1024 bytes")
+        parse_throttle(self.throttle)

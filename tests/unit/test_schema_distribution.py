@@ -43,16 +43,26 @@ from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
+from graphtasks.storage.traffic import SqlCounterStore
+from graphtasks.traffic.throttling import INTUNE, budgets_for
 from tests.support.databases import database
 
 # Every table is one or the other. A new table fails test_every_table_is_classified until it is put in
 # one of these two sets, and docs/scaling.md's commands until it is named there too.
 DISTRIBUTED_TABLES = frozenset(
-    {"tasks", "managed_devices", "mobile_apps", "app_registrations", "app_certificates"}
+    {
+        "tasks",
+        "managed_devices",
+        "mobile_apps",
+        "app_registrations",
+        "app_certificates",
+        "throttle_counters",
+    }
 )
 # Server-wide by nature: signing keys (by kid), the tenant registry (one row per tenant, read by tenant id
-# on every request and listed whole by `graphtasks tenants list`), and Alembic's schema version.
-REFERENCE_TABLES = frozenset({"signing_keys", "tenants", "alembic_version"})
+# on every request and listed whole by `graphtasks tenants list`), the fault injection plan (one row), and
+# Alembic's schema version.
+REFERENCE_TABLES = frozenset({"signing_keys", "tenants", "fault_plans", "alembic_version"})
 SCALING_DOC = Path(__file__).parents[2] / "docs" / "scaling.md"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -334,12 +344,14 @@ def serve_identity(db: Database, tenant: str) -> None:
     tenants.put(Tenant(tenant, "Contoso", intune_license=True))
     tenants.find(tenant)
     SqlKeyStore(db).signing_keys()
+    budgets = budgets_for(INTUNE, tenant, client, write=True)
+    SqlCounterStore(db).take(budgets, window_start=0, window_s=20)
 
 
 # (statement kind, table) pairs the walk must send; certificates are only ever added, read and removed.
 EXERCISED = {
     (verb, table) for verb in ("INSERT", "SELECT", "UPDATE", "DELETE") for table in DISTRIBUTED_TABLES
-} - {("UPDATE", "app_certificates")}
+} - {("UPDATE", "app_certificates"), ("DELETE", "throttle_counters")}
 
 
 def test_every_statement_on_a_distributed_table_pins_one_tenant(migrated: Database) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphtasks import __version__
-from graphtasks.cli import apps, seed, serve, tenants, tokens
+from graphtasks.cli import apps, faults, seed, serve, tenants, tokens
 from graphtasks.cli.tokens import attach_negative_durations, parse_duration
 
 __all__ = ["main", "parse_duration"]
@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace],
     "apps": (apps.add_parser, apps.run),
     "tenants": (tenants.add_parser, tenants.run),
     "token": (tokens.add_parser, tokens.run),
+    "faults": (faults.add_parser, faults.run),
 }
 
 

@@ -7,6 +7,7 @@ only when the server starts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -201,16 +202,20 @@ def _serve_workers(settings: Settings, tls: TlsFiles | None, workers: int) -> No
     """uvicorn's supervisor with `workers` processes, each loading graphtasks.asgi's factory."""
     import uvicorn
 
-    from graphtasks.app import open_backend
+    from graphtasks.app import fault_plans, install_faults_file, open_backend
     from graphtasks.asgi import SETTINGS_VARIABLE, settings_to_json
 
     # Migrate and make the first signing key here, once, before any worker starts: workers starting
     # together would manage (migrations and the first key are serialized in the database), but would
     # all wait on one another; this way they find the database ready. It also fails here, once, with a
     # readable error when the database cannot be opened.
-    open_backend(settings).database.dispose()
+    database = open_backend(settings).database
+    if settings.faults_file is not None:
+        # Installed once, here: a worker that uvicorn restarts later must not undo a change made since.
+        install_faults_file(fault_plans(database), settings.faults_file)
+    database.dispose()
     # Workers are spawned, not forked: they inherit the environment, and nothing else of this process.
-    os.environ[SETTINGS_VARIABLE] = settings_to_json(settings)
+    os.environ[SETTINGS_VARIABLE] = settings_to_json(dataclasses.replace(settings, faults_file=None))
     print(banner(settings, tls, workers=workers), flush=True)
     options = _uvicorn_options(settings, tls)
     uvicorn.run("graphtasks.asgi:app_from_environment", factory=True, workers=workers, **options)
@@ -253,6 +258,17 @@ def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1)
         f"             (flush to disk: {'on' if flush else 'off'};"
         f" group commit: {'on' if settings.group_commit else 'off'})",
         f"  cloud      {settings.cloud_name}: tokens for {settings.cloud.graph_url}",
+        f"  throttling {settings.throttle}"
+        + (
+            f" (counters in {settings.redis_url})"
+            if settings.throttle != "off" and settings.redis_url
+            else ""
+        ),
+        *(
+            [f"  faults     {settings.faults_file} (change: graphtasks faults set)"]
+            if settings.faults_file
+            else []
+        ),
         f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
         *(f"  trusted    {issuer}  keys: {jwks}" for issuer, jwks in settings.trusted_issuers),
         f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",

@@ -199,6 +199,30 @@ signing_keys = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+# Throttling counters (traffic/throttling.py), shared by every process on this database: one row per
+# budget, holding the count of the window it was last used in. client_id '' is the tenant's budget for
+# all apps together; kind is 'write' or 'any'.
+throttle_counters = Table(
+    "throttle_counters",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+)
+
+# The fault injection plan in force (traffic/faults.py), server-wide: one row, name 'current', whose
+# version goes up with each change so every process notices it.
+fault_plans = Table(
+    "fault_plans",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 
 _EMPTY_ROW = {column.name: None for column in COLUMNS.values()}
 

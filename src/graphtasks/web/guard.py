@@ -1,4 +1,5 @@
-"""Wrap a Graph handler with authentication (bearer token -> Principal) and its permission check.
+"""Wrap a Graph handler with authentication (bearer token -> Principal), its permission check, and
+the traffic gate (throttling, injected faults: web/traffic.py), in that order.
 
 The principal is left on request.state for the handler; it scopes every storage call to its tenant.
 """
@@ -13,10 +14,15 @@ from graphtasks.auth.tenants import TenantLicences, not_applicable
 from graphtasks.auth.tokens import KeysOutdated, Principal, TokenVerifier
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.routes import GraphHandler, Guard
+from graphtasks.web.traffic import TrafficGate
 
 
-def make_guard(verifier: TokenVerifier, licences: TenantLicences, *, calls: BlockingCalls) -> Guard:
+def make_guard(
+    verifier: TokenVerifier, licences: TenantLicences, *, calls: BlockingCalls, gate: TrafficGate
+) -> Guard:
     def guard(access: Access | None, handler: GraphHandler) -> GraphHandler:
+        name = handler.__name__
+
         async def guarded(request: Request) -> Response:
             principal = await _authenticate(verifier, request.headers.get("authorization"), calls)
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
@@ -27,6 +33,10 @@ def make_guard(verifier: TokenVerifier, licences: TenantLicences, *, calls: Bloc
                 raise not_applicable()
             if access is not None:  # None: the handler checks each thing it does ($batch)
                 authorize(principal, access)
+                # Each request inside a $batch comes through here too, so it is throttled on its own.
+                await gate.admit(
+                    principal.tenant_id, principal.client_id, method=request.method, operation=name
+                )
             request.state.principal = principal
             return await handler(request)
 

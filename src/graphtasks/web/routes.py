@@ -40,6 +40,14 @@ class NavigationEndpoints(Protocol):
     async def delete_child(self, request: Request) -> Response: ...
 
 
+def _endpoint_names(protocol: type) -> frozenset[str]:
+    return frozenset(name for name in vars(protocol) if not name.startswith("_"))
+
+
+# The name of every Graph operation (its handler's), as fault injection rules name them.
+GRAPH_OPERATIONS = _endpoint_names(TaskEndpoints) | _endpoint_names(NavigationEndpoints)
+
+
 class _KeyConvertor(StringConvertor):
     """A key segment: never `$count` and the like, nor a type cast, which have routes of their own; so
     a wrong method on those gets 405 instead of reaching the key's route."""

@@ -1,0 +1,58 @@
+"""The admin endpoints: read and change the fault injection plan while the server runs.
+
+    GET    /graphtasks/admin/faults     the plan in force, with its version
+    PUT    /graphtasks/admin/faults     replace it (the JSON document of traffic/faults.py)
+    DELETE /graphtasks/admin/faults     no faults any more
+
+Outside Graph's URL space, and guarded by the admin key (auth/admin.py), never by a Graph token: a
+tenant's app must not be able to make the server fail for other tenants. Errors are Graph-shaped.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from graphtasks.auth.admin import check_admin
+from graphtasks.errors import BadRequest
+from graphtasks.traffic.faults import FaultPlan, parse_plan
+from graphtasks.web.blocking import BlockingCalls
+from graphtasks.web.bodies import read_json
+from graphtasks.web.middleware import GraphJSONResponse
+from graphtasks.web.traffic import FaultPlans
+
+FAULTS_PATH = "/graphtasks/admin/faults"
+# A plan of a few thousand rules fits; the limit keeps one request from holding much memory.
+_MAX_PLAN_BYTES = 1024 * 1024
+
+
+def admin_routes(plans: FaultPlans, key: str, *, calls: BlockingCalls) -> list[Route]:
+    def answer(version: int, plan: FaultPlan) -> Response:
+        return GraphJSONResponse({"version": version, **plan.to_json()})
+
+    async def show(request: Request) -> Response:
+        check_admin(request.headers.get("authorization"), key)
+        await calls.run(plans.load)
+        return answer(plans.version, plans.injector.plan)
+
+    async def replace(request: Request) -> Response:
+        check_admin(request.headers.get("authorization"), key)
+        document = await read_json(request, limit=_MAX_PLAN_BYTES)
+        try:
+            plan = parse_plan(document, operations=plans.operations)
+        except ValueError as error:
+            raise BadRequest(f"Invalid fault plan: {error}") from None
+        version = await calls.run(plans.replace, plan)
+        return answer(version, plan)
+
+    async def clear(request: Request) -> Response:
+        check_admin(request.headers.get("authorization"), key)
+        await calls.run(plans.replace, FaultPlan())
+        return Response(status_code=204)
+
+    return [
+        Route(FAULTS_PATH, show, methods=["GET"]),
+        Route(FAULTS_PATH, replace, methods=["PUT"]),
+        Route(FAULTS_PATH, clear, methods=["DELETE"]),
+    ]
