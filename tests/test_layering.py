@@ -21,6 +21,15 @@ RULES = {
     ),
     "odata": ("graphtasks.web", "graphtasks.storage", "graphtasks.auth", "sqlalchemy", "starlette"),
     "storage": ("graphtasks.web", "graphtasks.auth", "starlette"),
+    # Pure decisions: the counters and plans they need are kept by storage/ and reached via web/traffic.py.
+    "traffic": (
+        "graphtasks.web",
+        "graphtasks.storage",
+        "graphtasks.auth",
+        "redis",
+        "sqlalchemy",
+        "starlette",
+    ),
     "auth": (
         "graphtasks.web",
         "graphtasks.storage.sql",
@@ -34,6 +43,9 @@ RULES = {
         "graphtasks.storage.sql",
         "graphtasks.storage.registry",
         "graphtasks.storage.tables",
+        "graphtasks.storage.traffic",
+        "graphtasks.storage.redis_counters",
+        "redis",
     ),
 }
 
