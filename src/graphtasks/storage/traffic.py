@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from graphtasks.storage.engine import Database
@@ -29,41 +29,50 @@ class SqlCounterStore:
 
     def take(self, budgets: Sequence[Budget], *, window_start: int, window_s: int) -> bool:
         del window_s  # a row holds only its latest window; nothing expires
+        taken = self._take_existing(budgets, window_start)
+        if taken is None:
+            # A budget used for the first time: its row is made in a transaction of its own, so that
+            # the locking transaction only ever locks rows that exist, in one order (no deadlocks).
+            with self._database.write() as conn:
+                conn.execute(self._insert_missing, [_new_row(b) for b in budgets])
+            taken = self._take_existing(budgets, window_start)
+        return bool(taken)
+
+    def _take_existing(self, budgets: Sequence[Budget], window_start: int) -> bool | None:
+        """True or False as take() answers; None if a budget has no row yet (nothing taken)."""
+        c = throttle_counters.c
         with self._database.write() as conn:
-            counts = self._lock_counts(conn, budgets, window_start)
+            # Locked in key order, the same order in every process, so two requests never deadlock.
+            found = conn.execute(
+                select(c.client_id, c.kind, c.window_start, c.hits)
+                .where(_budget_rows(budgets))
+                .order_by(c.client_id, c.kind)
+                .with_for_update()
+            ).all()
+            if len(found) < len(budgets):
+                return None
+            counts = {(r.client_id, r.kind): r.hits if r.window_start == window_start else 0 for r in found}
             if any(counts[(b.client_id, b.kind)] >= b.limit for b in budgets):
                 return False
             conn.execute(
                 update(throttle_counters)
                 .where(_budget_rows(budgets))
                 .values(
-                    hits=case(
-                        (throttle_counters.c.window_start == window_start, throttle_counters.c.hits + 1),
-                        else_=1,
-                    ),
+                    hits=case((c.window_start == window_start, c.hits + 1), else_=1),
                     window_start=window_start,
                 )
             )
             return True
 
-    def _lock_counts(
-        self, conn: Connection, budgets: Sequence[Budget], window_start: int
-    ) -> dict[tuple[str, str], int]:
-        """Each budget's count in this window, its row made if new and locked until the commit."""
-        rows = [
-            {"tenant_id": b.tenant_id, "client_id": b.client_id, "kind": b.kind, "window_start": 0, "hits": 0}
-            for b in budgets
-        ]
-        conn.execute(self._insert_missing, rows)
-        c = throttle_counters.c
-        # Locked in key order, the same order in every process, so two requests never deadlock.
-        found = conn.execute(
-            select(c.client_id, c.kind, c.window_start, c.hits)
-            .where(_budget_rows(budgets))
-            .order_by(c.client_id, c.kind)
-            .with_for_update()
-        )
-        return {(r.client_id, r.kind): r.hits if r.window_start == window_start else 0 for r in found}
+
+def _new_row(budget: Budget) -> dict[str, object]:
+    return {
+        "tenant_id": budget.tenant_id,
+        "client_id": budget.client_id,
+        "kind": budget.kind,
+        "window_start": 0,
+        "hits": 0,
+    }
 
 
 def _budget_rows(budgets: Sequence[Budget]) -> ColumnElement[bool]:
