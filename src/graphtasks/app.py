@@ -25,7 +25,7 @@ from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
-from graphtasks.traffic.throttling import Throttle, parse_throttle
+from graphtasks.traffic.throttling import MemoryCounterStore, Throttle, parse_throttle
 from graphtasks.web.admin import admin_routes
 from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
@@ -94,6 +94,8 @@ def _throttle(settings: Settings, database: Database) -> tuple[Throttle | None, 
     if settings.redis_url is not None:
         redis_store = RedisCounterStore(settings.redis_url)
         return Throttle(limits, redis_store), redis_store.close
+    if database.dialect == "sqlite" and settings.workers == 1:
+        return Throttle(limits, MemoryCounterStore()), lambda: None
     return Throttle(limits, SqlCounterStore(database)), lambda: None
 
 

@@ -63,8 +63,11 @@ class Settings:
     max_connections: int = 1000
     # Throttling profile: off, intune (graph-surface.md §4.8) or custom numbers (traffic/throttling.py).
     throttle: str = "off"
-    # Where throttling counters live when several processes share them; None: the database.
+    # Where throttling counters live: Redis when given; else the database, or this process's memory
+    # when it is the only one (SQLite, one worker), which costs a read no write transaction.
     redis_url: str | None = None
+    # Server processes (`serve --workers`); with SQLite and 1, nothing else shares the counters.
+    workers: int = 1
     # Fault and latency injection rules loaded at start (traffic/faults.py); changed later through the
     # admin endpoint or `graphtasks faults`.
     faults_file: str | None = None
@@ -100,6 +103,8 @@ class Settings:
     def _check_limits(self) -> None:
         if self.header_timeout_s <= 0 or self.body_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if self.workers < 1:
+            raise ValueError("--workers must be at least 1")
         if self.max_connections < 1:
             raise ValueError("the connection limit must be at least 1")
         if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:

@@ -15,15 +15,24 @@ from graphtasks.storage.engine import open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.storage.traffic import SqlCounterStore
-from graphtasks.traffic.throttling import CounterStore, Throttle, ThrottleLimits, budgets_for
+from graphtasks.traffic.throttling import (
+    CounterStore,
+    MemoryCounterStore,
+    Throttle,
+    ThrottleLimits,
+    budgets_for,
+)
 from tests.support.databases import database
 from tests.support.redis import redis_url
 
 LIMITS = ThrottleLimits(window_s=20, tenant_writes=6, app_writes=4, tenant_requests=10, app_requests=8)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CounterStore]:
+    if request.param == "memory":
+        yield MemoryCounterStore()
+        return
     if request.param == "redis":
         redis_store = RedisCounterStore(redis_url())
         yield redis_store

@@ -113,6 +113,15 @@ def shared_counters(first: Server, second: Server) -> None:
     assert stored_count(first, tenant) == 3
 
 
+def test_workers_on_one_sqlite_file_share_their_counters(tmp_path: Path) -> None:
+    # One process alone counts in memory; with --workers the counters go to the database file.
+    with sqlite_server(tmp_path, "--throttle", PROFILE, "--workers", "2") as running:
+        token = token_for(running.keys(), str(uuid.uuid4()), tenant := str(uuid.uuid4()))
+        statuses = [create(running, token).status_code for _ in range(8)]  # a new connection each
+        assert statuses == [201] * 3 + [429] * 5
+        assert stored_count(running, tenant) == 3
+
+
 @pytest.mark.postgres
 def test_instances_on_one_postgresql_share_their_counters(tmp_path: Path) -> None:
     with postgres_database() as url:

@@ -47,6 +47,7 @@ CHANGED = dataclasses.replace(
         max_connections=50,
         throttle="intune",
         redis_url="redis://127.0.0.1:6379/3",
+        workers=3,
         faults_file="/etc/graphtasks/faults.json",
     ),
     **FLIPPED_SWITCHES,

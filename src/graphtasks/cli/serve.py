@@ -152,8 +152,6 @@ def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
     settings = _settings(args)
     tls = _tls(args)
     if args.workers == 1:
@@ -184,6 +182,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         body_timeout_s=args.body_timeout,
         throttle=args.throttle,
         redis_url=args.redis,
+        workers=args.workers,
         faults_file=args.faults,
     )
 

@@ -33,6 +33,8 @@ _RETRY_AFTER_S = 2
 
 
 class RedisCounterStore:
+    in_process = False
+
     def __init__(self, url: str) -> None:
         # Short timeouts: a throttling check must never hold a request longer than Redis is worth.
         self._client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)

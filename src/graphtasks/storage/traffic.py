@@ -22,6 +22,8 @@ _PLAN = "current"
 
 
 class SqlCounterStore:
+    in_process = False
+
     def __init__(self, database: Database) -> None:
         self._database = database
         insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert

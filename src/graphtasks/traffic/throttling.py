@@ -14,6 +14,7 @@ a limit across a window boundary, which the documented numbers read as "per 20 s
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
@@ -88,10 +89,45 @@ def budgets_for(limits: ThrottleLimits, tenant_id: str, client_id: str, *, write
 class CounterStore(Protocol):
     """Where the counts live, shared by every process that serves the same tenants."""
 
+    # True when take() does no I/O, so it may run on the event loop instead of a thread.
+    in_process: bool
+
     def take(self, budgets: Sequence[Budget], *, window_start: int, window_s: int) -> bool:
         """Take one request from each budget's count in the window starting at `window_start`, if
         every one of them is under its limit; otherwise take nothing and return False. Atomic."""
         ...
+
+
+class MemoryCounterStore:
+    """Counters in this process's memory: right only when no other process serves the same tenants
+    (SQLite with one worker), and then much cheaper than a write transaction per request."""
+
+    in_process = True
+    # Bounded memory: past this many budgets, those not used in the current window are forgotten.
+    _MAX_BUDGETS = 100_000
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, budgets: Sequence[Budget], *, window_start: int, window_s: int) -> bool:
+        keys = [(b.tenant_id, b.client_id, b.kind) for b in budgets]
+        with self._lock:
+            counts = [self._count(key, window_start) for key in keys]
+            if any(count >= budget.limit for count, budget in zip(counts, budgets, strict=True)):
+                return False
+            if len(self._counts) > self._MAX_BUDGETS:
+                self._forget_before(window_start)
+            for key, count in zip(keys, counts, strict=True):
+                self._counts[key] = (window_start, count + 1)
+            return True
+
+    def _count(self, key: tuple[str, str, str], window_start: int) -> int:
+        started, hits = self._counts.get(key, (window_start, 0))
+        return hits if started == window_start else 0
+
+    def _forget_before(self, window_start: int) -> None:
+        self._counts = {key: value for key, value in self._counts.items() if value[0] >= window_start}
 
 
 class Throttle:
@@ -99,6 +135,7 @@ class Throttle:
         self, limits: ThrottleLimits, store: CounterStore, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.limits = limits
+        self.in_process = store.in_process
         self._store = store
         self._clock = clock
 

@@ -88,9 +88,13 @@ class TrafficGate:
 
     async def admit(self, tenant_id: str, client_id: str, *, method: str, operation: str) -> None:
         """Return when the request may go on; raise the Graph error it gets instead."""
-        if self._throttle is not None:
+        throttle = self._throttle
+        if throttle is not None:
             write = method in WRITE_METHODS
-            await self._calls.run(self._throttle.admit, tenant_id, client_id, write=write)
+            if throttle.in_process:
+                throttle.admit(tenant_id, client_id, write=write)
+            else:
+                await self._calls.run(throttle.admit, tenant_id, client_id, write=write)
         if self._plans.claim_check():
             await self._calls.run(self._plans.refresh)
         injection = self._plans.injector.decide(tenant_id, client_id, operation)
