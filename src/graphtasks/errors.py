@@ -13,6 +13,7 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── NotFound                    404 ResourceNotFound (Intune's JSON-in-string message)
     ├── InvalidVersion              404 ResourceNotFound (gateway, plain message)
     ├── MethodNotAllowed            405 Request_BadRequest (+ Allow)
+    ├── RequestTimeout              408 RequestTimeout (a slow client; web/http_protocol.py)
     ├── PreconditionFailed          412 PreconditionFailed (If-Match; a graphtasks extension)
     ├── FailedDependency            424 FailedDependency ($batch: a request whose dependency failed)
     ├── PayloadTooLarge             413 RequestEntityTooLarge
@@ -176,3 +177,8 @@ def task_not_found(task_id: str) -> NotFound:
 
 def child_not_found(navigation: str, child_id: str) -> NotFound:
     return NotFound(f"An error has occurred - {navigation} entity '{child_id}' was not found")
+
+
+class RequestTimeout(GraphError):
+    # Written by the HTTP protocol, before any application runs, and followed by a closed connection.
+    status, code = 408, "RequestTimeout"

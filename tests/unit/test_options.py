@@ -10,11 +10,12 @@ from __future__ import annotations
 import pytest
 
 from graphtasks.errors import BadRequest, QueryOptionNotAllowed
-from graphtasks.odata.filter import FilterSyntaxError
+from graphtasks.odata.filter import MAX_NODE_COUNT, FilterSyntaxError
 from graphtasks.odata.options import (
     COUNT_OPTIONS,
     ENTITY_OPTIONS,
     LIST_OPTIONS,
+    MAX_EXPAND_DEPTH,
     MAX_PAGE_SIZE,
     OrderKey,
     QueryOptions,
@@ -344,6 +345,28 @@ def test_expand_rejects(value: str, message: str) -> None:
     _rejects([("$expand", value)], message)
 
 
+def _too_deep(depth: int) -> str:
+    return (
+        "The query specified in the URI is not valid. The request includes a $expand path which is too "
+        f"deep. The maximum depth allowed is {depth}. To increase the limit, set the 'MaxExpansionDepth' "
+        "property on EnableQueryAttribute or ODataValidationSettings."
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "managedDevices/deviceName",
+        "microsoft.graph.appVulnerabilityTask/mobileApps/x",
+        "managedDevices,mobileApps/x",
+        "a/" * 2000 + "b",
+    ],
+)
+def test_expand_deeper_than_one_navigation_is_a_400(value: str) -> None:
+    assert MAX_EXPAND_DEPTH == 1
+    _rejects([("$expand", value)], _too_deep(MAX_EXPAND_DEPTH))
+
+
 # --- $filter ---
 
 
@@ -374,6 +397,13 @@ def test_filter_syntax_error_is_a_400() -> None:
         "BadRequest",
         "Expression expected at position 4 in 'a eq'.",
     )
+
+
+def test_filter_limits_apply_to_the_option() -> None:
+    # The limits themselves are tested with the parser (tests/unit/test_filter_parser.py).
+    text = "id in (" + ",".join(["'x'"] * MAX_NODE_COUNT) + ")"
+    with pytest.raises(BadRequest, match="node count limit of '1000' has been exceeded"):
+        parse_query([("$filter", text)], allowed=LIST_OPTIONS)
 
 
 def test_every_list_option_at_once() -> None:

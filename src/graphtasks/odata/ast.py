@@ -2,6 +2,9 @@
 
 Nodes say what the text wrote, not what it means: names are not yet resolved against the model, and
 literals keep their kind so that the binder (storage/filters.py) can check them against property types.
+
+Walks over a tree (printing, counting) use a stack, not recursion: an `and`/`or` chain is a tree as
+deep as it is long, and messages print whole subtrees.
 """
 
 from __future__ import annotations
@@ -15,6 +18,25 @@ LiteralKind = TypingLiteral["string", "int", "decimal", "null", "bool", "datetim
 class Node:
     """Base of every $filter node."""
 
+    def children(self) -> tuple[Node, ...]:
+        """The nodes directly below this one, left to right."""
+        return ()
+
+    def parts(self) -> tuple[str | Node, ...]:
+        """The s-expression as text and child nodes, in order."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        text: list[str] = []
+        pending: list[str | Node] = [self]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                text.append(item)
+            else:
+                pending.extend(reversed(item.parts()))
+        return "".join(text)
+
 
 @dataclass(frozen=True)
 class Literal(Node):
@@ -25,12 +47,12 @@ class Literal(Node):
     text: str
     type_name: str | None = None
 
-    def __str__(self) -> str:
+    def parts(self) -> tuple[str | Node, ...]:
         if self.kind == "string":
-            return "'" + str(self.value).replace("'", "''") + "'"
+            return ("'" + str(self.value).replace("'", "''") + "'",)
         if self.kind == "enum":
-            return f"{self.type_name}'{self.value}'"
-        return self.text
+            return (f"{self.type_name}'{self.value}'",)
+        return (self.text,)
 
 
 @dataclass(frozen=True)
@@ -39,8 +61,8 @@ class Member(Node):
 
     segments: tuple[str, ...]
 
-    def __str__(self) -> str:
-        return "/".join(self.segments)
+    def parts(self) -> tuple[str | Node, ...]:
+        return ("/".join(self.segments),)
 
 
 @dataclass(frozen=True)
@@ -49,8 +71,11 @@ class Compare(Node):
     left: Node
     right: Node
 
-    def __str__(self) -> str:
-        return f"({self.op} {self.left} {self.right})"
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def parts(self) -> tuple[str | Node, ...]:
+        return (f"({self.op} ", self.left, " ", self.right, ")")
 
 
 @dataclass(frozen=True)
@@ -58,8 +83,14 @@ class In(Node):
     left: Node
     items: tuple[Node, ...]
 
-    def __str__(self) -> str:
-        return f"(in {self.left} ({' '.join(map(str, self.items))}))"
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, *self.items)
+
+    def parts(self) -> tuple[str | Node, ...]:
+        spaced: list[str | Node] = []
+        for item in self.items:
+            spaced += [" ", item]
+        return ("(in ", self.left, " (", *spaced[1:], "))")
 
 
 @dataclass(frozen=True)
@@ -68,16 +99,22 @@ class BoolOp(Node):
     left: Node
     right: Node
 
-    def __str__(self) -> str:
-        return f"({self.op} {self.left} {self.right})"
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def parts(self) -> tuple[str | Node, ...]:
+        return (f"({self.op} ", self.left, " ", self.right, ")")
 
 
 @dataclass(frozen=True)
 class Not(Node):
     operand: Node
 
-    def __str__(self) -> str:
-        return f"(not {self.operand})"
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+    def parts(self) -> tuple[str | Node, ...]:
+        return ("(not ", self.operand, ")")
 
 
 @dataclass(frozen=True)
@@ -85,8 +122,14 @@ class Call(Node):
     name: str
     args: tuple[Node, ...]
 
-    def __str__(self) -> str:
-        return f"({self.name}{''.join(' ' + str(a) for a in self.args)})"
+    def children(self) -> tuple[Node, ...]:
+        return self.args
+
+    def parts(self) -> tuple[str | Node, ...]:
+        spaced: list[str | Node] = []
+        for arg in self.args:
+            spaced += [" ", arg]
+        return (f"({self.name}", *spaced, ")")
 
 
 @dataclass(frozen=True)
@@ -98,7 +141,10 @@ class Lambda(Node):
     variable: str | None
     predicate: Node | None
 
-    def __str__(self) -> str:
+    def children(self) -> tuple[Node, ...]:
+        return (self.collection,) if self.predicate is None else (self.collection, self.predicate)
+
+    def parts(self) -> tuple[str | Node, ...]:
         if self.predicate is None:
-            return f"({self.op} {self.collection})"
-        return f"({self.op} {self.collection} {self.variable} {self.predicate})"
+            return (f"({self.op} ", self.collection, ")")
+        return (f"({self.op} ", self.collection, f" {self.variable} ", self.predicate, ")")

@@ -10,6 +10,15 @@ its production in the OData 4.01 ABNF (odata-abnf-construction-rules), with ODat
 Precedence, loosest first (OData 4.01 URL conventions §5.1.1.1): or, and, equality (eq ne),
 relational (gt ge lt le in), not, primary.
 
+Limits, so that no text can make the parser, the SQL translator or SQLAlchemy's compiler recurse past
+Python's limit or run for long (tests/unit/test_filter_parser.py checks the worst cases):
+- at most MAX_FILTER_LENGTH characters, checked before anything else;
+- `and`/`or` chains are loops, not recursion; what nests (parentheses, `not`, call arguments, lambda
+  bodies) nests at most _MAX_DEPTH levels, and function calls and any/all at most _MAX_CALL_DEPTH of
+  those (each such level costs SQLAlchemy's compiler about 20 frames);
+- operators nest at most MAX_NESTING levels in the tree, which bounds the SQL's nesting;
+- at most MAX_NODE_COUNT nodes in the tree, with ASP.NET OData's MaxNodeCount message.
+
 Pure: knows no properties and no storage; names are resolved later (storage/filters.py).
 """
 
@@ -39,6 +48,19 @@ _TOKEN = re.compile(
 _EQUALITY = frozenset({"eq", "ne"})
 # Deeper nesting than any real filter needs; it keeps the recursive descent far from Python's limit.
 _MAX_DEPTH = 100
+# Operators nested in operators (parentheses aside, a chain of one operator counting once). SQLite
+# before 3.46 parses SQL on a fixed stack of 100 entries and fails with "parser stack overflow": on
+# SQLite 3.40, Boolean comparisons nested 32 deep were the costliest shape to fail; 25 leaves room.
+MAX_NESTING = 25
+# A guess, as is the next: Graph's own limits are not published. Real filters nest two calls at most
+# (`startswith(tolower(displayName), 'x')`).
+_MAX_CALL_DEPTH = 10
+# ASP.NET OData's default MaxNodeCount is 100; Intune's is unknown. 1000 lets an `id in (...)` list of
+# several hundred ids through (a 16 KiB URL holds about 400 quoted GUIDs), or an `or` chain of 250
+# comparisons.
+MAX_NODE_COUNT = 1000
+# The URL limit (16 KiB, config.py) bounds a $filter in a query string; this bounds one inside $batch.
+MAX_FILTER_LENGTH = 16 * 1024
 _INT64 = range(-(2**63), 2**63)
 _RELATIONAL = frozenset({"gt", "ge", "lt", "le"})
 _KEYWORD_LITERALS: dict[str, tuple[LiteralKind, bool | None]] = {
@@ -60,8 +82,44 @@ class FilterSyntaxError(BadRequest):
 
 
 def parse_filter(text: str) -> Node:
-    """Parse a $filter expression; FilterSyntaxError (400) names the position of what is wrong."""
-    return _Parser(text).parse()
+    """Parse a $filter expression; FilterSyntaxError (400) names the position of what is wrong, and a
+    filter past the limits above is a 400 too."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise BadRequest(
+            f"The $filter expression is longer than the limit of {MAX_FILTER_LENGTH} characters."
+        )
+    tree = _Parser(text).parse()
+    nodes, nesting = measure(tree)
+    if nesting > MAX_NESTING:
+        raise BadRequest(f"The expression nests operators more than {MAX_NESTING} levels deep.")
+    if nodes > MAX_NODE_COUNT:
+        # ASP.NET OData's wording (FilterQueryValidator), which Intune's 400s use.
+        raise BadRequest(
+            f"The query specified in the URI is not valid. The node count limit of '{MAX_NODE_COUNT}' has "
+            "been exceeded. To increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute "
+            "or ODataValidationSettings."
+        )
+    return tree
+
+
+def node_count(tree: Node) -> int:
+    return measure(tree)[0]
+
+
+def measure(tree: Node) -> tuple[int, int]:
+    """(nodes, nesting) of a tree, walked with a stack rather than recursion (a chain can be long).
+    Nesting counts levels as the SQL will have them: a chain of one operator is one level, since
+    storage/filters.py makes it one flat AND or OR."""
+    count, deepest = 0, 0
+    pending: list[tuple[Node, int]] = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        count, deepest = count + 1, max(deepest, depth)
+        chain = node.op if isinstance(node, BoolOp) else None
+        for child in node.children():
+            same = isinstance(child, BoolOp) and child.op == chain
+            pending.append((child, depth if same else depth + 1))
+    return count, deepest
 
 
 def tokenize(text: str) -> list[Token]:
@@ -87,6 +145,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
+        self.call_depth = 0
 
     # --- token helpers ---
 
@@ -123,11 +182,19 @@ class _Parser:
             raise FilterSyntaxError(f"Syntax error at position {self.current.position} in '{self.text}'.")
         return node
 
-    def bool_common_expr(self) -> Node:
-        """orExpr: andExpr *( RWS "or" RWS andExpr )"""
+    def deeper(self) -> None:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise self.error(f"The expression is nested more than {_MAX_DEPTH} levels deep")
+
+    def deeper_call(self) -> None:
+        self.call_depth += 1
+        if self.call_depth > _MAX_CALL_DEPTH:
+            raise self.error(f"Function calls and any/all are nested more than {_MAX_CALL_DEPTH} levels deep")
+
+    def bool_common_expr(self) -> Node:
+        """orExpr: andExpr *( RWS "or" RWS andExpr )"""
+        self.deeper()
         node = self.and_expr()
         while self.at_word("or"):
             self.advance()
@@ -163,9 +230,7 @@ class _Parser:
         """notExpr: "not" RWS boolCommonExpr (bound to its operand, as OData's precedence says)"""
         if self.at_word("not"):
             self.advance()
-            self.depth += 1
-            if self.depth > _MAX_DEPTH:
-                raise self.error(f"The expression is nested more than {_MAX_DEPTH} levels deep")
+            self.deeper()
             node = Not(self.unary_expr())
             self.depth -= 1
             return node
@@ -246,6 +311,7 @@ class _Parser:
         if self.at_punct(")"):
             self.advance()
             return ()
+        self.deeper_call()
         args = [self.bool_common_expr()]
         while self.at_punct(","):
             self.advance()
@@ -253,6 +319,7 @@ class _Parser:
         if not self.at_punct(")"):
             raise self.error("')' or ',' expected")
         self.advance()
+        self.call_depth -= 1
         return tuple(args)
 
     def lambda_expr(self, collection: Member) -> Lambda:
@@ -264,10 +331,12 @@ class _Parser:
             return Lambda(op, collection, None, None)
         if self.current.kind != "name" or "." in self.current.text:
             raise self.error("Lambda variable expected")
+        self.deeper_call()
         variable = self.advance().text
         self.expect_punct(":")
         predicate = self.bool_common_expr()
         self.expect_punct(")")
+        self.call_depth -= 1
         return Lambda(op, collection, variable, predicate)
 
 

@@ -5,7 +5,10 @@
   not a system name) are ignored, as OData says.
 - Each operation names the options it serves; any other system option gets Intune's
   "Query option 'X' is not allowed" 400, `$search` included (Intune enables it on no collection here).
-- `$top` is the page size, as on Graph: at most 1000; a larger value is capped to 1000, never refused.
+- `$top` is the page size, as on Graph: at most 1000; a larger value is capped to 1000, never refused
+  (but one past Int32, negative or not a number is a 400).
+- `$expand` is one level deep: a navigation, after an optional type cast; nested options are refused.
+- `$filter` has its own limits (length, nesting, node count: odata/filter.py).
 - Values are checked here (syntax only); names are resolved against the model later.
 
 Pure: no HTTP, no storage.
@@ -22,6 +25,10 @@ from graphtasks.odata.ast import Node
 from graphtasks.odata.filter import parse_filter
 
 MAX_PAGE_SIZE = 1000
+# Navigation segments in one $expand path: the tasks' navigations lead to entities with none of their
+# own, so a deeper path can never resolve. ASP.NET OData's default is 2 and Intune's own setting is not
+# published; the wording is ASP.NET's.
+MAX_EXPAND_DEPTH = 1
 
 # OData 4.01 system query options (lower case, without `$`).
 SYSTEM_OPTIONS = frozenset(
@@ -140,7 +147,19 @@ def _expand(value: str) -> tuple[Path, ...]:
             raise BadRequest(f"Query options inside $expand are not supported: '{item}'.")
         if item != "*" and not _PATH.fullmatch(item):
             raise BadRequest(f"Syntax error in the $expand query option at '{item}'.")
+        if _expand_depth(item) > MAX_EXPAND_DEPTH:
+            raise BadRequest(
+                "The query specified in the URI is not valid. The request includes a $expand path which "
+                f"is too deep. The maximum depth allowed is {MAX_EXPAND_DEPTH}. To increase the limit, set "
+                "the 'MaxExpansionDepth' property on EnableQueryAttribute or ODataValidationSettings."
+            )
     return tuple(tuple(item.split("/")) for item in dict.fromkeys(items))
+
+
+def _expand_depth(item: str) -> int:
+    """Navigation segments of an $expand path; a leading type cast (a qualified name) is not one."""
+    segments = item.split("/")
+    return len(segments) - ("." in segments[0])
 
 
 _DIGITS = re.compile(r"\d{1,10}", re.ASCII)

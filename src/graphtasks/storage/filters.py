@@ -14,24 +14,13 @@ Errors are 400s in ODataLib's wording.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    and_,
-    case,
-    exists,
-    false,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import Column, ColumnElement, and_, case, exists, false, func, literal
+from sqlalchemy.sql import not_, or_, select, true
 
 from graphtasks.errors import BadRequest
 from graphtasks.model.schema import (
@@ -58,6 +47,8 @@ _OPERATOR_KIND = {
     "le": "LessThanOrEqual",
 }
 _LITERAL_TYPES = {"string": STRING, "int": INT32, "datetime": DATETIME_OFFSET, "null": NULL, "bool": BOOLEAN}
+# Literals typed only by what they are compared with; named so in messages.
+_UNTYPED_LITERALS = {"decimal": "Edm.Decimal", "date": "Edm.Date", "guid": "Edm.Guid"}
 
 
 @dataclass(frozen=True)
@@ -110,8 +101,9 @@ class FilterTranslator:
     # --- Boolean nodes ---
 
     def visit_BoolOp(self, node: BoolOp) -> ColumnElement[bool]:
+        # A chain (a or b or c ...) becomes one flat OR: no recursion per link, here or in SQLAlchemy.
         join = and_ if node.op == "and" else or_
-        return join(self.predicate(node.left), self.predicate(node.right))
+        return join(*(self.predicate(operand) for operand in _chain(node)))
 
     def visit_Not(self, node: Not) -> ColumnElement[bool]:
         return not_(self.predicate(node.operand))
@@ -129,20 +121,22 @@ class FilterTranslator:
         return _compare(node.op, left, right)
 
     def visit_In(self, node: In) -> ColumnElement[bool]:
+        """`x in (...)`: a real IN of the non-null literals (an OR of equalities would grow SQLite's
+        expression tree past its depth limit near 1,000 items), OR'd with `eq` for any other item."""
         left = self.value(node.left)
         items = [_coerce(self.value(item), left, "eq") for item in node.items]
-        return or_(false(), *(_compare("eq", left, item) for item in items))
+        listed = [i.sql for i in items if i.literal is not None and i.literal.kind != "null"]
+        if left.literal is not None or len(listed) < 2:
+            return or_(false(), *(_compare("eq", left, item) for item in items))
+        others = [_compare("eq", left, i) for i in items if i.literal is None or i.literal.kind == "null"]
+        return or_(_guard_nulls(left.sql.in_(listed), left), *others)
 
     def visit_Call(self, node: Call) -> ColumnElement[bool]:
         if node.name == "isof":
             return self._isof(node)
         if node.name in {"startswith", "endswith", "contains"}:
             text, pattern = (self._string(arg, node.name) for arg in _arity(node, 2))
-            if pattern.literal is not None:  # a literal pattern is escaped, so %, _ and / match themselves
-                match = _LIKE[node.name](text.sql, str(pattern.literal.value), True)
-            else:  # so is one read from a column, in SQL
-                match = _LIKE[node.name](text.sql, _like_escaped(pattern.sql), False)
-            return _guard_nulls(match, text, pattern)
+            return _guard_nulls(_like(node.name, text, pattern), text, pattern)
         self.value(node)  # a known function that is not Boolean, or an unknown one: value() says which
         raise BadRequest(
             f"The function '{node.name}' does not return a Boolean; $filter needs a Boolean expression."
@@ -153,6 +147,13 @@ class FilterTranslator:
         if collection.collection is None or not isinstance(collection.type, ComplexType):
             raise BadRequest(
                 f"The '{node.op}' operator needs a collection, and '{node.collection}' is not one."
+            )
+        if self.scopes:
+            # ASP.NET OData's default MaxAnyAllExpressionDepth is 1, and its wording.
+            raise BadRequest(
+                "The query specified in the URI is not valid. The Any/All nesting limit of '1' has been "
+                "exceeded. 'MaxAnyAllExpressionDepth' can be configured on ODataQuerySettings or "
+                "EnableQueryAttribute."
             )
         elements = json_elements(self.source.dialect, collection.sql)
         rows = select(literal(1)).select_from(elements)
@@ -264,27 +265,32 @@ class FilterTranslator:
         if node.op not in {"eq", "ne"}:
             raise _incompatible("Edm.Boolean", "Edm.Boolean", node.op)
         left, right = self.predicate(node.left), self.predicate(node.right)
-        equal = or_(and_(left, right), and_(not_(left), not_(right)))
+        # Both sides are NULL-free, so SQL's `=` on them is OData's. Spelled as (l AND r) OR (NOT l AND
+        # NOT r) each side would appear twice, and nested comparisons would double the SQL per level.
+        equal = left.self_group() == right.self_group()
         return equal if node.op == "eq" else not_(equal)
 
 
-# (text, pattern, literal): a literal pattern is escaped by SQLAlchemy (autoescape, escape '/'); any
-# other is escaped by _like_escaped with the same character.
-_LIKE: dict[str, Callable[[ColumnElement[Any], Any, bool], ColumnElement[bool]]] = {
-    "startswith": lambda text, pattern, literal: text.startswith(
-        pattern, autoescape=literal, escape=_escape_character(literal)
-    ),
-    "endswith": lambda text, pattern, literal: text.endswith(
-        pattern, autoescape=literal, escape=_escape_character(literal)
-    ),
-    "contains": lambda text, pattern, literal: text.contains(
-        pattern, autoescape=literal, escape=_escape_character(literal)
-    ),
-}
+def _like(function: str, text: Typed, pattern: Typed) -> ColumnElement[bool]:
+    """startswith/endswith/contains with %, _ and / in the pattern matching themselves: a literal
+    pattern is escaped by SQLAlchemy (autoescape, escape '/'), one read from a column in SQL."""
+    match: Callable[..., ColumnElement[bool]] = getattr(text.sql, function)
+    if pattern.literal is not None:
+        return match(str(pattern.literal.value), autoescape=True)
+    return match(_like_escaped(pattern.sql), escape="/")
 
 
-def _escape_character(literal: bool) -> str | None:
-    return None if literal else "/"
+def _chain(node: BoolOp) -> list[Node]:
+    """The operands of a chain of one operator, left to right, found with a stack, not recursion."""
+    operands: list[Node] = []
+    pending: list[Node] = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, BoolOp) and item.op == node.op:
+            pending += [item.right, item.left]
+        else:
+            operands.append(item)
+    return operands
 
 
 def _like_escaped(pattern: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -294,6 +300,7 @@ def _like_escaped(pattern: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 _MIRROR = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+_SQL_OPERATORS = {op: getattr(operator, op) for op in ("eq", "gt", "ge", "lt", "le")}
 
 
 def _is_boolean_node(node: Node) -> bool:
@@ -311,12 +318,9 @@ def _arity(node: Call, count: int) -> tuple[Node, ...]:
 
 
 def _literal(node: Literal) -> Typed:
-    edm = _LITERAL_TYPES.get(node.kind)
-    if edm is None:
-        # enum, decimal, date and guid literals only make sense next to a property; _coerce types them.
-        edm = PrimitiveType(f"literal:{node.kind}")
-    value = node.value
-    return Typed(literal(value), edm, node.kind == "null", literal=node)
+    # enum, decimal, date and guid literals only make sense next to a property; _coerce types them.
+    edm = _LITERAL_TYPES.get(node.kind) or PrimitiveType(f"literal:{node.kind}")
+    return Typed(literal(node.value), edm, node.kind == "null", literal=node)
 
 
 def _coerce(value: Typed, target: Typed, op: str) -> Typed:
@@ -328,9 +332,7 @@ def _coerce(value: Typed, target: Typed, op: str) -> Typed:
         return value
     if isinstance(target.type, EnumType):
         return Typed(literal(_enum_member_value(lit, target.type, op)), target.type, False, literal=lit)
-    if target.type is DATETIME_OFFSET and lit.kind == "datetime":
-        return value
-    if target.type is INT32 and lit.kind == "int":
+    if (target.type, lit.kind) in ((DATETIME_OFFSET, "datetime"), (INT32, "int")):
         return value
     if target.type is STRING and lit.kind == "string" and target.collection is None:
         return value
@@ -356,13 +358,7 @@ def _compare(op: str, left: Typed, right: Typed) -> ColumnElement[bool]:
         return is_null if op == "eq" else not_(is_null)
     if op == "ne":
         return not_(_compare("eq", left, right))
-    plain: ColumnElement[bool] = {
-        "eq": left.sql == right.sql,
-        "gt": left.sql > right.sql,
-        "ge": left.sql >= right.sql,
-        "lt": left.sql < right.sql,
-        "le": left.sql <= right.sql,
-    }[op]
+    plain: ColumnElement[bool] = _SQL_OPERATORS[op](left.sql, right.sql)
     matched = _guard_nulls(plain, left, right)
     if op == "eq" and left.nullable and right.nullable:
         return or_(matched, and_(left.sql.is_(None), right.sql.is_(None)))
@@ -382,13 +378,10 @@ def _guard_nulls(condition: ColumnElement[bool], *operands: Typed) -> ColumnElem
 
 
 def _type_name(value: Typed) -> str:
-    if value.literal is not None and value.literal.kind in {"enum", "decimal", "date", "guid"}:
-        return {
-            "enum": str(value.literal.type_name),
-            "decimal": "Edm.Decimal",
-            "date": "Edm.Date",
-            "guid": "Edm.Guid",
-        }[value.literal.kind]
+    if value.literal is not None and value.literal.kind == "enum":
+        return str(value.literal.type_name)
+    if value.literal is not None and value.literal.kind in _UNTYPED_LITERALS:
+        return _UNTYPED_LITERALS[value.literal.kind]
     if isinstance(value.type, PrimitiveType):
         return value.type.name
     name = value.type.qualified_name
