@@ -2,6 +2,8 @@
 share transactions, each caller gets its own result or error, a unit's failure stays its own, a failed
 COMMIT fails the whole group, a lone write runs as it always did, and (PostgreSQL) a unit waiting on a
 foreign row lock leaves the group rather than stalling it or deadlocking with another instance's group.
+Outages (storage/outages.py) inside a group: a full disk or a connection lost before COMMIT gives every
+caller its own 503 with nothing written; a COMMIT lost in flight gives every caller an unknown outcome.
 
 The units here write to small tables of their own; tests/integration runs the task store's writes
 through group commit over HTTP.
@@ -17,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
-from graphtasks.errors import NotFound, PreconditionFailed
+from graphtasks.errors import NotFound, PreconditionFailed, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
+from graphtasks.storage.outages import CommitOutcomeUnknown
 from tests.support.databases import database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -295,3 +298,95 @@ def test_two_instances_groups_locking_crosswise_do_not_deadlock(postgres_url: st
     finally:
         one.dispose()
         two.dispose()
+
+
+def test_a_full_sqlite_disk_in_a_group_is_a_503_for_each_write_it_undid(tmp_path: Path) -> None:
+    """SQLite undoes the statement, or the whole transaction (then the savepoint cannot be rolled back
+    and the group fails): either way a caller gets its value only if its note is stored, and a 503
+    otherwise."""
+    with database("sqlite", tmp_path) as url:
+        db = open_database(url)
+    limit = {"pages": 1_073_741_823}
+    event.listen(
+        db.engine, "checkout", lambda dbapi, *_: dbapi.execute(f"PRAGMA max_page_count = {limit['pages']}")
+    )
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(TABLES[0])
+        limit["pages"] = 1  # never below the current size: the next new page is a full disk
+        units = [insert_note(1), insert_note(2, "x" * 200_000), insert_note(3)]
+        with ThreadPoolExecutor(len(units) + 1) as pool:
+            results = [outcome(future) for future in submit_as_one_group(db, pool, units)]
+        assert isinstance(results[1], ServiceUnavailable)
+        stored = notes(db)
+        for note_id, result in zip((1, 2, 3), results, strict=True):
+            assert result == note_id * 10 if note_id in stored else isinstance(result, ServiceUnavailable)
+        assert len({id(result) for result in results}) == 3  # one exception per caller
+    finally:
+        db.dispose()
+
+
+def terminate(url: str, pid: int) -> None:
+    """End PostgreSQL backend `pid` (as pg_ctl stop -m fast would) and wait until it is gone."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            while conn.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first():
+                time.sleep(0.01)
+    finally:
+        admin.dispose()
+
+
+def backend_pid(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_in_a_group_before_commit_is_a_503_for_every_caller(postgres_url: str) -> None:
+    db = open_database(postgres_url)
+
+    def lose_connection(conn: Connection) -> None:
+        terminate(postgres_url, backend_pid(conn))
+        insert_note(2)(conn)
+
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(TABLES[0])
+        with ThreadPoolExecutor(4) as pool:
+            futures = submit_as_one_group(db, pool, [insert_note(1), lose_connection, insert_note(3)])
+            results = [outcome(future) for future in futures]
+        assert all(isinstance(result, ServiceUnavailable) for result in results), results
+        assert len({id(result) for result in results}) == 3
+        assert notes(db) == {}
+        assert db.run_write(insert_note(4)) == 40  # the pool recovered
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_group_commit_lost_in_flight_is_an_unknown_outcome_for_every_caller(postgres_url: str) -> None:
+    db = open_database(postgres_url)
+    pids: list[int] = []
+
+    def remember_connection(conn: Connection) -> None:
+        pids.append(backend_pid(conn))
+        insert_note(2)(conn)
+
+    def lose_connection(_conn: Any) -> None:
+        if pids and len(pids) < 2:  # the group's COMMIT only, once
+            pids.append(pids[0])
+            terminate(postgres_url, pids[0])
+
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(TABLES[0])
+        event.listen(db.engine, "commit", lose_connection)
+        with ThreadPoolExecutor(4) as pool:
+            futures = submit_as_one_group(db, pool, [insert_note(1), remember_connection, insert_note(3)])
+            results = [outcome(future) for future in futures]
+        assert all(isinstance(result, CommitOutcomeUnknown) for result in results), results
+        assert len({id(result) for result in results}) == 3
+        assert not any(isinstance(result, ServiceUnavailable) for result in results)
+    finally:
+        db.dispose()

@@ -8,21 +8,26 @@ PostgreSQL gets the same choice through synchronous_commit.
 `group_commit` runs concurrent writes (Database.run_write) in shared transactions, so that many writes
 pay for one commit and one fsync (storage/group_commit.py says how, and how a PostgreSQL group that
 meets another connection's lock gives the waiting write back to run alone).
+
+Every way in (read, write, run_write) says where a database error struck, connecting, a statement or
+COMMIT, and storage/outages.py turns an outage into what its caller raises: ServiceUnavailable (503)
+only when nothing was written, CommitOutcomeUnknown (500) when COMMIT was lost in flight.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
-from graphtasks.storage.group_commit import GroupCommitter
+from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
+from graphtasks.storage.outages import PG_CONNECT_ARGS, Outages, pg_liveness_check
 
 T = TypeVar("T")
 
@@ -46,6 +51,7 @@ class Database:
         self.group_committer = (
             GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
         )
+        self._outages = Outages()
 
     def run_write(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a write transaction (shared with concurrent writes under group commit) and
@@ -53,43 +59,90 @@ class Database:
         if self.group_committer is None:
             with self.write() as conn:
                 return unit(conn)
-        return self.group_committer.run(unit)
+        try:
+            return self.group_committer.run(unit)
+        except GroupCommitFailed as failed:
+            # The shared transaction failed: its error (translated by write()) is every caller's answer.
+            _raise_instead(failed, self._outages.for_caller(failed))
+        except Exception as error:
+            # A unit's own error inside a group, raised before any COMMIT (or already translated).
+            _raise_instead(error, self._outages.on_statement(error))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            if self.dialect != "postgresql":
-                yield conn
-                return
-            # Reads run in autocommit: under READ COMMITTED every statement takes its own snapshot
-            # anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that buy
-            # nothing. Set on the driver's connection, on the client side: SQLAlchemy's isolation-level
-            # option would add round trips of its own to set and reset the session's level.
-            driver_connection: Any = conn.connection.driver_connection
-            driver_connection.autocommit = True
+        with self._connect() as conn:
             try:
-                yield conn
-            finally:
-                _end_autocommit(conn, driver_connection)
+                if self.dialect != "postgresql":
+                    yield conn
+                    return
+                # Reads run in autocommit: under READ COMMITTED every statement takes its own snapshot
+                # anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that
+                # buy nothing. Set on the driver's connection, on the client side: SQLAlchemy's
+                # isolation-level option would add round trips of its own to set and reset it.
+                driver_connection: Any = conn.connection.driver_connection
+                driver_connection.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    _end_autocommit(conn, driver_connection)
+            except Exception as error:
+                _raise_instead(error, self._outages.on_statement(error))
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends and rolls back if it raises. Task writes go
         through run_write; this is for the rest (registry, seed, ANALYZE) and for group commit itself."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self.engine.connect() as conn:
-            # IMMEDIATE takes the write lock up front, so a read-then-write transaction can never fail
-            # halfway with SQLITE_BUSY when another process writes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # One writer at a time on SQLite (see __init__); PostgreSQL's writers need no queue here.
+        with self._write_lock or nullcontext(), self._connect() as conn:
+            if self._write_lock is not None:
+                # IMMEDIATE takes the write lock up front, so a read-then-write transaction can never
+                # fail halfway with SQLITE_BUSY when another process writes.
+                self._statement(conn, "BEGIN IMMEDIATE")
             try:
                 yield conn
+            except Exception as error:
+                self._roll_back(conn)
+                _raise_instead(error, self._outages.on_statement(error))
             except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
+                self._roll_back(conn)
                 raise
-            conn.exec_driver_sql("COMMIT")
+            self._commit(conn)
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except Exception as error:
+            _raise_instead(error, self._outages.on_connect(error))
+
+    def _statement(self, conn: Connection, sql: str) -> None:
+        try:
+            conn.exec_driver_sql(sql)
+        except Exception as error:
+            _raise_instead(error, self._outages.on_statement(error))
+
+    def _commit(self, conn: Connection) -> None:
+        try:
+            if self._write_lock is not None:
+                conn.exec_driver_sql("COMMIT")
+            else:
+                conn.commit()
+        except Exception as error:
+            # A refused COMMIT leaves SQLite's transaction open (SQLITE_BUSY) or PostgreSQL's aborted.
+            self._roll_back(conn)
+            _raise_instead(error, self._outages.on_commit(error))
+
+    def _roll_back(self, conn: Connection) -> None:
+        """Roll back after an error; if even that fails (the connection is gone), discard the connection
+        so the pool never hands it out again. The error that led here is the one the caller gets."""
+        try:
+            if self._write_lock is None:
+                conn.rollback()
+            # SQLite may have rolled back by itself (a full disk, sqlite3_get_autocommit), and then a
+            # ROLLBACK would fail: only roll back a transaction still open.
+            elif conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+                conn.exec_driver_sql("ROLLBACK")
+        except Exception:
+            conn.invalidate()
 
     @contextmanager
     def exclusive_write(self, lock_id: int) -> Iterator[Connection]:
@@ -170,6 +223,13 @@ def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: 
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
+def _raise_instead(error: BaseException, replacement: BaseException) -> NoReturn:
+    """Raise `replacement` for `error` (chained to it), or `error` itself when they are one."""
+    if replacement is error:
+        raise error
+    raise replacement from error
+
+
 def _lost_lock_wait(error: BaseException) -> bool:
     """A PostgreSQL unit that gave up waiting for a lock; SQLite's errors carry no sqlstate."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _LOST_LOCK_WAIT
@@ -224,9 +284,15 @@ def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    connect_args: dict[str, Any] = {}
+    # Fail fast when the server is unreachable (outages.py); the URL's own settings win.
+    connect_args: dict[str, Any] = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
     if flush_to_disk is not None:
         connect_args["options"] = f"-c synchronous_commit={'on' if flush_to_disk else 'off'}"
     # No overflow either (a PostgreSQL connection costs milliseconds to open); half the worker threads,
     # so that several instances stay well inside the server's default max_connections of 100.
-    return create_engine(parsed, pool_size=WORKER_THREADS // 2, max_overflow=0, connect_args=connect_args)
+    engine = create_engine(parsed, pool_size=WORKER_THREADS // 2, max_overflow=0, connect_args=connect_args)
+    # Connections that died while pooled (a PostgreSQL restart) are replaced at checkout, for the cost of
+    # a poll(2) instead of pool_pre_ping's round trip; one lost in use is invalidated by SQLAlchemy (its
+    # dialect's is_disconnect), with every connection pooled before it.
+    event.listen(engine, "checkout", pg_liveness_check)
+    return engine

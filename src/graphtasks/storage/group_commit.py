@@ -17,7 +17,13 @@ while a transaction runs are what the next one shares: the more concurrent write
 - If the transaction as a whole fails (BEGIN, a savepoint, COMMIT: a deferred constraint, a lost
   connection), nothing of it is acknowledged: every unit that had not failed on its own raises
   GroupCommitFailed, a fresh one per caller (one exception object raised in many threads would collect
-  all their tracebacks), chained to the database's error.
+  all their tracebacks), chained to the transaction's error. engine.py's transaction has already said
+  what that error means (storage/outages.py): failed before COMMIT was sent, or refused by it, nothing
+  was written and every caller may be told to retry (503); lost while COMMIT was in flight, the outcome
+  is unknown for every unit alike (500). Database.run_write gives each caller its copy of that answer.
+  When a unit's error took the transaction with it (a lost connection; SQLite rolls back by itself on
+  a full disk), its savepoint cannot be rolled back: the group fails with that rollback's error chained
+  to the unit's, so the real cause decides the answer.
 - Units run in the leader's thread one after the other, so within a group they are serialised exactly
   as separate transactions would be: a later unit sees an earlier one's write (a second If-Match on the
   same task fails). A unit must be re-runnable (no effect outside the connection) and must not start
@@ -69,7 +75,8 @@ _SAVEPOINT = "graphtasks_unit"
 
 
 class GroupCommitFailed(Exception):
-    """The transaction this write was grouped into did not commit, so the write did not happen."""
+    """The transaction this write was grouped into failed as a whole; its cause says how (nothing was
+    written, or a COMMIT lost in flight left the outcome unknown)."""
 
 
 class _State(Enum):
@@ -232,8 +239,13 @@ class GroupCommitter:
             # Recorded first: should the rollback fail with the whole transaction, the caller still
             # gets its own error.
             pending.error = error
-            conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-            conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            try:
+                conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            except Exception as lost:
+                # The transaction went with the unit's error (module docstring): chained, so that
+                # error, not "no such savepoint", says what became of the group.
+                raise lost from error
             if self._retry_alone(error):
                 pending.error = None
                 pending.state = _State.ALONE
@@ -252,6 +264,6 @@ class GroupCommitter:
 
 
 def _group_failed(error: Exception) -> GroupCommitFailed:
-    failed = GroupCommitFailed(f"the write's transaction did not commit: {error}")
+    failed = GroupCommitFailed(f"the write's shared transaction failed: {error}")
     failed.__cause__ = error
     return failed
