@@ -1,7 +1,8 @@
 """Schemathesis against a live server, once per backend: generated requests, valid and invalid, for every
 operation the OpenAPI document (web/openapi.py) describes, each answer checked for no 5xx and for the
 status, content type, headers and body the document promises; then the answers fuzzing never provokes
-(304, 401, 403, 405, 412, 413, 415), each checked the same way.
+(304, 401, 403, 405, 412, 413, 415), each checked the same way. Every error but the identity
+platform's (OAuth's shape, by design) must be Graph's envelope, also inside a $batch answer.
 
 The document's keys are GUIDs the server assigned, so a random one only finds a 404: most examples swap
 in a task (of a type the path serves, with every property set) and a navigation entity made for that
@@ -12,6 +13,7 @@ the schema its `@odata.type` maps to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from graphtasks.config import DEFAULT_TENANT
 from graphtasks.model.schema import (
     APP_VULNERABILITY_TASK,
     DEVICE_APP_MANAGEMENT_TASK,
@@ -102,6 +105,53 @@ def entities_conform(ctx: CheckContext, response: schemathesis.Response, case: C
     return None
 
 
+# The identity endpoints answer OAuth's errors, as Entra's do, not Graph's.
+OAUTH_OPERATIONS = frozenset({"discover_instance", "get_openid_configuration", "get_jwks", "get_token"})
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
+
+
+def graph_error_problem(body: object) -> str | None:
+    """What keeps `body` from being Graph's error envelope; None when it is one."""
+    if not isinstance(body, dict):
+        return f"not a JSON object: {body!r:.300}"
+    error = body.get("error")
+    if not isinstance(error, dict) or set(body) != {"error"}:
+        return f"not {{'error': {{...}}}}: {body!r:.300}"
+    if not (isinstance(error.get("code"), str) and error["code"]) or not isinstance(
+        error.get("message"), str
+    ):
+        return f"no code or message: {error!r:.300}"
+    inner = error.get("innerError")
+    if not isinstance(inner, dict) or not all(isinstance(inner.get(k), str) for k in _INNER_KEYS):
+        return f"innerError lacks {_INNER_KEYS}: {inner!r:.300}"
+    return None if _DATE.match(inner["date"]) else f"innerError.date {inner['date']!r}"
+
+
+_INNER_KEYS = ("date", "request-id", "client-request-id")
+
+
+def graph_errors(ctx: CheckContext, response: schemathesis.Response, case: Case[Any]) -> bool | None:
+    """Every 4xx/5xx answer, and every failed request inside a $batch answer, is Graph's envelope."""
+    if case.operation.definition.raw.get("operationId") in OAUTH_OPERATIONS:
+        return None
+    if response.status_code >= 400:
+        problem = graph_error_problem(_json_or_text(response))
+        assert problem is None, f"{response.status_code}: {problem}"
+    elif case.operation.path == "/$batch" and response.status_code == 200:
+        for item in response.json()["responses"]:
+            if item["status"] >= 400:
+                problem = graph_error_problem(item.get("body"))
+                assert problem is None, f"batch item {item['status']}: {problem}"
+    return None
+
+
+def _json_or_text(response: schemathesis.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -109,15 +159,25 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     entities_conform,
+    graph_errors,
 ]
 
 
 def operation_params() -> Iterator[Any]:
+    """(path, operationId, mode) of every operation; negative only where there is something to negate."""
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
-            if method == "parameters":
+            if method in {"parameters", "servers"}:
                 continue
-            yield pytest.param(path, operation["operationId"], id=operation["operationId"])
+            # A tenant can be any string, and a form any fields: nothing to negate there.
+            body = operation.get("requestBody", {}).get("content", {})
+            inputs = "{task_id}" in path or "parameters" in operation or "application/json" in body
+            for mode in (
+                (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if inputs else (GenerationMode.POSITIVE,)
+            ):
+                yield pytest.param(
+                    path, operation["operationId"], mode, id=f"{operation['operationId']}-{mode}"
+                )
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +186,7 @@ def http(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize(("path", "operation_id"), list(operation_params()))
+@pytest.mark.parametrize(("path", "operation_id", "mode"), list(operation_params()))
 def test_operation_conforms(
     server: Server, http: httpx.Client, path: str, operation_id: str, mode: GenerationMode
 ) -> None:
@@ -145,11 +204,19 @@ def test_operation_conforms(
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case: Case[Any], data: st.DataObject) -> None:
         # A negative key may well name another route ($count, a cast); only valid ones are sent.
-        if case.path_parameters and (mode is GenerationMode.NEGATIVE or data.draw(st.integers(0, 3)) > 0):
+        keyed = "{task_id}" in path and (mode is GenerationMode.NEGATIVE or data.draw(st.integers(0, 3)) > 0)
+        if keyed:
             case.path_parameters = real_keys(http, path, data.draw(st.sampled_from(owners)))
-        case.call_and_validate(base_url=server.url + VERSION, headers=headers, checks=CHECKS)
+        case.call_and_validate(base_url=base_url(server, path), headers=headers, checks=CHECKS)
 
     run()
+
+
+def base_url(server: Server, path: str) -> str:
+    """Where the document's `path` is served: below /beta, or below its own first server (the identity
+    endpoints at the root; $batch's first is /beta too)."""
+    servers = DOCUMENT["paths"][path].get("servers", DOCUMENT["servers"])
+    return server.url + str(servers[0]["url"]).removeprefix("http://127.0.0.1")
 
 
 def owner_types(path: str) -> list[EntityType]:
@@ -227,11 +294,12 @@ def allow_params() -> Iterator[Any]:
 
 @pytest.mark.parametrize("path", list(allow_params()))
 def test_an_undocumented_method_is_a_405_that_allows_the_documented_ones(
-    http: httpx.Client, path: str
+    server: Server, http: httpx.Client, path: str
 ) -> None:
     key = "0c7b385a-6ae4-4837-87e2-24a2b782e1c6"
-    response = http.put(VERSION + path.replace("{task_id}", key).replace("{child_id}", key))
-    documented = {method.upper() for method in DOCUMENT["paths"][path] if method != "parameters"}
+    concrete = path.replace("{task_id}", key).replace("{child_id}", key).replace("{tenant}", DEFAULT_TENANT)
+    response = http.put(base_url(server, path) + concrete)
+    documented = {m.upper() for m in DOCUMENT["paths"][path] if m not in {"parameters", "servers"}}
     assert response.status_code == 405
     error = COMPONENTS["responses"]["MethodNotAllowed"]["content"]["application/json"]["schema"]
     OAS30ReadValidator({**error, "components": COMPONENTS}).validate(response.json())

@@ -1,6 +1,7 @@
 """The OpenAPI document (web/openapi.py) without a server: a valid OpenAPI 3.0.3 document, one that
-describes every route of the route table and no other, every type of the model, and request-body
-schemas that accept exactly the bodies model/validation.py accepts."""
+describes every route of the route table and no other, $batch, the documents and the identity endpoints,
+every type of the model, every status an operation can answer, and request-body schemas that accept
+exactly the bodies model/validation.py accepts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from graphtasks.auth.permissions import Access
-from graphtasks.config import DEFAULT_TENANT
+from graphtasks.config import DEFAULT_TENANT, Settings
 from graphtasks.errors import GraphError, ModelValidationFailure
 from graphtasks.model.schema import (
     COMPLEX_TYPES,
@@ -26,9 +27,11 @@ from graphtasks.model.schema import (
     TASK_TYPES,
 )
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
+from graphtasks.web.discovery import discovery_routes
+from graphtasks.web.documents import document_routes
 from graphtasks.web.openapi import openapi_document
 from graphtasks.web.openapi_operations import VERSION
-from graphtasks.web.routes import GraphHandler, graph_routes
+from graphtasks.web.routes import GraphHandler, batch_routes, graph_routes
 from tests.support.examples import FOUNDING_REQUEST
 
 SERVER = "http://127.0.0.1:8000"
@@ -43,8 +46,24 @@ def operations() -> list[tuple[str, str, dict[str, Any]]]:
         (path, method.upper(), operation)
         for path, item in DOCUMENT["paths"].items()
         for method, operation in item.items()
-        if method != "parameters"
+        if method not in {"parameters", "servers"}
     ]
+
+
+# The operations outside the route table (web/openapi_operations.py: service_paths).
+SERVICE = {
+    "batch",
+    "get_metadata",
+    "get_openapi",
+    "discover_instance",
+    "get_openid_configuration",
+    "get_jwks",
+    "get_token",
+}
+
+
+def graph_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(p, m, o) for p, m, o in operations() if o["operationId"] not in SERVICE]
 
 
 def operation(operation_id: str) -> dict[str, Any]:
@@ -87,7 +106,7 @@ def routed(path: str, method: str) -> Route | None:
 
 
 @pytest.mark.parametrize(
-    ("path", "method", "operation_id"), [(p, m, o["operationId"]) for p, m, o in operations()]
+    ("path", "method", "operation_id"), [(p, m, o["operationId"]) for p, m, o in graph_operations()]
 )
 def test_every_documented_operation_is_served_by_its_route(path: str, method: str, operation_id: str) -> None:
     route = routed(path, method)
@@ -98,11 +117,73 @@ def test_every_documented_operation_is_served_by_its_route(path: str, method: st
 def test_every_route_and_method_is_documented() -> None:
     served = {(route.path, method) for route in ROUTES for method in (route.methods or set()) - {"HEAD"}}
     documented = set()
-    for path, method, _ in operations():
+    for path, method, _ in graph_operations():
         route = routed(path, method)
         assert route is not None
         documented.add((route.path, method))
     assert documented == served
+
+
+def service_routes() -> list[Route]:
+    """The routes outside the route table, with stand-ins for what they would call."""
+    nothing: Any = None
+    return [
+        *batch_routes(StandIn().batch, passthrough),
+        *document_routes(Settings()),
+        *discovery_routes(nothing, Settings(), nothing, calls=nothing),
+    ]
+
+
+def served_at(path: str) -> list[str]:
+    """The concrete paths, version or none included, that a documented path names."""
+    servers = DOCUMENT["paths"][path].get("servers", DOCUMENT["servers"])
+    concrete = path.replace("{tenant}", DEFAULT_TENANT)
+    return [server["url"].removeprefix(SERVER) + concrete for server in servers]
+
+
+def test_every_other_route_is_documented_and_no_more() -> None:
+    routes = service_routes()
+    documented = set()
+    for path, method, op in operations():
+        if op["operationId"] not in SERVICE:
+            continue
+        for concrete in served_at(path):
+            scope = {"type": "http", "path": concrete, "root_path": "", "method": method}
+            route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
+            assert route is not None, (concrete, method)
+            documented.add((route.path, method))
+    assert documented == {(r.path, m) for r in routes for m in (r.methods or set()) - {"HEAD"}}
+
+
+def test_batch_is_served_in_both_versions_and_its_schema_takes_a_batch() -> None:
+    assert served_at("/$batch") == ["/beta/$batch", "/v1.0/$batch"]
+    batch = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/deviceAppManagement/deviceAppManagementTasks"},
+            {
+                "id": "2",
+                "method": "POST",
+                "url": "/deviceAppManagement/deviceAppManagementTasks",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"displayName": "x"},
+                "dependsOn": ["1"],
+            },
+        ]
+    }
+    assert documented("batch", batch)
+    assert not documented("batch", {"requests": []})
+    assert not documented("batch", {"requests": [{"id": "1", "method": "GET"}]})
+
+
+def test_documents_and_identity_endpoints_need_no_token() -> None:
+    for _, _, op in operations():
+        if op["operationId"] in SERVICE - {"batch"}:
+            assert op["security"] == [], op["operationId"]
+    assert "security" not in operation("batch")
+
+
+def test_retry_after_is_optional() -> None:
+    assert DOCUMENT["components"]["headers"]["Retry-After"]["required"] is False
 
 
 def test_enums_are_string_enums_in_declared_order() -> None:
@@ -241,23 +322,38 @@ def test_read_schema_takes_an_answer_with_every_property() -> None:
     OAS30ReadValidator({**schema, "components": DOCUMENT["components"]}).validate(answer)
 
 
+# Every Graph operation: the connection limits, throttling, faults and an overloaded server.
+COMMON = ["414", "429", "431", "503", "504"]
+
+
 @pytest.mark.parametrize(
     ("operation_id", "statuses"),
     [
-        ("list_tasks", ["200", "400", "401", "403"]),
-        ("create_task", ["201", "204", "400", "401", "403", "413", "415"]),
-        ("count_tasks", ["200", "400", "401", "403"]),
-        ("get_task", ["200", "304", "400", "401", "403", "404"]),
-        ("update_task", ["200", "204", "400", "401", "403", "404", "412", "413", "415"]),
-        ("delete_task", ["204", "400", "401", "403", "404", "412"]),
-        ("update_status", ["204", "400", "401", "403", "404", "412", "413", "415"]),
-        ("update_status_qualified", ["204", "400", "401", "403", "404", "412", "413", "415"]),
-        ("create_child_appVulnerabilityTask_mobileApps", ["201", "400", "401", "403", "404", "413", "415"]),
-        ("update_child_managedDevices", ["200", "204", "400", "401", "403", "404", "412", "413", "415"]),
+        ("list_tasks", ["200", "400", "401", "403", *COMMON]),
+        ("create_task", ["201", "204", "400", "401", "403", "413", "415", *COMMON]),
+        ("count_tasks", ["200", "400", "401", "403", *COMMON]),
+        ("get_task", ["200", "304", "400", "401", "403", "404", *COMMON]),
+        ("update_task", ["200", "204", "400", "401", "403", "404", "412", "413", "415", *COMMON]),
+        ("delete_task", ["204", "400", "401", "403", "404", "412", *COMMON]),
+        ("update_status", ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON]),
+        ("update_status_qualified", ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON]),
+        (
+            "create_child_appVulnerabilityTask_mobileApps",
+            ["201", "400", "401", "403", "404", "413", "415", *COMMON],
+        ),
+        (
+            "update_child_managedDevices",
+            ["200", "204", "400", "401", "403", "404", "412", "413", "415", *COMMON],
+        ),
+        ("batch", ["200", "400", "401", "413", "414", "415", "429", "431", "503", "504"]),
+        ("get_metadata", ["200", "414", "431", "503"]),
+        ("get_jwks", ["200", "414", "431", "503"]),
+        ("discover_instance", ["200", "400", "414", "431", "503"]),
+        ("get_token", ["200", "400", "401", "414", "431", "503"]),
     ],
 )
 def test_operation_statuses(operation_id: str, statuses: list[str]) -> None:
-    assert list(operation(operation_id)["responses"]) == statuses
+    assert sorted(operation(operation_id)["responses"]) == sorted(statuses)
 
 
 def test_create_answers_201_with_location() -> None:
@@ -334,7 +430,12 @@ def test_query_options(operation_id: str, options: list[str]) -> None:
         (405, "MethodNotAllowed", ["Allow"]),
         (412, "PreconditionFailed", []),
         (413, "PayloadTooLarge", []),
+        (414, "UriTooLong", []),
         (415, "UnsupportedMediaType", []),
+        (429, "TooManyRequests", ["Retry-After"]),
+        (431, "HeadersTooLarge", []),
+        (503, "ServiceUnavailable", ["Retry-After"]),
+        (504, "GatewayTimeout", ["Retry-After"]),
     ],
 )
 def test_errors_use_graphs_envelope(status: int, name: str, headers: list[str]) -> None:

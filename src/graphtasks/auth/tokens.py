@@ -13,6 +13,7 @@ issuer; only that issuer's keys may have signed it. The algorithm is pinned to R
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -213,7 +214,16 @@ class TokenVerifier:
             raise Unauthorized("Access token validation failure.")
         claims = _decode(token, key, self.audiences, self.leeway_s)
         # Entra writes tenant ids in lower case; one tenant must never become two by spelling.
-        return _principal(claims, tenant_id.lower()), float(claims["exp"])
+        return _principal(claims, tenant_id.lower()), _expiry(claims["exp"])
+
+
+def _expiry(exp: Any) -> float:
+    """`exp` as a float for the cache. PyJWT has checked it is a number still ahead; an integer too large
+    for a float (10**400, which JSON can carry) is ahead forever (fuzzing found it as a 500)."""
+    try:
+        return float(exp)
+    except OverflowError:
+        return math.inf
 
 
 def _unverified_parts(token: str) -> tuple[str | None, str, str]:

@@ -10,7 +10,13 @@ undocumented.
 Owns the rest: paths, operations, parameters, responses, headers, Graph's error envelope, security,
 and the instance annotations the web layer adds to the model's entities, which model/jsonschema.py
 lists but does not know: `@odata.etag`, with the ETag header, If-None-Match (304) on reads and
-If-Match (412) on writes (web/etags.py, a graphtasks extension), and the updateStatus note.
+If-Match (412) on writes (web/etags.py, a graphtasks extension), and the updateStatus note. The
+operations outside the route table ($batch, $metadata, openapi.json, the identity endpoints) are
+web/openapi_operations.py's `service_paths`.
+
+Every status an operation can answer is listed: besides its own, those of the connection limits (414,
+431), of an overloaded server (503) and, on Graph operations, of throttling and injected faults (429,
+503, 504, with Retry-After when the wait is known).
 
 Pure: builds a dict; serves nothing.
 """
@@ -43,12 +49,19 @@ from graphtasks.model.jsonschema import (
 )
 from graphtasks.odata.options import MAX_PAGE_SIZE
 from graphtasks.web.openapi_operations import (
+    LIMITS,
     MINIMAL,
     REPRESENTATION,
     STATUS_NOTE,
+    TRAFFIC,
     VERSION,
     Operation,
+    component,
+    json_response,
     operations,
+    response,
+    service_paths,
+    service_schemas,
     tag,
     template,
 )
@@ -63,7 +76,6 @@ _TASK = template(TASK.removeprefix(VERSION))
 _SCOPE = f"{GRAPH_APP_ID}/.default"
 # Annotations a client may send back from an answer (the SDK does on a round-trip PATCH); ignored.
 _ECHOED = {"@odata.context": "Ignored.", "@odata.etag": "The entity's weak ETag (web/etags.py)."}
-_TRACE_HEADERS = ("request-id", "client-request-id")
 _HEADERS = {  # name -> description; the ones naming an entity hold a URL
     "request-id": "The request's id, repeated in an error's innerError.",
     "client-request-id": "The client-request-id sent, or else the request-id.",
@@ -73,9 +85,11 @@ _HEADERS = {  # name -> description; the ones naming an entity hold a URL
     "Preference-Applied": "The Prefer value applied.",
     "WWW-Authenticate": "Graph's Bearer challenge.",
     "Allow": "The methods the path serves.",
+    "Retry-After": "Seconds to wait before retrying, when the server knows.",
 }
-# The headers errors.py's Unauthorized and MethodNotAllowed carry.
-_ERROR_HEADERS = {401: ("WWW-Authenticate",), 405: ("Allow",)}
+_OPTIONAL_HEADERS = {"Retry-After"}
+# The headers errors.py's Unauthorized, MethodNotAllowed and Retryable carry.
+_ERROR_HEADERS = {401: ("WWW-Authenticate",), 405: ("Allow",), **dict.fromkeys(TRAFFIC, ("Retry-After",))}
 _KEYS = {"task_id": "The task's id, a GUID.", "child_id": "The navigation entity's id, a GUID."}
 _OPTIONS = {  # name -> description, in the order the parameters are listed
     "filter": "An OData $filter expression (README, Querying).",
@@ -105,8 +119,8 @@ def openapi_document(server_url: str) -> JSON:
         },
         "servers": [{"url": f"{server_url}{VERSION}", "description": "Graph beta, as graphtasks serves it"}],
         "security": [{"bearer": []}, {"oauth2": [_SCOPE]}],
-        "tags": [{"name": tag} for tag in dict.fromkeys(tag(op) for op in ops)],
-        "paths": _paths(ops),
+        "tags": [{"name": tag} for tag in dict.fromkeys([*(tag(op) for op in ops), *_SERVICE_TAGS])],
+        "paths": _paths(ops) | service_paths(server_url, _failures),
         "components": {
             "schemas": _schemas(),
             "responses": _error_responses(),
@@ -148,13 +162,20 @@ def _operation(op: Operation) -> JSON:
         operation["parameters"] = parameters
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    statuses = [400, 401, 403]
+    statuses = [400, 401, 403, *LIMITS, *TRAFFIC]
     statuses += [404] if op.path.startswith(_TASK) else []  # the task, or its entity, may not exist
     statuses += [412] if verb.condition == "If-Match" else []
     statuses += [413, 415] if body is not None else []
-    failures = {str(status): _ref(_error_name(status), "responses") for status in statuses}
-    operation["responses"] = dict(sorted({**responses, **failures}.items()))
+    operation["responses"] = dict(sorted({**responses, **_failures(statuses)}.items()))
     return operation
+
+
+_SERVICE_TAGS = ("$batch", "documents", "identity")
+
+
+def _failures(statuses: Iterable[int]) -> JSON:
+    """Graph's error answers for `statuses`, by reference, in order."""
+    return {str(status): component(_error_name(status), "responses") for status in sorted(set(statuses))}
 
 
 Described = tuple[JSON | None, JSON]  # (request body schema or None, success responses)
@@ -162,43 +183,46 @@ Described = tuple[JSON | None, JSON]  # (request body schema or None, success re
 
 def _list(op: Operation) -> Described:
     page = page_schema(op.read_types)
-    return None, {"200": _json("A page; @odata.nextLink, if present, is the next one.", page)}
+    return None, {"200": json_response("A page; @odata.nextLink, if present, is the next one.", page)}
 
 
 def _count(op: Operation) -> Described:
     count = {"text/plain": {"schema": {"type": "integer", "format": "int32", "minimum": 0}}}
-    return None, {"200": _response("The number of items that match $filter.", count)}
+    return None, {"200": response("The number of items that match $filter.", count)}
 
 
 def _get(op: Operation) -> Described:
-    unchanged = _response("Unchanged since the ETag If-None-Match names.", headers=("ETag",))
-    return None, {"200": _json("The entity.", read_schema(op.read_types), ("ETag",)), "304": unchanged}
+    unchanged = response("Unchanged since the ETag If-None-Match names.", headers=("ETag",))
+    return None, {
+        "200": json_response("The entity.", read_schema(op.read_types), ("ETag",)),
+        "304": unchanged,
+    }
 
 
 def _create(op: Operation) -> Described:
     entity = read_schema(op.read_types)
-    responses = {"201": _json("Created: the entity as stored.", entity, ("Location", "ETag"))}
+    responses = {"201": json_response("Created: the entity as stored.", entity, ("Location", "ETag"))}
     if MINIMAL in op.kind.prefer:
         headers = ("Location", "OData-EntityId", "Preference-Applied")
-        responses["204"] = _response(f"Created, under Prefer: {MINIMAL}.", headers=headers)
+        responses["204"] = response(f"Created, under Prefer: {MINIMAL}.", headers=headers)
     return write_schema(op.write_types, "Create"), responses
 
 
 def _update(op: Operation) -> Described:
-    responses = {"204": _response("Updated: properties left out keep their values.")}
+    responses = {"204": response("Updated: properties left out keep their values.")}
     if REPRESENTATION in op.kind.prefer:
         text = f"Updated, under Prefer: {REPRESENTATION}: the entity as stored."
-        responses["200"] = _json(text, read_schema(op.read_types), ("ETag", "Preference-Applied"))
+        responses["200"] = json_response(text, read_schema(op.read_types), ("ETag", "Preference-Applied"))
     return write_schema(op.write_types, "Update"), responses
 
 
 def _delete(op: Operation) -> Described:
-    return None, {"204": _response("Deleted, and with a task its navigation entities.")}
+    return None, {"204": response("Deleted, and with a task its navigation entities.")}
 
 
 def _action(op: Operation) -> Described:
     body = ref(f"{model.UPDATE_STATUS.qualified_name}RequestBody")
-    return body, {"204": _response(f"Done; the note is shown under Prefer: {STATUS_NOTE}.")}
+    return body, {"204": response(f"Done; the note is shown under Prefer: {STATUS_NOTE}.")}
 
 
 @dataclass(frozen=True)
@@ -261,19 +285,9 @@ def _header_parameters(op: Operation, verb: _Verb) -> list[JSON]:
 # --- responses, headers, security ---
 
 
-def _response(description: str, content: JSON | None = None, headers: Iterable[str] = ()) -> JSON:
-    response: JSON = {"description": description}
-    response["headers"] = {name: _ref(name, "headers") for name in (*_TRACE_HEADERS, *headers)}
-    return response | ({"content": content} if content else {})
-
-
-def _json(description: str, schema: JSON, headers: Iterable[str] = ()) -> JSON:
-    return _response(description, {"application/json": {"schema": schema}}, headers)
-
-
 def _header(description: str, name: str) -> JSON:
     schema = string("uri") if name in {"Location", "OData-EntityId"} else string()
-    return {"description": description, "required": True, "schema": schema}
+    return {"description": description, "required": name not in _OPTIONAL_HEADERS, "schema": schema}
 
 
 def _error_classes() -> dict[int, list[type[errors.GraphError]]]:
@@ -294,7 +308,7 @@ def _error_responses() -> JSON:
     for status, classes in _error_classes().items():
         codes = ", ".join(dict.fromkeys(c.code for c in classes))
         text = f"{HTTPStatus(status).phrase}; Graph error code {codes}."
-        responses[classes[0].__name__] = _json(
+        responses[classes[0].__name__] = json_response(
             text, ref(f"{ERRORS}.ODataError"), _ERROR_HEADERS.get(status, ())
         )
     return responses
@@ -325,7 +339,7 @@ def _security_schemes(server_url: str) -> JSON:
 
 
 def _schemas() -> JSON:
-    return type_schemas(_annotations()) | _error_schemas()
+    return type_schemas(_annotations()) | _error_schemas() | service_schemas()
 
 
 def _annotations() -> Annotations:
@@ -350,8 +364,3 @@ def _error_schemas() -> JSON:
             "InnerError", "When, and which request.", inner, required=[*inner][:3]
         ),
     }
-
-
-def _ref(name: str, section: str) -> JSON:
-    """A reference to a component of another section than the schemas (model/jsonschema.py: ref)."""
-    return {"$ref": f"#/components/{section}/{name}"}
