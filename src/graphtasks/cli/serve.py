@@ -18,9 +18,9 @@ from graphtasks import __version__
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.cli.common import cloud_option, database_options, env, env_int
 from graphtasks.clouds import cloud_named
-from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_URL_BYTES, DEFAULT_TENANT, Settings
 from graphtasks.tls import TlsFiles, local_tls
-from graphtasks.web.connections import connection_options
+from graphtasks.web.connections import connection_options, raise_descriptor_limit
 
 
 def add_parser(commands: Any) -> None:
@@ -109,6 +109,18 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
         help="open connections per process; past it a request gets 503 with Retry-After (default 1000)",
     )
     parser.add_argument(
+        "--max-url-bytes",
+        type=int,
+        default=DEFAULT_MAX_URL_BYTES,
+        help=f"longest request URL; past it 414 (default {DEFAULT_MAX_URL_BYTES})",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        help=f"most header bytes in a request; past it 431 (default {DEFAULT_MAX_HEADER_BYTES})",
+    )
+    parser.add_argument(
         "--header-timeout",
         type=float,
         default=10.0,
@@ -154,6 +166,7 @@ def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     tls = _tls(args)
+    raise_descriptor_limit(settings)  # workers inherit it
     if args.workers == 1:
         _serve_in_process(settings, tls)
     else:
@@ -178,6 +191,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         access_log=args.access_log,
         page_size=args.page_size,
         max_connections=args.max_connections,
+        max_url_bytes=args.max_url_bytes,
+        max_header_bytes=args.max_header_bytes,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
         throttle=args.throttle,

@@ -20,6 +20,7 @@ from graphtasks.auth.keys import KeyRing
 from graphtasks.auth.token_service import OAuthError, TokenService
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.config import Settings
+from graphtasks.errors import ServiceUnavailable
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.requests import base_url
 
@@ -67,6 +68,12 @@ def discovery_routes(
             answer = await calls.run(tokens.token, tenant, form, audiences=audiences)
         except OAuthError as error:
             return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
+        except ServiceUnavailable as outage:
+            # Identity clients read OAuth errors, not Graph's: RFC 6749's temporarily_unavailable, with
+            # the wait. AADSTS90033 ("a transient error has occurred") is our guess at Entra's code.
+            transient = OAuthError(503, "temporarily_unavailable", 90033, "A transient error has occurred.")
+            headers = {"Cache-Control": "no-store", **outage.headers}
+            return JSONResponse(transient.body(), status_code=503, headers=headers)
         return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     async def instance_discovery(request: Request) -> Response:

@@ -9,11 +9,13 @@ endpoint reaches every worker and instance within about a second, without a read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Collection
 from typing import Protocol
 
+from graphtasks.errors import ServiceUnavailable
 from graphtasks.traffic.faults import FaultInjector, FaultPlan, parse_plan
 from graphtasks.traffic.throttling import WRITE_METHODS, Throttle
 from graphtasks.web.blocking import BlockingCalls
@@ -96,7 +98,10 @@ class TrafficGate:
             else:
                 await self._calls.run(throttle.admit, tenant_id, client_id, write=write)
         if self._plans.claim_check():
-            await self._calls.run(self._plans.refresh)
+            # The database away: keep the plan already in force rather than fail the request for it; the
+            # request meets the outage itself soon enough if it needs the database.
+            with contextlib.suppress(ServiceUnavailable):
+                await self._calls.run(self._plans.refresh)
         injection = self._plans.injector.decide(tenant_id, client_id, operation)
         if injection.delay_s:
             await asyncio.sleep(injection.delay_s)
