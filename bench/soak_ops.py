@@ -195,7 +195,8 @@ class SoakRun:
             if name in ENUMS:
                 chosen[name] = rng.choice(ENUMS[name])
             elif name == "managedDeviceCount":
-                chosen[name] = seq
+                # graphtasks accepts 0..65536 here; wrapping can only hide a stale read, never invent one.
+                chosen[name] = seq % 65536
             else:
                 chosen[name] = f"{tenant.marker} {name} {seq}"
         return chosen
