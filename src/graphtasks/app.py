@@ -108,8 +108,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
     licences = TenantLicences(backend.tenants.find)
     plans = fault_plans(backend.database)
-    if settings.faults_file is not None:
-        install_faults_file(plans, settings.faults_file)
     plans.load()
     throttle, close_throttle = _throttle(settings, backend.database)
     gate = TrafficGate(throttle, plans, calls=calls)

@@ -1,5 +1,6 @@
 """The throttling counter stores against real backends (SQLite, PostgreSQL, Redis): a budget fills up,
-refuses without taking, resets with the next window, and holds under concurrent takes."""
+refuses without taking, resets with the next window, and holds under concurrent takes; and the stored
+fault plan as a process reads it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from graphtasks.app import fault_plans
 from graphtasks.errors import TooManyRequests
 from graphtasks.storage.engine import open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.redis_counters import RedisCounterStore
-from graphtasks.storage.traffic import SqlCounterStore
+from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
 from graphtasks.traffic.throttling import (
     CounterStore,
     MemoryCounterStore,
@@ -85,3 +87,17 @@ def test_the_throttle_answers_429_with_the_seconds_left_in_the_window(store: Cou
     with pytest.raises(TooManyRequests) as refused:
         throttle.admit(tenant, "a", write=True)
     assert refused.value.headers == {"Retry-After": "8"}
+
+
+def test_a_stored_plan_this_build_cannot_read_is_skipped_not_an_error(tmp_path: Path) -> None:
+    # As during a rolling upgrade: another build stored a plan naming an operation this one lacks.
+    with database("sqlite", tmp_path) as url:
+        db = open_database(url)
+        upgrade_to_head(db)
+        plans = fault_plans(db)
+        in_force = plans.parse('{"rules": [{"operation": "get_task", "status": 503}]}')
+        plans.replace(in_force)
+        newer = SqlFaultPlanStore(db).replace('{"rules": [{"operation": "get_widget", "status": 503}]}')
+        plans.load()
+        assert (plans.version, plans.injector.plan) == (newer.version, in_force)
+        db.dispose()

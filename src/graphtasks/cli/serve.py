@@ -7,7 +7,6 @@ only when the server starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -167,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     tls = _tls(args)
     raise_descriptor_limit(settings)  # workers inherit it
+    if settings.faults_file is not None:
+        _install_faults(settings)
     if args.workers == 1:
         _serve_in_process(settings, tls)
     else:
@@ -202,6 +203,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _install_faults(settings: Settings) -> None:
+    """Put the --faults plan in force, once, here: an app (or a worker uvicorn restarts later) never
+    installs it, so nothing undoes a change made at run time."""
+    from graphtasks.app import fault_plans, install_faults_file, open_backend
+
+    database = open_backend(settings).database
+    try:
+        install_faults_file(fault_plans(database), settings.faults_file or "")
+    finally:
+        database.dispose()
+
+
 def _serve_in_process(settings: Settings, tls: TlsFiles | None) -> None:
     import uvicorn
 
@@ -216,20 +229,16 @@ def _serve_workers(settings: Settings, tls: TlsFiles | None, workers: int) -> No
     """uvicorn's supervisor with `workers` processes, each loading graphtasks.asgi's factory."""
     import uvicorn
 
-    from graphtasks.app import fault_plans, install_faults_file, open_backend
+    from graphtasks.app import open_backend
     from graphtasks.asgi import SETTINGS_VARIABLE, settings_to_json
 
     # Migrate and make the first signing key here, once, before any worker starts: workers starting
     # together would manage (migrations and the first key are serialized in the database), but would
     # all wait on one another; this way they find the database ready. It also fails here, once, with a
     # readable error when the database cannot be opened.
-    database = open_backend(settings).database
-    if settings.faults_file is not None:
-        # Installed once, here: a worker that uvicorn restarts later must not undo a change made since.
-        install_faults_file(fault_plans(database), settings.faults_file)
-    database.dispose()
+    open_backend(settings).database.dispose()
     # Workers are spawned, not forked: they inherit the environment, and nothing else of this process.
-    os.environ[SETTINGS_VARIABLE] = settings_to_json(dataclasses.replace(settings, faults_file=None))
+    os.environ[SETTINGS_VARIABLE] = settings_to_json(settings)
     print(banner(settings, tls, workers=workers), flush=True)
     options = _uvicorn_options(settings, tls)
     uvicorn.run("graphtasks.asgi:app_from_environment", factory=True, workers=workers, **options)

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from graphtasks.errors import ServiceUnavailable
+from graphtasks.storage.outages import RETRY_AFTER_S
 from graphtasks.traffic.throttling import Budget
 
 # KEYS: the budgets' keys; ARGV[1]: seconds to keep a key; ARGV[2..]: each budget's limit.
@@ -28,8 +29,6 @@ for _, key in ipairs(KEYS) do
 end
 return 1
 """
-# Seconds a client waits before retrying when Redis is away.
-_RETRY_AFTER_S = 2
 
 
 class RedisCounterStore:
@@ -49,7 +48,7 @@ class RedisCounterStore:
             return bool(self._take(keys=keys, args=[2 * window_s, *(b.limit for b in budgets)]))
         except redis.RedisError as error:
             raise ServiceUnavailable(
-                "The throttling service is unavailable.", retry_after_s=_RETRY_AFTER_S
+                "The throttling service is unavailable.", retry_after_s=RETRY_AFTER_S
             ) from error
 
     def close(self) -> None:

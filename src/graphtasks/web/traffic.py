@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Collection
 from typing import Protocol
@@ -21,6 +23,8 @@ from graphtasks.traffic.throttling import WRITE_METHODS, Throttle
 from graphtasks.web.blocking import BlockingCalls
 
 _PLAN_CHECK_INTERVAL_S = 1.0
+
+logger = logging.getLogger("graphtasks")
 
 
 class StoredPlanLike(Protocol):
@@ -45,20 +49,32 @@ class FaultPlans:
         self.version = 0
         self.injector = FaultInjector(FaultPlan())
         self._checked_at = float("-inf")
+        # load and replace run on pool threads: one at a time, so a slow read never puts an older
+        # version back, nor rebuilds the injector of the same version (which would reset `times`).
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Read the stored plan (blocking I/O)."""
-        stored = self._store.current()
-        self._checked_at = time.monotonic()
-        if stored is None or stored.version == self.version:
-            return
-        self._use(stored.version, self.parse(stored.document))
+        with self._lock:
+            stored = self._store.current()
+            if stored is None or stored.version <= self.version:
+                return
+            try:
+                plan = self.parse(stored.document)
+            except ValueError as error:
+                # Written by an instance of another build (a rolling upgrade): keep the plan in force
+                # rather than fail a request a second for it.
+                logger.warning("fault plan version %d ignored: %s", stored.version, error)
+                self.version = stored.version
+                return
+            self._use(stored.version, plan)
 
     def replace(self, plan: FaultPlan) -> int:
         """Store `plan` as the one in force everywhere, and use it here at once (blocking I/O)."""
-        stored = self._store.replace(json.dumps(plan.to_json()))
-        self._use(stored.version, plan)
-        return stored.version
+        with self._lock:
+            stored = self._store.replace(json.dumps(plan.to_json()))
+            self._use(stored.version, plan)
+            return stored.version
 
     def parse(self, text: str) -> FaultPlan:
         return parse_plan(json.loads(text), operations=self.operations)
