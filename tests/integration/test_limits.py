@@ -20,9 +20,9 @@ import orjson
 import pytest
 
 from tests.support.server import TASKS_PATH, Server, sqlite_server
+from tests.unit.test_filters_sql import DEEPEST_LAMBDA
 
 MAX_CONNECTIONS = 4
-SETTINGS = "microsoft.graph.securityConfigurationTask/intendedSettings"
 
 
 @pytest.fixture(scope="module")
@@ -260,17 +260,7 @@ def _in_list(count: int) -> str:
         pytest.param("(displayName eq 'a') eq (" * 23 + "true" + ")" * 23, id="nested-boolean-comparisons"),
         pytest.param("not " * 23 + "(displayName eq 'a')", id="nested-not"),
         pytest.param("not (displayName eq 'a' and " * 11 + "displayName eq 'b'" + ")" * 11, id="not-and"),
-        pytest.param(
-            f"{SETTINGS}/any(s: "
-            + "not (s/name eq 'a' and " * 7
-            + "startswith("
-            + "tolower(" * 8
-            + "s/name"
-            + ")" * 8
-            + ", 'a')"
-            + ")" * 8,
-            id="lambda-not-and-calls",
-        ),
+        pytest.param(DEEPEST_LAMBDA, id="lambda-not-and-calls"),
     ],
 )
 def test_the_largest_filters_are_answered(client: httpx.Client, text: str) -> None:

@@ -857,7 +857,8 @@ def _stack_depth() -> int:
 
 
 _CALLS = "startswith(" + "tolower(" * 9 + "displayName" + ")" * 9 + ", 'a')"
-_LAMBDA = (
+# An any() holding the deepest operators and calls it may: shared with tests/integration/test_limits.py.
+DEEPEST_LAMBDA = (
     f"{SETTINGS}/any(s: "
     + "not (s/name eq 'a' and " * 7
     + "startswith("
@@ -874,7 +875,7 @@ WORST_CASES = {
     "not": "(" * 75 + "not " * 23 + "(displayName eq 'a')" + ")" * 75,
     "not-and": "(" * 75 + "not (displayName eq 'a' and " * 11 + "displayName eq 'b'" + ")" * 86,
     "calls": "(" * 89 + _CALLS + ")" * 89,
-    "lambda-and-calls": "(" * 65 + _LAMBDA + ")" * 65,
+    "lambda-and-calls": "(" * 65 + DEEPEST_LAMBDA + ")" * 65,
     "boolean-comparisons": "(" * 50 + "(displayName eq 'a') eq (" * 23 + "true" + ")" * 73,
     "or-chain": " or ".join(["displayName eq 'a'"] * 250),
     "and-chain-in-a-call": "tolower(" + " and ".join(["displayName"] * 499) + ") eq 'a'",

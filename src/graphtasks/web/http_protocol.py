@@ -37,7 +37,7 @@ from graphtasks.errors import (
     UriTooLong,
 )
 from graphtasks.web.connections import ConnectionLimits
-from graphtasks.web.middleware import error_body
+from graphtasks.web.middleware import error_body, header_value
 
 logger = logging.getLogger("graphtasks")
 
@@ -200,7 +200,7 @@ class GraphHttpProtocol(HttpToolsProtocol):
     def _error_response(self, error: GraphError) -> tuple[list[tuple[bytes, bytes]], bytes]:
         """The headers and Graph body of an error, with `connection: close`."""
         request_id = str(uuid.uuid4())
-        client_request_id = _header(self.headers, b"client-request-id") or request_id
+        client_request_id = header_value(self.headers, b"client-request-id") or request_id
         body = orjson.dumps(
             error_body(error, request_id=request_id, client_request_id=client_request_id, url="")
         )
@@ -288,10 +288,3 @@ class GraphHttpProtocol(HttpToolsProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-def _header(headers: list[tuple[bytes, bytes]] | None, name: bytes) -> str | None:
-    for key, value in headers or ():
-        if key == name:
-            return value.decode("latin-1")
-    return None

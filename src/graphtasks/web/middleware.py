@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +52,7 @@ class GraphContextMiddleware:
         # raw_path would otherwise disagree with path; nothing here routes on it.
         scope.pop("raw_path", None)
         request_id = str(uuid.uuid4())
-        client_request_id = _header(scope, b"client-request-id") or request_id
+        client_request_id = header_value(scope["headers"], b"client-request-id") or request_id
         scope.setdefault("state", {}).update(request_id=request_id, client_request_id=client_request_id)
         extra = [
             (b"request-id", request_id.encode()),
@@ -82,8 +83,9 @@ class GraphContextMiddleware:
             await response(scope, receive, send_with_context)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+def header_value(headers: Iterable[tuple[bytes, bytes]] | None, name: bytes) -> str | None:
+    """The first value of header `name` (lower case) in raw ASGI headers, or None."""
+    for key, value in headers or ():
         if key == name:
             return bytes(value).decode("latin-1")
     return None
