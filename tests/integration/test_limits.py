@@ -195,11 +195,27 @@ def test_a_slow_body_that_never_pauses_long_is_served(limited: Server) -> None:
     assert answer.status == 201, answer
 
 
+def _read_one_answer(sock: socket.socket) -> bytes:
+    """One whole answer, head and Content-Length body: they may arrive in separate segments."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return data
+
+
 def test_a_keep_alive_connection_serves_requests_then_closes_quietly(limited: Server) -> None:
     with _connect(limited) as sock:
         for _ in range(2):
             sock.sendall(request(limited))
-            head = sock.recv(65536)
+            head = _read_one_answer(sock)
             assert head.startswith(b"HTTP/1.1 200 OK")
             time.sleep(0.5)  # less than the header timeout, counted from the end of the answer
         rest, closed_after_s = _read_until_closed(sock)
