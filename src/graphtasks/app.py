@@ -15,7 +15,7 @@ from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.token_service import TokenService
-from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuer
+from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuers
 from graphtasks.config import Settings
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
@@ -35,6 +35,8 @@ from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
 from graphtasks.web.navigation import NavigationHandlers
+from graphtasks.web.request_log import RequestLog
+from graphtasks.web.requests import base_url
 from graphtasks.web.routes import GRAPH_OPERATIONS, batch_routes, graph_routes
 from graphtasks.web.traffic import FaultPlans, TrafficGate
 
@@ -60,7 +62,8 @@ def open_backend(settings: Settings) -> Backend:
 
 
 def token_verifier(settings: Settings, keys: KeyRing) -> TokenVerifier:
-    """Our own issuer first, then the trusted ones; issuers that share a JWKS share its cache."""
+    """The trusted issuers first, so that no Host header can make our own `{origin}` issuer stand in
+    for one; then our own. Issuers that share a JWKS share its cache."""
     sources: dict[str, JwksSource] = {}
     trusted = tuple(
         TrustedIssuer(
@@ -68,7 +71,7 @@ def token_verifier(settings: Settings, keys: KeyRing) -> TokenVerifier:
         )
         for issuer, jwks in settings.trusted_issuers
     )
-    issuers = (own_issuer(keys, settings.issuer), *trusted)
+    issuers = (*trusted, *own_issuers(keys, settings.issuer))
     return TokenVerifier(issuers, settings.audiences, settings.clock_skew_s)
 
 
@@ -111,8 +114,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     plans.load()
     throttle, close_throttle = _throttle(settings, backend.database)
     gate = TrafficGate(throttle, plans, calls=calls)
-    guard = make_guard(token_verifier(settings, backend.keys), licences, calls=calls, gate=gate)
-    token_service = TokenService(backend.keys, settings.issuer, settings.cloud, backend.apps.find)
+    guard = make_guard(
+        token_verifier(settings, backend.keys),
+        licences,
+        calls=calls,
+        gate=gate,
+        origin=lambda request: base_url(request, settings),
+    )
+    token_service = TokenService(backend.keys, settings.cloud, backend.apps.find)
     routes = [
         *admin_routes(plans, admin_key(backend.keys), calls=calls),
         *graph_routes(tasks, navigation, guard),
@@ -125,4 +134,5 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
         calls.close()
         close_throttle()
 
-    return GraphApplication(routes, on_shutdown=shut_down)
+    request_log = RequestLog(settings.log_format) if settings.request_log else None
+    return GraphApplication(routes, on_shutdown=shut_down, request_log=request_log)

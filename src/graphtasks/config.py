@@ -11,13 +11,19 @@ from urllib.parse import urlsplit
 from graphtasks.clouds import TENANT_PLACEHOLDER, Cloud, cloud_named
 from graphtasks.traffic.throttling import parse_throttle
 
+# How the request log writes each line, and the logger it writes them on (web/request_log.py).
+LOG_FORMATS = ("text", "json")
+REQUEST_LOGGER = "graphtasks.requests"
+
 DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 # The tenant `graphtasks token` issues for when no --tenant is given.
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
-# Our own token issuer: tokens carry iss = f"{DEFAULT_ISSUER}/{tid}/v2.0", as Entra's v2.0 tokens do.
+# The issuer of tokens made offline by `graphtasks token` (which cannot know the origin clients will
+# reach) when no --issuer is given. Every server without --issuer accepts it from its own key, beside the
+# origin clients reach it by (README, "Issuers").
 DEFAULT_ISSUER = "https://login.graphtasks.local"
 # Hosts a key set may be read from over plain http: this machine only (tests, a local identity provider).
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Graph's request-body limit is 4 MB.
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 # The request line and the header block, in bytes (web/connections.py says why these numbers).
@@ -33,7 +39,10 @@ class Settings:
     # Public base URL (scheme://host[:port], no version) used in @odata.context, nextLink and
     # Location; None means: from the request's scheme and Host header.
     base_url: str | None = None
-    issuer: str = DEFAULT_ISSUER
+    # The issuer base URL the OpenID configuration names and the token endpoint signs as; tokens carry
+    # iss = f"{issuer}/{tid}/v2.0", as Entra's v2.0 tokens do. None: the origin the client reached (or
+    # base_url), so issuer and authority share scheme, host and port as on Entra.
+    issuer: str | None = None
     # global, usgov, dod or china: the Graph host tokens are for and @odata.context names (clouds.py).
     cloud_name: str = "global"
     # Other issuers whose tokens are accepted: (issuer, JWKS file or URL); {tenantid} in an issuer stands
@@ -53,7 +62,9 @@ class Settings:
     # storage/group_commit.py.
     group_commit: bool = True
     page_size: int = 1000
-    access_log: bool = False
+    # One line per request on the `graphtasks.requests` logger (web/request_log.py), text or json.
+    request_log: bool = True
+    log_format: str = "text"
     # What a client may send and how long it may take (web/connections.py): past these a request gets
     # a Graph error or its connection is closed, so no client can hold a worker.
     max_url_bytes: int = DEFAULT_MAX_URL_BYTES
@@ -80,12 +91,16 @@ class Settings:
     def audiences(self) -> tuple[str, ...]:
         return (*self.cloud.audiences, *self.extra_audiences)
 
+    def issuer_base(self, origin: str) -> str:
+        """The issuer base URL for a client that reached the server at `origin`."""
+        return self.issuer or origin
+
     def __post_init__(self) -> None:
         cloud_named(self.cloud_name)
         for issuer, jwks in self.trusted_issuers:
             if not issuer.replace(TENANT_PLACEHOLDER, "").startswith("https://"):
                 raise ValueError(f"a trusted issuer must be an https:// URL, not {issuer!r}")
-            if jwks.startswith("http://") and urlsplit(jwks).hostname not in _LOOPBACK:
+            if jwks.startswith("http://") and urlsplit(jwks).hostname not in LOOPBACK_HOSTS:
                 # Whoever could rewrite the key set on its way could sign tokens for every tenant.
                 raise ValueError(f"a key set must come from a file or an https:// URL, not {jwks!r}")
         if self.jwks_min_refresh_s < 0:
@@ -98,11 +113,15 @@ class Settings:
             raise ValueError("the body size limit must be at least 1024 bytes")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("the base URL must start with http:// or https://")
+        if self.issuer is not None and not self.issuer.startswith(("http://", "https://")):
+            raise ValueError("the issuer must be an http:// or https:// URL")
         self._check_limits()
 
     def _check_limits(self) -> None:
         if self.header_timeout_s <= 0 or self.body_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"the port must be between 0 and 65535, not {self.port}")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
         if self.max_connections < 1:
@@ -110,3 +129,5 @@ class Settings:
         if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:
             raise ValueError("the URL and header limits must be at least 1024 bytes")
         parse_throttle(self.throttle)
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"the log format must be one of {', '.join(LOG_FORMATS)}")

@@ -29,7 +29,7 @@ from openapi_schema_validator import OAS30ReadValidator
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token
-from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.model.schema import APP_VULNERABILITY_TASK, SECURITY_CONFIGURATION_TASK, TASK_TYPES
 from graphtasks.web.application import GraphApplication
 from graphtasks.web.openapi import openapi_document
@@ -85,7 +85,7 @@ def in_process(directory: Path) -> InProcess:
     backend = open_backend(settings_)
     app = create_app(settings_, backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=ALL_PERMISSIONS)
-    token = issue_token(backend.keys, request, issuer_base=settings_.issuer)
+    token = issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)
     loop = asyncio.new_event_loop()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HOST, timeout=30.0)
     target = InProcess(app, backend, loop, client, token, {}, {})

@@ -12,7 +12,7 @@ from starlette.types import Message
 
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
-from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.model.records import TaskRecord
 from graphtasks.storage.base import Page, TaskQuery
 from graphtasks.storage.sql import SqlTaskStore
@@ -40,7 +40,7 @@ def backend(tmp_path: Path) -> Iterator[Backend]:
 def test_an_unexpected_error_is_a_graph_500(backend: Backend, method: str) -> None:
     app = create_app(Settings(), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
-    token = issue_token(backend.keys, request, issuer_base=Settings().issuer)
+    token = issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)
     headers = {"Authorization": f"Bearer {token}", "client-request-id": "c-500"}
     body = {"displayName": "x"} if method == "POST" else None
 
@@ -66,7 +66,7 @@ def test_a_client_that_leaves_while_its_body_is_read_gets_no_answer_and_logs_no_
 ) -> None:
     app = create_app(Settings(), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
-    token = issue_token(backend.keys, request, issuer_base=Settings().issuer)
+    token = issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)
     scope = {
         "type": "http",
         "method": "POST",

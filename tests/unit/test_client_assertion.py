@@ -35,7 +35,8 @@ from graphtasks.storage.base import AppRegistration
 
 TENANT = "3c7d2a1e-5b4f-4e6a-8c9d-0a1b2c3d4e5f"
 CLIENT_ID = "6f8e1d2c-3b4a-4c5d-9e6f-7a8b9c0d1e2f"
-ENDPOINT = f"https://login.example/{TENANT}/oauth2/v2.0/token"
+ISSUER = "https://login.example"
+ENDPOINT = f"{ISSUER}/{TENANT}/oauth2/v2.0/token"
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 ROLES = ("DeviceManagementApps.Read.All",)
 
@@ -129,7 +130,7 @@ def service() -> TokenService:
     app = AppRegistration(TENANT, CLIENT_ID, "app", ROLES, "abc", certificates)
     apps = {(TENANT, CLIENT_ID): (app, new_secret()[1])}
     ring = KeyRing((SigningKey("test-key", rsa.generate_private_key(public_exponent=65537, key_size=2048)),))
-    return TokenService(ring, "https://login.example", CLOUDS["global"], lambda t, c: apps.get((t, c)))
+    return TokenService(ring, CLOUDS["global"], lambda t, c: apps.get((t, c)))
 
 
 def form(assertion: str, **changes: str | None) -> dict[str, str]:
@@ -139,7 +140,7 @@ def form(assertion: str, **changes: str | None) -> dict[str, str]:
 
 
 def request_token(fields: dict[str, str]) -> dict[str, Any]:
-    return service().token(TENANT, fields, audiences=(ENDPOINT,))
+    return service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER)
 
 
 def good(**overrides: Any) -> str:
@@ -292,9 +293,9 @@ def test_requests_that_cannot_carry_an_assertion(
 def test_an_assertion_for_another_endpoint_is_refused_and_one_for_any_of_ours_taken() -> None:
     mirror = ENDPOINT.replace("login.example", "127.0.0.1:8000")
     fields = form(good(claims={"aud": mirror}))
-    assert service().token(TENANT, fields, audiences=(ENDPOINT, mirror))["access_token"]
+    assert service().token(TENANT, fields, audiences=(ENDPOINT, mirror), issuer_base=ISSUER)["access_token"]
     with pytest.raises(OAuthError):
-        service().token(TENANT, fields, audiences=(ENDPOINT,))
+        service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER)
 
 
 @given(st.text(max_size=300))

@@ -27,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
-from graphtasks.config import DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.errors import NotFound, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed
@@ -191,7 +191,7 @@ def test_the_application_answers_a_full_disk_with_a_graph_503_and_keeps_serving_
     backend, limit = full_backend
     app = create_app(Settings(), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
-    headers = {"Authorization": f"Bearer {issue_token(backend.keys, request, issuer_base=Settings().issuer)}"}
+    headers = {"Authorization": f"Bearer {issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)}"}
     big = {**FOUNDING_REQUEST, "description": "x" * 300_000}
 
     async def session() -> list[httpx.Response]:

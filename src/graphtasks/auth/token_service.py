@@ -69,12 +69,14 @@ class OAuthError(Exception):
 @dataclass(frozen=True)
 class TokenService:
     keys: KeyRing
-    issuer: str
     cloud: Cloud
     find_app: FindApp
 
-    def token(self, tenant: str, form: Mapping[str, str], *, audiences: Collection[str]) -> dict[str, Any]:
-        """The token response for a token request's form; `audiences` are this endpoint's URLs."""
+    def token(
+        self, tenant: str, form: Mapping[str, str], *, audiences: Collection[str], issuer_base: str
+    ) -> dict[str, Any]:
+        """The token response for a token request's form; `audiences` are this endpoint's URLs, and the
+        token is issued as `issuer_base` (what this tenant's OpenID configuration names)."""
         tenant_id = _tenant_id(tenant)
         if form.get("grant_type") != "client_credentials":
             raise OAuthError(
@@ -87,7 +89,7 @@ class TokenService:
         request = TokenRequest(
             tenant_id, roles=app.permissions, expires_in=TOKEN_LIFETIME_S, client_id=app.client_id
         )
-        token = issue_token(self.keys, request, issuer_base=self.issuer, audience=self.cloud.graph_url)
+        token = issue_token(self.keys, request, issuer_base=issuer_base, audience=self.cloud.graph_url)
         return {
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_S,

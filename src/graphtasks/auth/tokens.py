@@ -1,13 +1,14 @@
 """Bearer tokens: issue them with the server's key, and verify them into a Principal.
 
 Issued tokens are RS256 JWTs shaped like Microsoft identity platform v2.0 access tokens for Graph
-(graph-surface.md §4.2): `aud` is the cloud's Graph, `iss` is `{issuer}/{tid}/v2.0`, and permissions are
-in `roles` (application) or `scp` (delegated).
+(docs/graph-behaviour.md): `aud` is the cloud's Graph, `iss` is `{issuer}/{tid}/v2.0`, and permissions
+are in `roles` (application) or `scp` (delegated).
 
-Verification accepts tokens from the server's own issuer and from the trusted issuers an operator
-configured (Entra's v1.0 and v2.0 issuers, say). The token's `iss` (for the token's `tid`) picks the
-issuer; only that issuer's keys may have signed it. The algorithm is pinned to RS256; signature, `exp`,
-`nbf` (with a small leeway) and `aud` are checked. 401 messages are Graph's.
+Verification accepts tokens from the server's own issuers and from the trusted issuers an operator
+configured (Entra's v1.0 and v2.0 issuers, say). The token's `iss` (for the token's `tid`, and the origin
+the request reached) picks the issuer; only that issuer's keys may have signed it. The algorithm is
+pinned to RS256; signature, `exp`, `nbf` (with a small leeway) and `aud` are checked. 401 messages are
+Graph's.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 import jwt
 
 from graphtasks.auth.keys import KeyRing
 from graphtasks.clouds import CLOUDS, TENANT_PLACEHOLDER
+from graphtasks.config import DEFAULT_ISSUER, LOOPBACK_HOSTS
 from graphtasks.errors import Unauthorized
 
+# In an own issuer's template: the origin (scheme://host[:port]) the request reached.
+ORIGIN_PLACEHOLDER = "{origin}"
 ALGORITHM = "RS256"
 GRAPH_RESOURCE = CLOUDS["global"].graph_url
 # The client id `graphtasks token` puts in application tokens, unless told otherwise.
@@ -127,17 +132,51 @@ class OwnKeys:
 @dataclass(frozen=True)
 class TrustedIssuer:
     """An issuer, `{tenantid}` standing for the token's tenant (or a literal URL for one tenant), and
-    the keys that sign its tokens."""
+    the keys that sign its tokens. Only the server's own issuers may hold `{origin}`."""
 
     issuer: str
     keys: KeySource
 
-    def matches(self, iss: str, tenant_id: str) -> bool:
-        return iss == self.issuer.replace(TENANT_PLACEHOLDER, tenant_id)
+    def matches(self, iss: str, tenant_id: str, origin: str) -> bool:
+        expected = self.issuer.replace(TENANT_PLACEHOLDER, tenant_id)
+        if not expected.startswith(ORIGIN_PLACEHOLDER):
+            return iss == expected
+        path = expected.removeprefix(ORIGIN_PLACEHOLDER)
+        return iss.endswith(path) and same_server(iss.removesuffix(path), origin)
+
+
+def same_server(origin: str, other: str) -> bool:
+    """Two origins of one server: equal, or loopback names of one port (a client may get its token at
+    https://localhost:8000 and call Graph at https://127.0.0.1:8000; both reach this machine only)."""
+    if origin == other:
+        return True
+    first, second = urlsplit(origin), urlsplit(other)
+    if not (_bare_origin(first) and _bare_origin(second)):
+        return False
+    try:
+        same_port = (first.scheme, first.port) == (second.scheme, second.port)
+    except ValueError:  # a port out of range in a token's iss
+        return False
+    return same_port and first.hostname in LOOPBACK_HOSTS and second.hostname in LOOPBACK_HOSTS
+
+
+def _bare_origin(parts: SplitResult) -> bool:
+    """scheme://host[:port] and nothing else: no path, query, fragment or user."""
+    return not (parts.path or parts.query or parts.fragment or "@" in parts.netloc)
 
 
 def own_issuer(ring: KeyRing, issuer_base: str) -> TrustedIssuer:
     return TrustedIssuer(issuer_for(issuer_base, TENANT_PLACEHOLDER), OwnKeys(ring))
+
+
+def own_issuers(ring: KeyRing, configured: str | None) -> tuple[TrustedIssuer, ...]:
+    """The issuers signed with the server's own key. With --issuer, that one alone. Without it, the
+    origin the request reached (what the OpenID configuration names and the token endpoint signs as),
+    and the issuer `graphtasks token` signs as offline. Neither widens trust: both still need the
+    server's own signature over the whole token, its tenant in the path equal to the signed `tid`."""
+    if configured is not None:
+        return (own_issuer(ring, configured),)
+    return (own_issuer(ring, ORIGIN_PLACEHOLDER), own_issuer(ring, DEFAULT_ISSUER))
 
 
 class KeysOutdated(Exception):
@@ -159,8 +198,8 @@ class VerifiedTokens:
         self.capacity, self.max_age_s = capacity, max_age_s
         self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
 
-    def get(self, token: str, now: float) -> Principal | None:
-        key = _digest(token)
+    def get(self, token: str, now: float, *, origin: str = "") -> Principal | None:
+        key = _digest(token, origin)
         principal, expires_at = self._entries.get(key, (None, 0.0))
         if principal is None or now >= expires_at:
             self._entries.pop(key, None)
@@ -168,8 +207,8 @@ class VerifiedTokens:
         self._entries.move_to_end(key)
         return principal
 
-    def put(self, token: str, principal: Principal, *, exp: float, now: float) -> None:
-        key = _digest(token)
+    def put(self, token: str, principal: Principal, *, exp: float, now: float, origin: str = "") -> None:
+        key = _digest(token, origin)
         self._entries[key] = (principal, min(exp, now + self.max_age_s))
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
@@ -179,8 +218,9 @@ class VerifiedTokens:
         return len(self._entries)
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+def _digest(token: str, origin: str) -> bytes:
+    """Keyed by origin too: a token whose issuer is the origin it was minted at is valid there only."""
+    return hashlib.sha256(f"{origin} {token}".encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -190,21 +230,21 @@ class TokenVerifier:
     leeway_s: int
     verified: VerifiedTokens = field(default_factory=VerifiedTokens)
 
-    def verify(self, authorization: str | None, *, may_refresh: bool = True) -> Principal:
-        """The caller behind an Authorization header. Raises Unauthorized, or KeysOutdated when
-        `may_refresh` and the keys should be re-read first (then call again with may_refresh=False)."""
+    def verify(self, authorization: str | None, *, origin: str = "", may_refresh: bool = True) -> Principal:
+        """The caller behind an Authorization header sent to `origin`. Raises Unauthorized, or KeysOutdated
+        when `may_refresh` and the keys should be re-read first (then call again with may_refresh=False)."""
         token = _bearer_value(authorization)
         now = time.time()
-        known = self.verified.get(token, now)
+        known = self.verified.get(token, now, origin=origin)
         if known is not None:
             return known
-        principal, exp = self._verify(token, may_refresh=may_refresh)
-        self.verified.put(token, principal, exp=exp, now=now)
+        principal, exp = self._verify(token, origin, may_refresh=may_refresh)
+        self.verified.put(token, principal, exp=exp, now=now, origin=origin)
         return principal
 
-    def _verify(self, token: str, *, may_refresh: bool) -> tuple[Principal, float]:
+    def _verify(self, token: str, origin: str, *, may_refresh: bool) -> tuple[Principal, float]:
         kid, iss, tenant_id = _unverified_parts(token)
-        issuer = next((i for i in self.issuers if i.matches(iss, tenant_id)), None)
+        issuer = next((i for i in self.issuers if i.matches(iss, tenant_id, origin)), None)
         if issuer is None:
             raise Unauthorized("Access token validation failure. Invalid issuer.")
         if may_refresh and issuer.keys.needs_refresh(kid):

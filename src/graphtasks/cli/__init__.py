@@ -1,5 +1,8 @@
-"""The `graphtasks` command: serve, token, --version. Flags fall back to GRAPHTASKS_* environment
-variables, then to the defaults in config.py; everything ends up in one Settings value.
+"""The `graphtasks` command: a Microsoft Graph beta server for Intune's deviceAppManagementTasks, and the
+commands that look after its database (apps, tenants, tokens, seed data, fault plans).
+
+Flags fall back to GRAPHTASKS_* environment variables, then to the defaults in config.py. Every failure
+ends as one line on stderr and a non-zero exit (cli/failures.py), never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 
 from graphtasks import __version__
 from graphtasks.cli import apps, faults, seed, serve, tenants, tokens
+from graphtasks.cli.common import Parser
+from graphtasks.cli.failures import failure_line
 from graphtasks.cli.tokens import attach_negative_durations, parse_duration
 
 __all__ = ["main", "parse_duration"]
@@ -27,21 +32,27 @@ _COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(attach_negative_durations(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the one place every failure becomes its line
+        print(failure_line(error), file=sys.stderr)
+        return 2 if isinstance(error, ValueError) else 1
+
+
+def _run(argv: list[str]) -> int:
+    parser = _parser()  # reads the GRAPHTASKS_* defaults, which may be wrong
+    args = parser.parse_args(attach_negative_durations(argv))
     if args.command not in _COMMANDS:
         parser.print_help()
         return 2
     _, run = _COMMANDS[args.command]
-    try:
-        return run(args)
-    except ValueError as error:
-        print(f"graphtasks: {error}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphtasks", description=__doc__)
+    parser = Parser(prog="graphtasks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"graphtasks {__version__}")
     commands = parser.add_subparsers(dest="command")
     for add_parser, _ in _COMMANDS.values():

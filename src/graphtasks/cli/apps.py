@@ -10,7 +10,14 @@ from typing import Any
 
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import parse_permissions
-from graphtasks.cli.common import database_options, opened_backend, print_result
+from graphtasks.cli.common import (
+    database_options,
+    guid,
+    opened_backend,
+    permissions,
+    print_result,
+    readable_file,
+)
 from graphtasks.config import DEFAULT_TENANT
 
 
@@ -30,14 +37,27 @@ def add_parser(commands: Any) -> None:
         database_options(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
     for parser in (add, *changes):
-        parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
-    listing.add_argument("--tenant", help="only this tenant's apps")
+        parser.add_argument("--tenant", type=guid, default=DEFAULT_TENANT, help="tenant id (tid)")
+    listing.add_argument("--tenant", type=guid, help="only this tenant's apps")
     for parser in changes:
-        parser.add_argument("--client-id", required=True, help="the app's client id")
-    add.add_argument("--permission", nargs="+", default=list(ALL_PERMISSIONS), help="application permissions")
+        parser.add_argument("--client-id", type=guid, required=True, help="the app's client id")
+    add.add_argument(
+        "--permission",
+        nargs="+",
+        type=permissions,
+        default=list(ALL_PERMISSIONS),
+        help="application permissions",
+    )
     add.add_argument("--name", default="graphtasks app", help="display name")
-    add.add_argument("--certificate", help="also register this certificate (PEM, public part only)")
-    certify.add_argument("--certificate", required=True, help="PEM file of the certificate, public part only")
+    add.add_argument(
+        "--certificate", type=readable_file, help="also register this certificate (PEM, public part only)"
+    )
+    certify.add_argument(
+        "--certificate",
+        type=readable_file,
+        required=True,
+        help="PEM file of the certificate, public part only",
+    )
     uncertify.add_argument(
         "--thumbprint", required=True, help="the certificate's SHA-1 or SHA-256 thumbprint"
     )

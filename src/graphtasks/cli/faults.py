@@ -8,6 +8,7 @@ server runs on (--database), as the server derives it.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import urllib.error
@@ -15,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from graphtasks.cli.common import database_options, env, opened_backend
+from graphtasks.cli.common import CliError, database_options, opened_backend, option, readable_file
 
 _PATH = "/graphtasks/admin/faults"
 
@@ -28,13 +29,13 @@ def add_parser(commands: Any) -> None:
     set_plan = actions.add_parser("set", help="put the plan of a JSON file in force")
     clear = actions.add_parser("clear", help="remove every rule")
     database_options(key)
-    set_plan.add_argument("file", help='a JSON plan: {"seed": 1, "rules": [...]} (docs/resilience.md)')
+    set_plan.add_argument(
+        "file", type=readable_file, help='a JSON plan: {"seed": 1, "rules": [...]} (docs/resilience.md)'
+    )
     for parser in (show, set_plan, clear):
         database_options(parser)
-        parser.add_argument(
-            "--url", default=env("URL", "http://127.0.0.1:8000"), help="the server's base URL"
-        )
-        parser.add_argument("--admin-key", default=env("ADMIN_KEY"), help="the admin key")
+        option(parser, "--url", default="http://127.0.0.1:8000", help="the server's base URL")
+        option(parser, "--admin-key", help="the admin key (default: derived from --database)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +72,20 @@ def _call(url: str, method: str, key: str, body: bytes | None) -> tuple[int, Any
     except urllib.error.HTTPError as error:
         return error.code, _json(error.read())
     except urllib.error.URLError as error:
-        raise ValueError(f"cannot reach {url}: {error.reason}") from None
+        raise CliError(f"cannot reach {url}: {error.reason}", _hint(url, error)) from None
+    except (http.client.HTTPException, ConnectionError) as error:
+        # Plain HTTP sent to a TLS port gets no HTTP answer back.
+        raise CliError(
+            f"no HTTP answer from {url}: {error or type(error).__name__}", _hint(url, error)
+        ) from None
+
+
+def _hint(url: str, error: Exception) -> str | None:
+    if url.startswith("http://") and isinstance(error, http.client.HTTPException | ConnectionError):
+        return "is the server running with --tls? then use --url https://..."
+    if url.startswith("https://") and "SSL" in str(error):
+        return "trust the server's CA with SSL_CERT_FILE, or is it plain http?"
+    return "is `graphtasks serve` running there? set --url or GRAPHTASKS_URL"
 
 
 def _json(raw: bytes) -> Any:

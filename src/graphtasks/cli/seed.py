@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from graphtasks.cli.common import database_options, opened_backend
+from graphtasks.cli.common import database_options, guid, opened_backend
 from graphtasks.config import DEFAULT_TENANT
 
 
@@ -15,7 +15,7 @@ def add_parser(commands: Any) -> None:
     seed = commands.add_parser("seed", help="bulk-load realistic tasks of all types")
     database_options(seed)
     seed.add_argument("--count", type=int, required=True, help="how many tasks")
-    seed.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
+    seed.add_argument("--tenant", type=guid, default=DEFAULT_TENANT, help="tenant id (tid) that owns them")
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tasks)")
 
 

@@ -7,7 +7,11 @@ only when the server starts.
 from __future__ import annotations
 
 import argparse
+import copy
+import errno
 import os
+import shlex
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +19,16 @@ from sqlalchemy.engine import make_url
 
 from graphtasks import __version__
 from graphtasks.auth.tokens import issuer_for
-from graphtasks.cli.common import cloud_option, database_options, env, env_int
+from graphtasks.cli.common import (
+    SETTING_DEFAULTS,
+    CliError,
+    cloud_option,
+    database_options,
+    option,
+    readable_file,
+)
 from graphtasks.clouds import cloud_named
-from graphtasks.config import DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_URL_BYTES, DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_TENANT, LOG_FORMATS, REQUEST_LOGGER, Settings
 from graphtasks.tls import TlsFiles, local_tls
 from graphtasks.web.connections import connection_options, raise_descriptor_limit
 
@@ -25,47 +36,62 @@ from graphtasks.web.connections import connection_options, raise_descriptor_limi
 def add_parser(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the Graph server")
     database_options(serve)
-    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to listen on")
-    serve.add_argument("--port", type=int, default=env_int("PORT", 8000), help="port to listen on")
-    serve.add_argument(
-        "--base-url", default=env("BASE_URL"), help="public base URL, e.g. https://graph.example"
-    )
-    serve.add_argument("--clock-skew", type=int, default=env_int("CLOCK_SKEW", 60), help="token leeway, s")
+    option(serve, "--host", setting="host", help="address to listen on")
+    option(serve, "--port", setting="port", type=int, help="port to listen on")
+    option(serve, "--base-url", setting="base_url", help="public base URL, e.g. https://graph.example")
+    option(serve, "--clock-skew", setting="clock_skew_s", type=int, help="token leeway, s")
     cloud_option(serve)
     _trust_options(serve)
-    serve.add_argument(
+    option(
+        serve,
         "--flush-to-disk",
+        setting="flush_to_disk",
         action=argparse.BooleanOptionalAction,
-        default=None,
         help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
     )
-    serve.add_argument(
+    option(
+        serve,
         "--group-commit",
+        setting="group_commit",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="let concurrent writes share one transaction and one flush (default: on)",
+        help="let concurrent writes share one transaction and one flush",
     )
-    serve.add_argument(
+    option(
+        serve,
         "--page-size",
+        setting="page_size",
         type=int,
-        default=env_int("PAGE_SIZE", 1000),
         help="tasks per page, 1..1000 (Intune's default and most is 1000)",
     )
-    serve.add_argument(
+    option(
+        serve,
         "--workers",
+        setting="workers",
         type=int,
-        default=env_int("WORKERS", 1),
-        help="server processes sharing the port, each with its own database connections (default 1)",
+        help="server processes sharing the port, each with its own database connections",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    _log_options(serve)
     _limit_options(serve)
     _traffic_options(serve)
-    serve.add_argument("--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
-    serve.add_argument(
-        "--tls-dir", default=env("TLS_DIR", "./graphtasks-tls"), help="where the local CA lives"
+    _tls_options(serve)
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--quiet", action="store_true", help="no request log (errors are still logged)")
+    option(
+        parser,
+        "--log-format",
+        setting="log_format",
+        choices=LOG_FORMATS,
+        help="the request log: a line of text, or a JSON object, per request",
     )
-    serve.add_argument("--cert", default=env("CERT"), help="your own certificate (PEM); with --key")
-    serve.add_argument("--key", default=env("KEY"), help="your own certificate's private key (PEM)")
+
+
+def _tls_options(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
+    option(parser, "--tls-dir", default="./graphtasks-tls", help="where the local CA lives")
+    option(parser, "--cert", type=readable_file, help="your own certificate (PEM); with --key")
+    option(parser, "--key", type=readable_file, help="your own certificate's private key (PEM)")
 
 
 def _trust_options(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +104,8 @@ def _trust_options(parser: argparse.ArgumentParser) -> None:
         help="also accept tokens from ISSUER ({tenantid} stands for the token's tenant), signed with a key "
         "of JWKS (a file or an https:// URL); repeatable",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--trust-entra",
         nargs="?",
         const="",
@@ -92,63 +119,69 @@ def _trust_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="an audience accepted besides the cloud's Graph, e.g. your own app id URI; repeatable",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--jwks-min-refresh",
+        setting="jwks_min_refresh_s",
         type=float,
-        default=60.0,
-        help="seconds between two reads of a trusted issuer's JWKS, at least (default 60)",
+        help="seconds between two reads of a trusted issuer's JWKS, at least",
     )
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    option(
+        parser,
         "--max-connections",
+        setting="max_connections",
         type=int,
-        default=env_int("MAX_CONNECTIONS", 1000),
-        help="open connections per process; past it a request gets 503 with Retry-After (default 1000)",
+        help="open connections per process; past it a request gets 503 with Retry-After",
     )
-    parser.add_argument(
-        "--max-url-bytes",
-        type=int,
-        default=DEFAULT_MAX_URL_BYTES,
-        help=f"longest request URL; past it 414 (default {DEFAULT_MAX_URL_BYTES})",
+    option(
+        parser, "--max-url-bytes", setting="max_url_bytes", type=int, help="longest request URL; past it 414"
     )
-    parser.add_argument(
+    option(
+        parser,
         "--max-header-bytes",
+        setting="max_header_bytes",
         type=int,
-        default=DEFAULT_MAX_HEADER_BYTES,
-        help=f"most header bytes in a request; past it 431 (default {DEFAULT_MAX_HEADER_BYTES})",
+        help="most header bytes in a request; past it 431",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--header-timeout",
+        setting="header_timeout_s",
         type=float,
-        default=10.0,
-        help="seconds a client may take to send a request's line and headers (default 10)",
+        help="seconds a client may take to send a request's line and headers",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--body-timeout",
+        setting="body_timeout_s",
         type=float,
-        default=30.0,
-        help="seconds a client may pause while sending a body (default 30)",
+        help="seconds a client may pause while sending a body",
     )
 
 
 def _traffic_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    option(
+        parser,
         "--throttle",
-        default=env("THROTTLE", "off"),
-        help="off (default), intune (Intune's documented limits) or custom numbers, e.g. "
+        setting="throttle",
+        help="off, intune (Intune's documented limits) or custom numbers, e.g. "
         "'window=20,tenant_writes=200,app_writes=100,tenant_requests=2000,app_requests=1000' "
         "(a number left out keeps intune's)",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--redis",
-        default=env("REDIS"),
+        setting="redis_url",
         help="redis://host:port/db to keep throttling counters in (default: the database)",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--faults",
-        default=env("FAULTS"),
+        setting="faults_file",
+        type=readable_file,
         help="a JSON file of fault and latency injection rules to start with (see docs/resilience.md)",
     )
 
@@ -159,12 +192,28 @@ def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
         cloud = cloud_named(args.cloud)
         jwks = args.trust_entra or cloud.entra_jwks_url
         trusted += [(issuer, jwks) for issuer in cloud.entra_issuers]
+    for _, jwks in trusted:
+        _check_key_set(jwks)
     return tuple(trusted)
+
+
+def _check_key_set(location: str) -> None:
+    """A key set in a file is read now, so a wrong path fails at start, not at the first token. One at
+    a URL is fetched when a token needs it (the network may come later than the server)."""
+    from graphtasks.auth.jwks import parse_jwks
+
+    if location.startswith(("https://", "http://")):
+        return
+    try:
+        parse_jwks(Path(readable_file(location)).read_bytes())
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        raise CliError(f"trusted key set: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     tls = _tls(args)
+    _check_port_free(settings)
     raise_descriptor_limit(settings)  # workers inherit it
     if settings.faults_file is not None:
         _install_faults(settings)
@@ -189,7 +238,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         clock_skew_s=args.clock_skew,
         flush_to_disk=args.flush_to_disk,
         group_commit=args.group_commit,
-        access_log=args.access_log,
+        request_log=not args.quiet,
+        log_format=args.log_format,
         page_size=args.page_size,
         max_connections=args.max_connections,
         max_url_bytes=args.max_url_bytes,
@@ -244,12 +294,49 @@ def _serve_workers(settings: Settings, tls: TlsFiles | None, workers: int) -> No
     uvicorn.run("graphtasks.asgi:app_from_environment", factory=True, workers=workers, **options)
 
 
+def _check_port_free(settings: Settings) -> None:
+    """Fail before the banner, in one line, when the address is taken (a second server, say); uvicorn
+    would print the banner's promise first and its own error after."""
+    try:
+        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((settings.host, settings.port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"{settings.host}:{settings.port} is already in use",
+                "is another graphtasks serve running? choose another port with --port",
+            ) from None
+        raise CliError(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        ) from None
+
+
+def log_config(settings: Settings) -> dict[str, Any]:
+    """uvicorn's logging, with the request log's logger (web/request_log.py) writing its lines, as they
+    are, to stdout; uvicorn's own access log stays off. Applied in every worker process too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["requests"] = {"format": "%(message)s"}
+    config["handlers"]["requests"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "requests",
+        "stream": "ext://sys.stdout",
+    }
+    level = "INFO" if settings.request_log else "WARNING"
+    config["loggers"][REQUEST_LOGGER] = {"handlers": ["requests"], "level": level, "propagate": False}
+    return config
+
+
 def _uvicorn_options(settings: Settings, tls: TlsFiles | None) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "access_log": settings.access_log,
-        "log_level": "info" if settings.access_log else "warning",
+        "access_log": False,
+        "log_level": "warning",
+        "log_config": log_config(settings),
         "server_header": False,
         "ssl_certfile": None if tls is None else str(tls.certificate),
         "ssl_keyfile": None if tls is None else str(tls.key),
@@ -263,6 +350,18 @@ def _tls(args: argparse.Namespace) -> TlsFiles | None:
     if args.cert:
         return TlsFiles(Path(args.cert), Path(args.key))
     return local_tls(Path(args.tls_dir), args.host) if args.tls else None
+
+
+def token_command(settings: Settings) -> str:
+    """The `graphtasks token` command line whose tokens this server accepts: same database (so the same
+    key), cloud (the audience) and issuer."""
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    words = ["graphtasks", "token", "--database", database]
+    if settings.cloud_name != SETTING_DEFAULTS["cloud_name"]:
+        words += ["--cloud", settings.cloud_name]
+    if settings.issuer is not None:
+        words += ["--issuer", settings.issuer]
+    return shlex.join(words)
 
 
 def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1) -> str:
@@ -292,9 +391,10 @@ def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1)
             if settings.faults_file
             else []
         ),
-        f"  issuer     {issuer_for(settings.issuer, '{tenant}')}  keys: {where}/common/discovery/v2.0/keys",
+        f"  issuer     {issuer_for(settings.issuer_base(settings.base_url or where), '{tenant}')}"
+        f"  keys: {where}/common/discovery/v2.0/keys",
         *(f"  trusted    {issuer}  keys: {jwks}" for issuer, jwks in settings.trusted_issuers),
-        f"  token      graphtasks token --database '{url.render_as_string(hide_password=True)}'",
+        f"  token      {token_command(settings)}",
         f"             (default tenant {DEFAULT_TENANT}; --tenant, --roles, --scopes, --expires)",
     ]
     if tls is not None and tls.authority is not None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 from typing import Any
 
-from graphtasks.cli.common import database_options, opened_backend, print_result
+from graphtasks.cli.common import CliError, database_options, guid, opened_backend, print_result
 
 
 def add_parser(commands: Any) -> None:
@@ -19,7 +18,7 @@ def add_parser(commands: Any) -> None:
         database_options(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
     for parser in (add, remove):
-        parser.add_argument("--tenant", required=True, help="tenant id (a GUID)")
+        parser.add_argument("--tenant", type=guid, required=True, help="tenant id (a GUID)")
     add.add_argument("--name", default="", help="display name")
     add.add_argument(
         "--intune-license",
@@ -36,10 +35,12 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "list":
             print_result(args, [_tenant_json(tenant) for tenant in backend.tenants.list()])
             return 0
-        tenant_id = str(uuid.UUID(args.tenant))
+        tenant_id = args.tenant
         if args.action == "remove":
             if not backend.tenants.remove(tenant_id):
-                raise ValueError(f"no tenant {tenant_id} in the registry")
+                raise CliError(
+                    f"no tenant {tenant_id} in the registry", "`graphtasks tenants list` shows them"
+                )
             return 0
         tenant = Tenant(tenant_id, args.name or tenant_id, args.intune_license)
         backend.tenants.put(tenant)

@@ -10,9 +10,9 @@ from typing import Any
 
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token, parse_permissions
-from graphtasks.cli.common import cloud_option, database_options, opened_backend
+from graphtasks.cli.common import cloud_option, database_options, guid, opened_backend, permissions
 from graphtasks.clouds import cloud_named
-from graphtasks.config import DEFAULT_TENANT
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 
 _DURATION = re.compile(r"(-?\d+)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -22,9 +22,13 @@ def add_parser(commands: Any) -> None:
     token = commands.add_parser("token", help="print a bearer token for this server")
     database_options(token)
     cloud_option(token)
-    token.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant id (tid)")
-    token.add_argument("--roles", nargs="+", help="application permissions (default: all four)")
-    token.add_argument("--scopes", nargs="+", help="delegated permissions: makes a user token (scp)")
+    token.add_argument("--tenant", type=guid, default=DEFAULT_TENANT, help="tenant id (tid), a GUID")
+    token.add_argument(
+        "--roles", nargs="+", type=permissions, help="application permissions (default: all four)"
+    )
+    token.add_argument(
+        "--scopes", nargs="+", type=permissions, help="delegated permissions: makes a user token (scp)"
+    )
     token.add_argument("--user", help="the signed-in user of a delegated token (upn)")
     token.add_argument(
         "--expires", default="3600", help="lifetime: seconds or 10m / 2h / 1d; negative = expired"
@@ -45,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     )
     with opened_backend(args) as backend:
         audience = cloud_named(args.cloud).graph_url
-        print(issue_token(backend.keys, request, issuer_base=args.issuer, audience=audience))
+        print(
+            issue_token(backend.keys, request, issuer_base=args.issuer or DEFAULT_ISSUER, audience=audience)
+        )
     return 0
 
 

@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
@@ -168,14 +169,19 @@ class Database:
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
-        """For loading a database no server uses meanwhile (graphtasks seed): SQLite writes each page
-        once, to the database file under a rollback journal, instead of to the WAL and then again at the
-        checkpoint, and goes back to WAL afterwards. PostgreSQL needs nothing."""
+        """For loading a database (graphtasks seed): SQLite writes each page once, to the database file
+        under a rollback journal, instead of to the WAL and then again at the checkpoint, and goes back
+        to WAL afterwards. Leaving WAL needs the database to itself: while a server holds it, the load
+        goes through the WAL like any write. PostgreSQL needs nothing."""
         if self.dialect != "sqlite":
             yield
             return
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+        except OperationalError:  # "database is locked": another process has it open
+            yield
+            return
         try:
             yield
         finally:

@@ -25,10 +25,17 @@ from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
 from graphtasks.web.middleware import GraphContextMiddleware
+from graphtasks.web.request_log import RequestLog
 
 
 class GraphApplication:
-    def __init__(self, routes: Sequence[BaseRoute], *, on_shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute],
+        *,
+        on_shutdown: Callable[[], None],
+        request_log: RequestLog | None = None,
+    ) -> None:
         @asynccontextmanager
         async def lifespan(_app: Any) -> AsyncIterator[None]:
             yield
@@ -36,7 +43,7 @@ class GraphApplication:
 
         # Paths are made canonical before routing, so a redirect would only turn writes into GETs.
         self.router = Router(list(routes), redirect_slashes=False, lifespan=lifespan)
-        self._stack = GraphContextMiddleware(self.router)
+        self._stack = GraphContextMiddleware(self.router, request_log=request_log)
 
     @property
     def routes(self) -> list[BaseRoute]:

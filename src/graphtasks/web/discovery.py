@@ -22,6 +22,7 @@ from graphtasks.auth.tokens import issuer_for
 from graphtasks.config import Settings
 from graphtasks.errors import ServiceUnavailable
 from graphtasks.web.blocking import BlockingCalls
+from graphtasks.web.request_log import CALLER_STATE
 from graphtasks.web.requests import base_url
 
 # A token request is a few hundred bytes; anything far larger is not one.
@@ -37,7 +38,8 @@ def discovery_routes(
         base = f"{root}/{tenant}"
         return JSONResponse(
             {
-                "issuer": issuer_for(settings.issuer, tenant),
+                # Entra's issuer shares its authority's origin; identity clients (MSAL for Node) check it.
+                "issuer": issuer_for(settings.issuer_base(root), tenant),
                 "token_endpoint": _token_endpoint(root, tenant),
                 # MSAL reads it although the client-credentials grant never goes there; not served.
                 "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
@@ -63,9 +65,11 @@ def discovery_routes(
         body = await request.body()
         form = dict(parse_qsl(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True))
         tenant = request.path_params["tenant"]
+        request.scope["state"][CALLER_STATE] = (tenant, form.get("client_id"))
         audiences = _assertion_audiences(request, settings, tenant)
         try:
-            answer = await calls.run(tokens.token, tenant, form, audiences=audiences)
+            issuer_base = settings.issuer_base(base_url(request, settings))
+            answer = await calls.run(tokens.token, tenant, form, audiences=audiences, issuer_base=issuer_base)
         except OAuthError as error:
             return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
         except ServiceUnavailable as outage:

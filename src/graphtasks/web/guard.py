@@ -6,6 +6,8 @@ The principal is left on request.state for the handler; it scopes every storage 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,13 +20,21 @@ from graphtasks.web.traffic import TrafficGate
 
 
 def make_guard(
-    verifier: TokenVerifier, licences: TenantLicences, *, calls: BlockingCalls, gate: TrafficGate
+    verifier: TokenVerifier,
+    licences: TenantLicences,
+    *,
+    calls: BlockingCalls,
+    gate: TrafficGate,
+    origin: Callable[[Request], str],
 ) -> Guard:
+    """`origin` tells the origin a request reached: the server's own issuer may be named after it."""
+
     def guard(access: Access | None, handler: GraphHandler) -> GraphHandler:
         name = handler.__name__
 
         async def guarded(request: Request) -> Response:
-            principal = await _authenticate(verifier, request.headers.get("authorization"), calls)
+            authorization = request.headers.get("authorization")
+            principal = await _authenticate(verifier, authorization, origin(request), calls)
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
@@ -46,14 +56,14 @@ def make_guard(
 
 
 async def _authenticate(
-    verifier: TokenVerifier, authorization: str | None, calls: BlockingCalls
+    verifier: TokenVerifier, authorization: str | None, origin: str, calls: BlockingCalls
 ) -> Principal:
     try:
-        return verifier.verify(authorization)
+        return verifier.verify(authorization, origin=origin)
     except KeysOutdated as outdated:
         # A trusted issuer's JWKS is read off the event loop, then the token judged on what it holds.
         await calls.run(outdated.refresh)
-        return verifier.verify(authorization, may_refresh=False)
+        return verifier.verify(authorization, origin=origin, may_refresh=False)
 
 
 def principal_of(request: Request) -> Principal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.errors import BadRequest, GraphError, MethodNotAllowed
+from graphtasks.web.request_log import RequestLog
 from graphtasks.web.routes import canonical_path, unmatched_path_error
 
 logger = logging.getLogger("graphtasks")
@@ -41,13 +43,31 @@ class GraphJSONResponse(Response):
 
 
 class GraphContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, request_log: RequestLog | None = None) -> None:
         self.app = app
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.request_log is None:
+            await self._answer(scope, receive, send)
+            return
+        started_at, status = time.perf_counter(), None
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._answer(scope, receive, send_noting_status)
+        finally:
+            self.request_log.record(scope, status, time.perf_counter() - started_at)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["path"] = canonical_path(scope["path"])
         # raw_path would otherwise disagree with path; nothing here routes on it.
         scope.pop("raw_path", None)

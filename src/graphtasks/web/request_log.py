@@ -1,0 +1,70 @@
+"""The request log: one line per request (method, path, status, milliseconds, tenant, app id, request-id),
+as text or as one JSON object, on the `graphtasks.requests` logger.
+
+Never a token, a secret, a body or a query string: only the path, and the tenant and app a request spoke
+for (the guard's principal, or the token endpoint's tenant and client id). The CLI decides where the
+logger writes (cli/serve.py); this module only composes the line.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.types import Scope
+
+from graphtasks.auth.tokens import Principal
+from graphtasks.config import REQUEST_LOGGER
+
+# Set by a handler that knows who called without a bearer token (the token endpoint): (tenant, app id).
+CALLER_STATE = "caller"
+
+
+class RequestLog:
+    def __init__(self, log_format: str) -> None:
+        self._json = log_format == "json"
+        self._logger = logging.getLogger(REQUEST_LOGGER)
+
+    def record(self, scope: Scope, status: int | None, elapsed_s: float) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        state = scope.get("state", {})
+        tenant, app = _caller(state)
+        fields: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round(elapsed_s * 1000, 1),
+            "tenant": tenant,
+            "app": app,
+            "requestId": state.get("request_id"),
+        }
+        self._logger.info(orjson.dumps(fields).decode() if self._json else _text(fields))
+
+
+def _caller(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    principal = state.get("principal")
+    if isinstance(principal, Principal):
+        return principal.tenant_id, principal.client_id or None
+    caller = state.get(CALLER_STATE)
+    if isinstance(caller, tuple):
+        return caller[0], caller[1] or None
+    return None, None
+
+
+def _text(fields: dict[str, Any]) -> str:
+    status = "-" if fields["status"] is None else fields["status"]
+    return (
+        f"{fields['time']} {fields['method']} {_one_word(fields['path'])} {status} {fields['ms']}ms"
+        f" tenant={_one_word(fields['tenant'] or '-')} app={_one_word(fields['app'] or '-')}"
+        f" request-id={fields['requestId']}"
+    )
+
+
+def _one_word(path: str) -> str:
+    """A decoded path (or a client id from a form) may hold spaces and line breaks (%20, %0A):
+    percent-encode them again, so that no field can split its line or forge another."""
+    return "".join(f"%{ord(c):02X}" if c <= " " or c == "\x7f" else c for c in path)
