@@ -1,4 +1,4 @@
-"""The long fuzz run (issue 7): the in-process fuzz tests (tests/integration/test_fuzz_asgi.py and
+"""The long fuzz run: the in-process fuzz tests (tests/integration/test_fuzz_asgi.py and
 test_fuzz_tokens.py) with many more examples than CI runs and a fresh random seed each round, round
 after round until the time is up. Prints what the examples reached (operation and status counts) and
 every distinct failure, with Hypothesis's falsifying example; exits 1 if there was one.

@@ -1,4 +1,5 @@
-"""The project's performance goals (issue 6) next to what one run of the suite measured.
+"""The project's performance goals (docs/performance.md, "Reading the figures") next to what one run of
+the suite measured.
 
 Goals are reported, never enforced: nothing here changes the exit code. A goal whose condition the
 run did not reach (no 1,000,000-task point, no scale-out) is "not measured", with what was measured

@@ -9,9 +9,10 @@ bench/wrk.py's scripts (every status checked), and nginx is tests/support/nginx.
 process, round robin, keep-alive to the instances. Owns the three cases and their comparison; never
 edits how a server, wrk or nginx is started.
 
-The figure the issue asks for is `p99_ratio`: the p99 latency of two instances behind nginx over one
-instance's direct p99, the worse of create and get. On a small machine wrk, nginx, both instances and
-PostgreSQL share the cores, so a second instance adds contention as well as capacity.
+The figure the scale-out goal reads (bench/goals.py) is `p99_ratio`: the p99 latency of two instances
+behind nginx over one instance's direct p99, the worse of create and get. On a small machine wrk, nginx,
+both instances and PostgreSQL share the cores, so a second instance adds contention as well as
+capacity.
 """
 
 from __future__ import annotations

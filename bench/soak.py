@@ -1,4 +1,4 @@
-"""Soak and isolation (issue 7): minutes of mixed load on a real server, every answer checked.
+"""Soak and isolation: minutes of mixed load on a real server, every answer checked.
 
     python bench/soak.py --backend sqlite --duration 300 --tenants 4 --apps 3 --concurrency 32
 

@@ -15,7 +15,8 @@ import httpx
 # Statuses a client must retry after Retry-After; the server answers them only before any change of
 # state (errors.py, Retryable), so such an attempt is never counted as a write.
 RETRYABLE = frozenset({429, 503, 504})
-# The Graph error code each error status must carry (graph-surface.md §4.5).
+# The Graph error code each error status must carry (docs/graph-behaviour.md, "Errors"; 412 and 503 are
+# graphtasks' own).
 CODES = {
     404: "ResourceNotFound",
     412: "PreconditionFailed",

@@ -1,4 +1,4 @@
-"""The benchmark suite (issue 6): one command that starts the servers itself and measures graphtasks on
+"""The benchmark suite: one command that starts the servers itself and measures graphtasks on
 SQLite and PostgreSQL against a bare ASGI app on the same server stack, in the same run.
 
     python bench/suite.py                      # full: both backends, c=1,32,128, 0/100k/1M tasks

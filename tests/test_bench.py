@@ -1,4 +1,4 @@
-"""CI's short version of the benchmark suite (issue 6): `python bench/suite.py --quick` runs every phase
+"""CI's short version of the benchmark suite: `python bench/suite.py --quick` runs every phase
 for about a second per wrk run, so the suite cannot rot. No figure is asserted beyond "no request
 failed": the files it writes must have their shape, the Markdown its tables, the PNG its signature.
 

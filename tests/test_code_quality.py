@@ -1,5 +1,5 @@
 """The project's own checks run with the tests, so CI fails on code that is unformatted, lints dirty or
-does not type-check (STYLE.md: ruff format, ruff check, mypy --strict)."""
+does not type-check (ruff format, ruff check and mypy --strict, configured in pyproject.toml)."""
 
 from __future__ import annotations
 

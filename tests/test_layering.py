@@ -1,4 +1,5 @@
-"""Import rules that keep data flowing one way (STYLE.md §8): the pure layers import no outer ones."""
+"""Import rules that keep data flowing one way: the pure layers import no outer ones (the layout is in
+README, "How it is built")."""
 
 from __future__ import annotations
 

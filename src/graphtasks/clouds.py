@@ -1,5 +1,6 @@
-"""The Microsoft clouds graphtasks can stand in for (graph-surface.md §4.1): each one's Graph host, which
-is also the audience of its tokens, and its Entra hosts, which make up the issuers of its tokens.
+"""The Microsoft clouds graphtasks can stand in for (docs/graph-behaviour.md, "National clouds"): each
+one's Graph host, which is also the audience of its tokens, and its Entra hosts, which make up the
+issuers of its tokens.
 
 Pure data; `--cloud` picks one, and auth/ and web/ read it from Settings.
 """

@@ -1,4 +1,5 @@
-"""The one error tree. Each class fixes its HTTP status and Graph error code (graph-surface.md §4.5).
+"""The one error tree. Each class fixes its HTTP status and Graph error code
+(docs/graph-behaviour.md, "Errors").
 
 Code anywhere raises these; web/middleware.py is the single place that turns them into Graph's
 `{"error": {...}}` body. Nothing here knows about HTTP frameworks.
@@ -21,7 +22,7 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── UnsupportedMediaType        415 UnsupportedMediaType
     ├── HeadersTooLarge             431 RequestHeaderFieldsTooLarge
     └── Retryable                   (+ Retry-After when the wait is known)
-        ├── TooManyRequests         429 TooManyRequests (Graph's throttling body, graph-surface.md §4.8)
+        ├── TooManyRequests         429 TooManyRequests (Graph's throttling body)
         ├── ServiceUnavailable      503 ServiceUnavailable
         └── GatewayTimeout          504 GatewayTimeout
 """
@@ -34,9 +35,10 @@ from typing import ClassVar
 class GraphError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "InternalServerError"
-    # Intune answers some errors with a JSON document serialized inside `message` (§4.5).
+    # Intune answers some errors with a JSON document serialized inside `message`
+    # (docs/graph-behaviour.md, "Errors").
     intune_envelope: ClassVar[bool] = False
-    # Intune's 400 validation errors repeat the message inside innerError (§4.5).
+    # Intune's 400 validation errors repeat the message inside innerError (same section).
     message_in_inner_error: ClassVar[bool] = False
     # Fields some errors add inside innerError, besides date and the request ids.
     inner_error_extra: ClassVar[dict[str, str]] = {}
@@ -57,13 +59,15 @@ class ModelValidationFailure(BadRequest):
 
 
 class NoRouteMatch(BadRequest):
-    # Intune's answer for a path it knows but does not serve (graph-surface.md §2.5).
+    # Intune's answer for a path it knows but does not serve
+    # (docs/graph-behaviour.md, "Navigation collections").
     code = "No method match route template"
 
 
 class QueryOptionNotAllowed(BadRequest):
     def __init__(self, option: str) -> None:
-        # Intune's ASP.NET OData wording for options a collection does not enable (§3).
+        # Intune's ASP.NET OData wording for options a collection does not enable
+        # (docs/graph-behaviour.md, "Query options").
         super().__init__(
             f"The query specified in the URI is not valid. Query option '{option}' is not allowed. "
             "To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or "
@@ -150,7 +154,7 @@ class Retryable(GraphError):
 
 class TooManyRequests(Retryable):
     status, code = 429, "TooManyRequests"
-    # Graph's throttling answer carries these inside innerError too (graph-surface.md §4.8).
+    # Graph's throttling answer carries these inside innerError too (docs/graph-behaviour.md, "Throttling").
     inner_error_extra: ClassVar[dict[str, str]] = {
         "code": "429",
         "message": "Please retry after",
@@ -170,8 +174,8 @@ class GatewayTimeout(Retryable):
 
 
 def task_not_found(task_id: str) -> NotFound:
-    # Intune's 404 carries no detail beyond "An error has occurred" (graph-surface.md §4.5); the id is
-    # added so that a person reading the error knows which key missed.
+    # Intune's 404 carries no detail beyond "An error has occurred" (docs/graph-behaviour.md, "Errors");
+    # the id is added so that a person reading the error knows which key missed.
     return NotFound(f"An error has occurred - deviceAppManagementTask '{task_id}' was not found")
 
 

@@ -1,5 +1,5 @@
-"""JSON batching over HTTP (graph-surface.md §4.7): `POST /beta/$batch` runs each inner request as if it
-had been sent alone, and answers 200 with each one's status, headers and body."""
+"""JSON batching over HTTP (docs/graph-behaviour.md, "JSON batching"): `POST /beta/$batch` runs each
+inner request as if it had been sent alone, and answers 200 with each one's status, headers and body."""
 
 from __future__ import annotations
 

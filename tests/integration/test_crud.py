@@ -1,4 +1,5 @@
-"""The seven operations over HTTP on a real port, on SQLite and PostgreSQL (graph-surface.md §2.1)."""
+"""The seven operations over HTTP on a real port, on SQLite and PostgreSQL
+(docs/graph-behaviour.md, "Operations and status codes")."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ ODATA_JSON = (
 )
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z")
 
-# The founding page's example request.
+# The example request of Graph's "Create securityConfigurationTask" page.
 
 APP_VULNERABILITY: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.appVulnerabilityTask",

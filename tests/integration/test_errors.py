@@ -1,4 +1,5 @@
-"""Bad input gets a Graph-shaped error with the right status and writes nothing (graph-surface.md §4.5)."""
+"""Bad input gets a Graph-shaped error with the right status and writes nothing
+(docs/graph-behaviour.md, "Errors")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The derived types' navigation collections over HTTP, and $expand (graph-surface.md §1.7, §2.5)."""
+"""The derived types' navigation collections over HTTP, and $expand
+(docs/graph-behaviour.md, "Navigation collections")."""
 
 from __future__ import annotations
 

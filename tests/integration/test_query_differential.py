@@ -4,7 +4,7 @@ Each example creates 0-25 random tasks in a tenant of its own, asks a random $fi
 $skip over HTTP (on the collection or a type-cast segment), follows every @odata.nextLink, and compares
 the ids, @odata.count and /$count with the same query evaluated here in Python over the tasks as the
 POST responses returned them. The evaluator is written from the semantics the server documents
-(storage/filters.py, storage/query.py, graph-surface.md §3 and §4.6), never by calling server code:
+(storage/filters.py, storage/query.py, the README's "Querying"), never by calling server code:
 two-valued null logic (null eq null; comparisons with null false but ne), enums by declared member
 index, strings by code point, datetimes as instants, nulls first ascending and last descending, `id`
 last in the direction of the last key, a derived type's property null on a row of another type, any
@@ -39,7 +39,7 @@ Env = dict[str, Element]
 BASE, SCT = "deviceAppManagementTask", "securityConfigurationTask"
 AVT, UDT = "appVulnerabilityTask", "unmanagedDeviceDiscoveryTask"
 TYPES = (BASE, SCT, AVT, UDT)
-# Members in declared order (graph-surface.md §1.9): the index is what ordering compares.
+# Members in declared order (docs/graph-behaviour.md, "Enumerations"): the index is what ordering compares.
 ENUMS = {
     "status": ("deviceAppManagementTaskStatus", ("unknown", "pending", "active", "completed", "rejected")),
     "priority": ("deviceAppManagementTaskPriority", ("none", "high", "low")),

@@ -1,8 +1,9 @@
 """The list query options over HTTP, case by case, on one known set of six tasks in a tenant of its own.
 
-Owns the option surface (graph-surface.md §3, §4.4, §4.6; sdk-wire.md §4.2, §6): $select and the
-@odata.context it shows, $orderby keys, $top/$skip, $count, /$count, type-cast segments, the optional
-`$`, the SDK's URL encoding, nextLinks and their signed $skiptoken, and the 400s for what is wrong.
+Owns the option surface (docs/graph-behaviour.md, "Query options"; the same page's "Response bodies",
+"Paging" and "Requests the SDK sends"): $select and the @odata.context it shows, $orderby keys,
+$top/$skip, $count, /$count, type-cast segments, the optional `$`, the SDK's URL encoding, nextLinks
+and their signed $skiptoken, and the 400s for what is wrong.
 test_query_differential.py owns the semantics of $filter and ordering on random data.
 """
 
@@ -26,7 +27,8 @@ AVT = "microsoft.graph.appVulnerabilityTask"
 UDT = "microsoft.graph.unmanagedDeviceDiscoveryTask"
 BASE = "microsoft.graph.deviceAppManagementTask"
 
-# Created in this order, so createdDateTime orders them so. Enum member order (graph-surface.md §1.9):
+# Created in this order, so createdDateTime orders them so. Enum member order (docs/graph-behaviour.md,
+# "Enumerations"):
 # status unknown < pending < active < completed < rejected; priority none < high < low.
 TASKS: dict[str, dict[str, Any]] = {
     "alpha": {
@@ -150,8 +152,8 @@ def test_select_shows_only_the_selected_properties(
     dataset: Dataset, client: httpx.Client, path: str, select: str, selection: str, shown: set[str] | None
 ) -> None:
     """Each task shows @odata.type, @odata.etag and the selected properties its type has; @odata.context
-    names the selection (graph-surface.md §4.4). `type:name` in `shown` is a property only that type
-    shows."""
+    names the selection (docs/graph-behaviour.md, "Response bodies"). `type:name` in `shown` is a
+    property only that type shows."""
     body = client.get(TASKS_PATH + path, params={"$select": select}).json()
     assert body["@odata.context"] == f"https://graph.microsoft.com/beta/$metadata#{TASKS_PATH[6:]}{selection}"
     assert len(body["value"]) == (1 if path else len(TASKS))
@@ -326,7 +328,7 @@ def test_type_cast_segment_on_one_task(
     body = response.json()
     if status == 404:
         assert body["error"]["code"] == "ResourceNotFound"
-        # Intune's JSON-in-string message (graph-surface.md §4.5), naming the key that missed.
+        # Intune's JSON-in-string message (docs/graph-behaviour.md, "Errors"), naming the key that missed.
         assert (
             f"deviceAppManagementTask '{task_id}' was not found"
             in json.loads(body["error"]["message"])["Message"]
@@ -361,7 +363,7 @@ def test_unknown_type_cast_segment_is_400(client: httpx.Client) -> None:
 def test_dollar_prefix_is_optional(
     dataset: Dataset, client: httpx.Client, params: list[tuple[str, str]]
 ) -> None:
-    """graph-surface.md §3: on beta the `$` prefix is optional."""
+    """On beta the `$` prefix is optional (docs/graph-behaviour.md, "Query options")."""
     body = client.get(TASKS_PATH, params=tuple(params)).json()
     assert body["@odata.count"] == 3
     assert dataset.names(body) == ["echo", "charlie"]
@@ -544,7 +546,8 @@ def test_a_skiptoken_is_only_valid_for_its_own_tenant(dataset: Dataset, client: 
 @pytest.mark.parametrize(
     ("query", "names"),
     [
-        # sdk-wire.md §4.2, verbatim: %20 and %27, literal commas in list options, `$` literal.
+        # As the SDK sends it (docs/graph-behaviour.md, "Requests the SDK sends"): %20 and %27,
+        # literal commas in list options, `$` literal.
         (
             "$count=true&$filter=status%20eq%20%27pending%27%20and%20category%20eq%20%27advancedThreatProtection%27"
             "&$orderby=displayName%20desc,createdDateTime&$select=id,displayName,status,priority&$top=2",

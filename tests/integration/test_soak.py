@@ -1,4 +1,4 @@
-"""CI's short soak (issue 7): bench/soak.py's mixed load for a few seconds per backend, every answer
+"""CI's short soak: bench/soak.py's mixed load for a few seconds per backend, every answer
 checked, then the database against the model: no lost write, no cross-tenant leak, no 5xx, memory
 bounded. The SQLite run also has injected faults (503, 429, 504 with Retry-After), which the generator
 must retry and never count as writes. Then the checker itself: it must see a lost write and a leak.

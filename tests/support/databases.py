@@ -1,7 +1,7 @@
 """Throwaway databases: a SQLite file in a temp dir, or a uniquely named PostgreSQL database.
 
 PostgreSQL tests run whenever the server answers; under CI=true an unreachable server is a failure,
-never a skip (DEVELOPERS.md's set-up contract).
+never a skip (README, "Quick start").
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Entra ID's token and key-set shapes, made with locally generated keys: what the tests of trusted
-issuers (graphtasks serve --trust-entra / --trust-issuer) impersonate. graph-surface.md §4.1-§4.2."""
+issuers (graphtasks serve --trust-entra / --trust-issuer) impersonate (docs/graph-behaviour.md,
+"Access tokens"; the issuer forms per cloud are in its "National clouds")."""
 
 from __future__ import annotations
 

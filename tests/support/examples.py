@@ -1,4 +1,5 @@
-"""Request bodies the suites share, starting with the founding page's example."""
+"""Request bodies the suites share, starting with the example of Graph's "Create
+securityConfigurationTask" page."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""The data model of graph-surface.md §1 and §2.3, transcribed as test data.
+"""The data model of Graph's deviceAppManagementTask family, transcribed as test data.
 
-Copied by hand from the reference, not derived from graphtasks, so a test comparing the two compares two
-sources. Types are spelled as the reference spells them: `Edm.*`, `graph.<name>` and `Collection(...)`.
-CI runs from a clean clone without the reference, which is why it is transcribed and not read.
+Copied by hand from the public sources docs/graph-behaviour.md names for it (the Graph beta resource
+pages, the SDK's models, msgraph-metadata's type mappings; that page's "Resource family" and the
+sections after it), not derived from graphtasks, so a test comparing the two compares two sources. Types
+are spelled as the CSDL spells them: `Edm.*`, `graph.<name>` and `Collection(...)`. The tests read this
+file, never the sources themselves, so they need no network.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ Row = tuple[str, str, bool]
 
 S, DTO, I32 = "Edm.String", "Edm.DateTimeOffset", "Edm.Int32"
 
-# §1.2
+# The root of every entity type.
 ENTITY: list[Row] = [("id", S, False)]
-# §1.3
+# The base task type; properties in the docs' order, as in every list here.
 DEVICE_APP_MANAGEMENT_TASK: list[Row] = [
     ("id", S, False),
     ("displayName", S, True),
@@ -28,7 +30,7 @@ DEVICE_APP_MANAGEMENT_TASK: list[Row] = [
     ("assignedTo", S, True),
     ("status", "graph.deviceAppManagementTaskStatus", False),
 ]
-# §1.4
+# The derived task types: the base's properties, then their own.
 SECURITY_CONFIGURATION_TASK: list[Row] = [
     *DEVICE_APP_MANAGEMENT_TASK,
     ("endpointSecurityPolicy", "graph.endpointSecurityConfigurationType", False),
@@ -38,7 +40,6 @@ SECURITY_CONFIGURATION_TASK: list[Row] = [
     ("managedDeviceCount", I32, False),
     ("intendedSettings", "Collection(graph.keyValuePair)", True),
 ]
-# §1.5
 APP_VULNERABILITY_TASK: list[Row] = [
     *DEVICE_APP_MANAGEMENT_TASK,
     ("appName", S, True),
@@ -50,12 +51,11 @@ APP_VULNERABILITY_TASK: list[Row] = [
     ("mobileAppCount", I32, False),
     ("remediation", S, True),
 ]
-# §1.6
 UNMANAGED_DEVICE_DISCOVERY_TASK: list[Row] = [
     *DEVICE_APP_MANAGEMENT_TASK,
     ("unmanagedDevices", "Collection(graph.unmanagedDevice)", True),
 ]
-# §1.7
+# The navigation targets (docs/graph-behaviour.md, "Navigation collections").
 MANAGED_DEVICE: list[Row] = [
     ("id", S, False),
     ("managedDeviceId", S, True),
@@ -72,7 +72,7 @@ APP_VULNERABILITY_MOBILE_APP: list[Row] = [
     ("version", S, True),
 ]
 
-# Every property of each entity type of the family, inherited ones first (§1.2-§1.7).
+# Every property of each entity type of the family, inherited ones first.
 ENTITY_PROPERTIES: dict[str, list[Row]] = {
     "deviceAppManagementTask": DEVICE_APP_MANAGEMENT_TASK,
     "securityConfigurationTask": SECURITY_CONFIGURATION_TASK,
@@ -83,7 +83,7 @@ ENTITY_PROPERTIES: dict[str, list[Row]] = {
     "appVulnerabilityMobileApp": APP_VULNERABILITY_MOBILE_APP,
 }
 
-# §1.1, the type hierarchy.
+# The type hierarchy.
 BASE_TYPES: dict[str, str] = {
     "deviceAppManagementTask": "graph.entity",
     "securityConfigurationTask": "graph.deviceAppManagementTask",
@@ -94,7 +94,7 @@ BASE_TYPES: dict[str, str] = {
     "appVulnerabilityMobileApp": "graph.entity",
 }
 
-# §1.3-§1.7, navigation properties: (name, type).
+# Navigation properties: (name, type).
 NAVIGATIONS: dict[str, list[tuple[str, str]]] = {
     "deviceAppManagementTask": [],
     "securityConfigurationTask": [("managedDevices", "Collection(graph.vulnerableManagedDevice)")],
@@ -108,7 +108,7 @@ NAVIGATIONS: dict[str, list[tuple[str, str]]] = {
     "appVulnerabilityMobileApp": [],
 }
 
-# §1.8
+# docs/graph-behaviour.md, "Complex types".
 COMPLEX_PROPERTIES: dict[str, list[Row]] = {
     "keyValuePair": [("name", S, False), ("value", S, True)],
     "unmanagedDevice": [
@@ -126,7 +126,8 @@ COMPLEX_PROPERTIES: dict[str, list[Row]] = {
     ],
 }
 
-# §1.9, members in declared order with their values (the "(inf)" ones included).
+# docs/graph-behaviour.md, "Enumerations": members in declared order with their values (the guessed
+# ones included).
 ENUM_MEMBERS: dict[str, list[tuple[str, int]]] = {
     "deviceAppManagementTaskCategory": [("unknown", 0), ("advancedThreatProtection", 1)],
     "deviceAppManagementTaskPriority": [("none", 0), ("high", 1), ("low", 2)],
@@ -177,13 +178,13 @@ ENUM_MEMBERS: dict[str, list[tuple[str, int]]] = {
     ],
 }
 
-# §2.3: updateStatus, bound to deviceAppManagementTask, parameters (name, type).
+# docs/graph-behaviour.md, "updateStatus": bound to deviceAppManagementTask, parameters (name, type).
 UPDATE_STATUS_BINDING = "graph.deviceAppManagementTask"
 UPDATE_STATUS_PARAMETERS: list[tuple[str, str]] = [
     ("status", "graph.deviceAppManagementTaskStatus"),
     ("note", S),
 ]
 
-# §1: the singleton and its navigation to the tasks.
+# The singleton and its navigation to the tasks.
 SINGLETON = "deviceAppManagement"
 TASKS_NAVIGATION = ("deviceAppManagementTasks", "Collection(graph.deviceAppManagementTask)")

@@ -1,5 +1,5 @@
 """graphtasks.web.batch.read_batch: a JSON batch body -> the requests to run, in dependency order
-(graph-surface.md §4.7). Anything malformed is one BadRequest for the whole batch."""
+(docs/graph-behaviour.md, "JSON batching"). Anything malformed is one BadRequest for the whole batch."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def test_bounds_are_the_dotnet_ones() -> None:
         ("2017-01-01T14:00:00+14:00", DOTNET_2017_TICKS),
         ("2016-12-31T10:00:00-14:00", DOTNET_2017_TICKS),
         ("2017-01-01T05:30:00+05:30", DOTNET_2017_TICKS),
-        # The founding page's dueDateTime.
+        # The dueDateTime of the "Create securityConfigurationTask" page's example.
         (
             "2017-01-01T00:02:18.1994089-08:00",
             DOTNET_2017_TICKS + (8 * 3600 + 138) * TICKS_PER_SECOND + 1994089,

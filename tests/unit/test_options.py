@@ -1,7 +1,8 @@
 """graphtasks.odata.options.parse_query: system query options read from a query string.
 
-Facts: beta's optional `$` (graph-surface.md §3); Intune's "Query option 'X' is not allowed" wording (§3);
-the 1000-item page (§4.6); ODataLib's messages for a repeated option, a bad $top/$skip and a bad $count;
+Facts: beta's optional `$` and Intune's "Query option 'X' is not allowed" wording (docs/graph-behaviour.md,
+"Query options"); the 1000-item page (the same page's "Paging"); ODataLib's messages for a repeated
+option, a bad $top/$skip and a bad $count;
 OData's rule that custom query options (no `$`, not a system name) are ignored.
 """
 

@@ -1,6 +1,7 @@
 """graphtasks.odata.paging.SkiptokenSigner: opaque, signed keyset-continuation tokens.
 
-Facts: Intune skiptokens are opaque key-continuation strings (graph-surface.md §4.6). The token must be
+Facts: Intune skiptokens are opaque key-continuation strings (docs/graph-behaviour.md, "Paging"). The
+token must be
 usable in a URL as is, and one signed for another scope (tenant, query) or secret must be refused.
 """
 

@@ -1,8 +1,9 @@
 """graphtasks.odata.selection.resolve_select: $select paths resolved against the task model.
 
-Facts: a derived type's property is selected through a type cast (`microsoft.graph.x/y`, OData URL
-conventions §5.1.3); on the base collection a bare derived name is unknown, with ODataLib's "Could not
-find a property named ..." message; @odata.context lists the selection as written (graph-surface.md §4.4).
+Facts: a derived type's property is selected through a type cast (`microsoft.graph.x/y`,
+OData URL conventions §5.1.3); on the base collection a bare derived name is unknown, with ODataLib's
+"Could not find a property named ..." message; @odata.context lists the selection as written
+(docs/graph-behaviour.md, "Response bodies").
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def test_bad_profiles_say_what_is_wrong(text: str, says: str) -> None:
 
 
 def test_intune_is_the_documented_table() -> None:
-    # graph-surface.md §4.8: writes 200 per tenant, 100 per app; all requests 2000 and 1000; per 20 s.
+    # docs/graph-behaviour.md, "Throttling": writes 200 per tenant, 100 per app; all requests 2000 and
+    # 1000; per 20 s.
     assert (INTUNE.window_s, INTUNE.tenant_writes, INTUNE.app_writes) == (20, 200, 100)
     assert (INTUNE.tenant_requests, INTUNE.app_requests) == (2000, 1000)
 

@@ -1,7 +1,8 @@
 """Pure functions of the web layer, no server: unmatched paths, Prefer, error bodies, task JSON.
 
-Facts: graph-surface.md §4.5 (error envelope, Intune's JSON-in-string message, gateway messages), §6
-(/v1.0 answer), §1 and §2.3 (docs property order and the founding example's response).
+Facts, all in docs/graph-behaviour.md: "Errors" (error envelope, Intune's JSON-in-string message,
+gateway messages), "URL space" (the /v1.0 answer), "Resource family" and "Operations and status codes"
+(the docs' property order, and the response of the "Create securityConfigurationTask" example).
 """
 
 from __future__ import annotations
@@ -350,8 +351,8 @@ def _founding_record(status_note: str | None = None) -> TaskRecord:
     return TaskRecord("5d630f12-0f12-5d63-120f-635d120f635d", entity_type, values, status_note)
 
 
-# The founding page's 201 body, with instants in UTC and the complex type's '#', as OData JSON wants,
-# and graphtasks' @odata.etag.
+# The "Create securityConfigurationTask" page's 201 body, with instants in UTC and the complex type's
+# '#', as OData JSON wants, and graphtasks' @odata.etag.
 FOUNDING_RESPONSE: dict[str, Any] = {
     "@odata.type": "#microsoft.graph.securityConfigurationTask",
     "@odata.etag": etag_of(_founding_record()),

@@ -77,7 +77,7 @@ def read_assertion(token: str) -> ClientAssertion:
         sha256_thumbprint=_thumbprint(header, "x5t#S256", size=32),
         iss=_text(claims, "iss"),
         sub=_text(claims, "sub"),
-        # An array is malformed too: Entra answers one with AADSTS50027 (panva/openid-client#348).
+        # An array is malformed too: Entra answers one with AADSTS50027 (seen by users of openid-client).
         aud=_text(claims, "aud"),
         jti=_text(claims, "jti"),
         exp=_time(claims, "exp"),

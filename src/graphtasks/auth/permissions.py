@@ -1,4 +1,4 @@
-"""Which permissions each operation needs (the founding page's Permissions section, graph-surface.md §2.2).
+"""Which permissions each operation needs (docs/graph-behaviour.md, "Permissions").
 
 Reads accept any of the four DeviceManagement permissions; writes need a ReadWrite one. Personal
 Microsoft accounts are refused, as the docs say "Not supported".

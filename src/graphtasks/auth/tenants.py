@@ -2,8 +2,9 @@
 
 Graph refuses every deviceAppManagement request of a tenant without a usable Intune (no licence, or no
 MDM authority) with `400 BadRequest "Request not applicable to target tenant."`, whatever the token's
-permissions (graph-surface.md §4.10). Answers are cached for a few seconds per instance, so a change
-made with `graphtasks tenants` reaches every instance within that time without a lookup per request.
+permissions (docs/graph-behaviour.md, "Unlicensed tenants"). Answers are cached for a few seconds per
+instance, so a change made with `graphtasks tenants` reaches every instance within that time without a
+lookup per request.
 """
 
 from __future__ import annotations

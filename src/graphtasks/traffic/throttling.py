@@ -1,4 +1,5 @@
-"""Throttling: Intune's documented limits for this family (graph-surface.md §4.8) or custom numbers.
+"""Throttling: Intune's documented limits for this family (docs/graph-behaviour.md, "Throttling"), or
+custom numbers.
 
 Every request draws on two budgets of its tenant (all apps together, and its own app) and, when it is
 a write, on two more: per tenant and per app for POST, PUT, PATCH and DELETE. A budget holds a number

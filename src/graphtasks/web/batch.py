@@ -1,4 +1,5 @@
-"""JSON batching (`POST /beta/$batch`, graph-surface.md §4.7): up to 20 requests in one call.
+"""JSON batching (`POST /beta/$batch`): up to 20 requests in one call, as docs/graph-behaviour.md,
+"JSON batching" describes Graph's.
 
 Reading a batch is pure (`read_batch`): a malformed batch is one 400 for the whole call. Each inner
 request is then sent through the whole application, exactly as if it had come alone (same middleware,
