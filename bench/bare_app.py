@@ -57,7 +57,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve `app` with the same uvicorn.run arguments as `graphtasks serve` (without --access-log)."""
+    """Serve `app` with the same uvicorn.run arguments as `graphtasks serve` (its request log off)."""
     import uvicorn
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)

@@ -29,7 +29,7 @@ def header(args: argparse.Namespace, load_before: float, runs: list[BackendRun],
         f"{ANALYZED}\n"
         f"- load generator: {wrk_version()}, {args.threads} thread(s), {args.concurrency} connections, "
         f"{args.duration} s per run after {args.warmup} s warm-up; every status must be 200\n"
-        f"- server: graphtasks serve (uvicorn, 1 worker, no access log) at {source}, "
+        f"- server: graphtasks serve (uvicorn, 1 worker, request log off) at {source}, "
         f"Python {platform.python_version()}\n"
         f"- machine: {os.cpu_count()} cores, shared by wrk, the server and the database; figures are "
         f"closed-loop, p50 includes queueing. 1-min load average before seeding {load_before:.2f}, "

@@ -46,7 +46,7 @@ def header(report: SuiteReport) -> str:
         f"{config.duration_s} s per run after {config.warmup_s} s warm-up; every answer's status is "
         "checked (201 create, 200 get and list, 204 PATCH)\n"
         f"- servers: `graphtasks serve` and bench/bare_app.py under the same uvicorn.run arguments, "
-        f"{config.workers} uvicorn worker(s), access log off\n"
+        f"{config.workers} uvicorn worker(s), request log off\n"
         "- ratio to bare = requests/s over the bare ASGI app's at the same concurrency, measured "
         "just before on the same machine in the same run"
     )

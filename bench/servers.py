@@ -24,8 +24,9 @@ import httpx
 from sqlalchemy import create_engine, text
 from tests.support.server import free_port
 
+from graphtasks.app import open_backend
 from graphtasks.cli import main as graphtasks_cli
-from graphtasks.config import DEFAULT_TENANT
+from graphtasks.config import DEFAULT_TENANT, Settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -80,8 +81,9 @@ def bare_server(workdir: Path) -> Server:
 
 
 def graphtasks_server(name: str, database_url: str, workdir: Path, flags: tuple[str, ...] = ()) -> Server:
-    """`graphtasks serve` on `database_url` with extra serve flags (e.g. --no-flush-to-disk)."""
-    command = [*GRAPHTASKS, "serve", "--database", database_url, *flags]
+    """`graphtasks serve` on `database_url` with extra serve flags (e.g. --no-flush-to-disk), its request
+    log off (--quiet) as the bare app has none: the figures compare the request path alone."""
+    command = [*GRAPHTASKS, "serve", "--database", database_url, "--quiet", *flags]
     log_path = workdir / f"{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}.log"
     return Server(name, command, log_path, ready_path=READY_PATH)
 
@@ -163,7 +165,9 @@ def issue_token(database_url: str) -> str:
 
 
 def seed_database(database_url: str, count: int, seed_value: int = 0) -> tuple[float, float]:
-    """`graphtasks seed` for the default tenant, before the server starts; returns seconds and rows/s."""
+    """`graphtasks seed` for the default tenant, before the server starts; returns seconds and rows/s.
+    The database is made first, as `graphtasks serve` makes it: seed loads only an existing one."""
+    open_backend(Settings(database_url=database_url)).database.dispose()
     code, output = graphtasks_command(
         "seed", "--database", database_url, "--count", str(count),
         "--tenant", DEFAULT_TENANT, "--seed", str(seed_value),

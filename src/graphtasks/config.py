@@ -72,7 +72,8 @@ class Settings:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_connections: int = 1000
-    # Throttling profile: off, intune (graph-surface.md §4.8) or custom numbers (traffic/throttling.py).
+    # Throttling profile: off, intune (docs/graph-behaviour.md, "Throttling") or custom numbers
+    # (traffic/throttling.py).
     throttle: str = "off"
     # Where throttling counters live: Redis when given; else the database, or this process's memory
     # when it is the only one (SQLite, one worker), which costs a read no write transaction.

@@ -1,13 +1,14 @@
 """The official msgraph-beta-sdk as the client, end to end, against a real server over HTTP.
 
 Owns the proof that an unmodified SDK can create, read, list, patch, act on, count and delete every
-task type, and can read the server's Graph errors. Builds the client exactly as sdk-wire.md §2.1 and
-never talks HTTP itself: every request here is one the SDK builds and every answer one it parses.
+task type, and can read the server's Graph errors. Builds the client as docs/graph-behaviour.md,
+"Pointing the SDK at graphtasks" describes, and never talks HTTP itself: every request here is one
+the SDK builds and every answer one it parses.
 
 The SDK is async and pytest-asyncio is not a dependency, so each test runs one coroutine with
 asyncio.run on a client created (and closed) inside that loop. The SDK's first deserialization
-imports its whole model package (about 5 s, sdk-wire.md §1); its transport timeout stays at the
-default 100 s.
+imports its whole model package (about 5 s: docs/graph-behaviour.md, "Cost of the first call");
+its transport timeout stays at the default 100 s.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ pytestmark = [
 T = TypeVar("T")
 Scenario = Callable[[GraphServiceClient], Awaitable[T]]
 
-# --- the client, as sdk-wire.md §2.1 builds it ---
+# --- the client, as docs/graph-behaviour.md, "Pointing the SDK at graphtasks" builds it ---
 
 
 class StaticTokenProvider(AccessTokenProvider):
@@ -107,7 +108,8 @@ def run_sdk(server: Server, scenario: Scenario[T], *, token: str | None = None) 
     async def main() -> T:
         auth = BaseBearerTokenAuthenticationProvider(StaticTokenProvider(token or server.token()))
         adapter = GraphRequestAdapter(auth)
-        adapter.base_url = server.url + "/beta"  # no trailing slash (sdk-wire.md §0.1)
+        # No trailing slash: docs/graph-behaviour.md, "Pointing the SDK at graphtasks".
+        adapter.base_url = server.url + "/beta"
         try:
             return await scenario(GraphServiceClient(request_adapter=adapter))
         finally:
@@ -136,7 +138,7 @@ DUE = datetime.fromisoformat("2017-01-01T00:02:18.199408-08:00")
 
 
 def founding_task() -> SecurityConfigurationTask:
-    """The example request of graph-beta-create-securityConfigurationTask, as SDK objects."""
+    """The example request of Graph's "Create securityConfigurationTask" page, as SDK objects."""
     return SecurityConfigurationTask(
         display_name="Display Name value",
         description="Description value",
@@ -241,7 +243,7 @@ SUBTYPE_FIELDS: dict[type, tuple[str, ...]] = {
     UnmanagedDeviceDiscoveryTask: ("unmanaged_devices",),
 }
 # Model fields that are not settable task properties: bookkeeping, server-set, or navigation
-# collections the server does not return inline (sdk-wire.md §0.13).
+# collections the server does not return inline (docs/graph-behaviour.md, "Navigation collections").
 NOT_COMPARED = frozenset(
     {
         "backing_store",
@@ -357,7 +359,8 @@ async def count_and_delete(tasks: TasksBuilder, item: TaskBuilder) -> None:
 
 
 def test_founding_task_lifecycle(server: Server) -> None:
-    """Create the founding page's example, then list, get, patch, updateStatus, $count and delete it."""
+    """Create the "Create securityConfigurationTask" page's example, then list, get, patch,
+    updateStatus, $count and delete it."""
     since = datetime.now(UTC)
     sent = founding_task()
 

@@ -2,9 +2,10 @@
 against graphtasks: 25 creates, which the SDK splits into batches of 20 and 5, then a batch of reads.
 
 msgraph-core reads each item's status and headers, but with the kiota-serialization-json in use it
-drops item bodies that are JSON objects (kiota-python issue #737), which is what Graph sends and what
-graphtasks sends. So the tasks are read back with the SDK's ordinary GET, by the ids in the items'
-Location headers; the raw bodies are checked over HTTP in tests/integration/test_batch.py.
+drops item bodies that are JSON objects (a known kiota-python bug: docs/graph-behaviour.md,
+"JSON batching"), which is what Graph sends and what graphtasks sends. So the tasks are read back
+with the SDK's ordinary GET, by the ids in the items' Location headers; the raw bodies are checked
+over HTTP in tests/integration/test_batch.py.
 """
 
 from __future__ import annotations

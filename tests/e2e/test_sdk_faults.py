@@ -1,7 +1,7 @@
 """The official SDK's retry handler against injected faults: it retries 429, 503 and 504 on every
-method, POST included (sdk-wire.md §7.1), and since a fault is decided before any state changes, its
-retries never duplicate a create; past its three retries, or on a 500, the caller gets an ODataError and
-nothing was written. Both backends (the `server` fixture)."""
+method, POST included (docs/graph-behaviour.md, "Retries and redirects"), and since a fault is
+decided before any state changes, its retries never duplicate a create; past its three retries, or on
+a 500, the caller gets an ODataError and nothing was written. Both backends (the `server` fixture)."""
 
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 creates and deletes other tasks: each task that exists for the whole walk is seen exactly once.
 
 Owns the proof that keyset paging (storage/query.py) holds under concurrent writes as the SDK drives it
-(sdk-wire.md §6): the first page is the SDK's own request with $filter, $orderby, $top and $count from
-its query parameters (sdk-wire.md §4.2); PageIterator then GETs each @odata.nextLink verbatim and
-deserializes it with the first page's class. Tasks are created and deleted over plain HTTP, which is
-not what is under test.
+(docs/graph-behaviour.md, "PageIterator"): the first page is the SDK's own request with $filter,
+$orderby, $top and $count from its query parameters (the same page's "Requests the SDK sends");
+PageIterator then GETs each @odata.nextLink verbatim and deserializes it with the first page's
+class. Tasks are created and deleted over plain HTTP, which is not what is under test.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def walk(server: Server, token: str, churn: Churn) -> tuple[list[Any], int]:
             nonlocal written
             seen.append(task)
             written = churn.wait_past(written)
-            return True  # a falsy return would stop the iteration (sdk-wire.md §6)
+            return True  # a falsy return stops the iteration (docs/graph-behaviour.md, "PageIterator")
 
         await PageIterator(first, graph.request_adapter).iterate(on_task)
         count: int = first.odata_count

@@ -1,4 +1,4 @@
-"""Bearer tokens and permissions over HTTP (the founding page's Permissions section, graph-surface §4.2).
+"""Bearer tokens and permissions over HTTP (docs/graph-behaviour.md, "Access tokens" and "Permissions").
 
 Tokens that must be refused (forged, expired, malformed, ...) are test_hostile_tokens.py's.
 """

@@ -1,4 +1,5 @@
-"""Hostile bearer tokens, sent over HTTP to a real `graphtasks serve` (graph-surface.md §4.2, §4.5).
+"""Hostile bearer tokens, sent over HTTP to a real `graphtasks serve`
+(docs/graph-behaviour.md, "Access tokens").
 
 Each case is a token an attacker can make without the server's private key, or a genuine token bent
 out of shape: unsigned (`alg: none`), HMAC-signed with the server's public key, expired or not yet valid,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from graphtasks.app import open_backend
+from graphtasks.config import Settings
 from tests.support.databases import database
 from tests.support.server import TASKS_PATH, Server
 
@@ -18,6 +20,8 @@ from tests.support.server import TASKS_PATH, Server
 def test_seed_loads_tasks_of_every_type(backend: str, tmp_path: Path) -> None:
     tenant = str(uuid.uuid4())
     with database(backend, tmp_path) as url:
+        # Only `serve` makes a database; seed loads one made before (here, as serve makes it).
+        open_backend(Settings(database_url=url)).database.dispose()
         command = [
             sys.executable,
             "-m",

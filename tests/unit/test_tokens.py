@@ -1,6 +1,7 @@
 """graphtasks.auth.tokens (issue and verify bearer tokens) and graphtasks.auth.permissions.
 
-401 messages are Graph's (graph-surface.md §4.5); permission sets are the founding page's (§2.2).
+401 messages are Graph's (docs/graph-behaviour.md, "Access tokens"); permission sets are the
+docs' (the same page's "Permissions").
 Tokens that issue_token cannot produce are crafted here with PyJWT, or by hand where PyJWT refuses.
 """
 

@@ -1,8 +1,8 @@
 """Bearer tokens: issue them with the server's key, and verify them into a Principal.
 
 Issued tokens are RS256 JWTs shaped like Microsoft identity platform v2.0 access tokens for Graph
-(docs/graph-behaviour.md): `aud` is the cloud's Graph, `iss` is `{issuer}/{tid}/v2.0`, and permissions
-are in `roles` (application) or `scp` (delegated).
+(docs/graph-behaviour.md, "Access tokens"): `aud` is the cloud's Graph, `iss` is
+`{issuer}/{tid}/v2.0`, and permissions are in `roles` (application) or `scp` (delegated).
 
 Verification accepts tokens from the server's own issuers and from the trusted issuers an operator
 configured (Entra's v1.0 and v2.0 issuers, say). The token's `iss` (for the token's `tid`, and the origin

@@ -153,7 +153,8 @@ def error_body(exc: GraphError, *, request_id: str, client_request_id: str, url:
 
 
 def _intune_message(message: str, activity_id: str, url: str) -> str:
-    """Intune's JSON-in-string error message (graph-surface.md §4.5), indented with CRLF like .NET's."""
+    """Intune's JSON-in-string error message (docs/graph-behaviour.md, "Errors"), indented with CRLF
+    like .NET's."""
     document = {
         "_version": 3,
         "Message": f"{message} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000"
