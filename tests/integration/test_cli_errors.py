@@ -181,3 +181,11 @@ def test_help_shows_each_default_and_its_environment_variable() -> None:
         variable = "GRAPHTASKS_" + flag[2:].replace("-", "_").upper()
         assert f"[env {variable}] (default: {defaults[setting]})" in text, flag
     assert "[env GRAPHTASKS_QUIET]" in text
+
+
+def test_a_certificate_that_does_not_load_is_one_line_before_any_banner(tmp_path: Path) -> None:
+    (tmp_path / "c.pem").write_text("not a certificate\n")
+    (tmp_path / "k.pem").write_text("not a key\n")
+    result = graphtasks("serve", "--cert", "c.pem", "--key", "k.pem", "--port", "0", cwd=tmp_path)
+    assert failure_line(result).startswith("graphtasks: cannot serve HTTPS with c.pem and k.pem: ")
+    assert result.stdout == ""

@@ -49,6 +49,7 @@ CHANGED = dataclasses.replace(
         redis_url="redis://127.0.0.1:6379/3",
         workers=3,
         faults_file="/etc/graphtasks/faults.json",
+        log_format="json",
     ),
     **FLIPPED_SWITCHES,
 )

@@ -12,6 +12,7 @@ import errno
 import os
 import shlex
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -348,8 +349,19 @@ def _tls(args: argparse.Namespace) -> TlsFiles | None:
     if bool(args.cert) != bool(args.key):
         raise ValueError("give --cert and --key together")
     if args.cert:
-        return TlsFiles(Path(args.cert), Path(args.key))
-    return local_tls(Path(args.tls_dir), args.host) if args.tls else None
+        files = TlsFiles(Path(args.cert), Path(args.key))
+    elif args.tls:
+        files = local_tls(Path(args.tls_dir), args.host)
+    else:
+        return None
+    try:  # as uvicorn will load them, but now, before the banner promises HTTPS
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(files.certificate, files.key)
+    except ssl.SSLError as error:
+        raise CliError(
+            f"cannot serve HTTPS with {files.certificate} and {files.key}: {error.reason or error}",
+            "give a PEM certificate and its own private key",
+        ) from None
+    return files
 
 
 def token_command(settings: Settings) -> str:
