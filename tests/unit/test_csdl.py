@@ -1,5 +1,6 @@
 """graphtasks.model.csdl: the $metadata document, read by a validating CSDL parser and compared with the
-reference (graph-surface.md §1, §2.3, transcribed in tests/support/reference_tables.py) and the model.
+family as Graph's public sources give it (docs/graph-behaviour.md, "Resource family" and after;
+transcribed in tests/support/reference_tables.py) and with the model.
 
 The parser is xmlschema, driven by the OASIS OData TC's own XML schemas for CSDL (edmx.xsd, edm.xsd,
 "OData EDMX/EDM XML Schema Version 4.01", which accept Version="4.0"). They are kept verbatim in
@@ -203,7 +204,7 @@ def test_document_read_differently_fails_the_reference_comparison(validator: xml
     assert rows != ref.ENTITY_PROPERTIES["deviceAppManagementTask"]
 
 
-# --- against the reference (graph-surface.md §1, §2.3) ---
+# --- against the transcribed sources (tests/support/reference_tables.py) ---
 
 
 def test_edmx_envelope(document: Element, schema: Element) -> None:
@@ -255,7 +256,7 @@ def test_update_status_is_the_bound_action_of_the_reference(schema: Element) -> 
     assert (action["@Name"], action["@IsBound"], "ReturnType" in action) == ("updateStatus", True, False)
     assert (binding["@Name"], binding["@Type"]) == ("bindingParameter", ref.UPDATE_STATUS_BINDING)
     assert [(p["@Name"], p["@Type"]) for p in parameters] == ref.UPDATE_STATUS_PARAMETERS
-    # Nullability is the model's (the reference does not give it).
+    # Nullability is the model's (the transcribed sources do not give it).
     assert [p.get("@Nullable", True) for p in parameters] == [p.nullable for p in UPDATE_STATUS.parameters]
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from graphtasks.errors import BadRequest, GraphError
 from graphtasks.model.edm import parse_datetime_offset
-from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not
+from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not, TypeName
 from graphtasks.odata.filter import (
     MAX_FILTER_LENGTH,
     MAX_NESTING,
@@ -548,9 +548,11 @@ literals: st.SearchStrategy[Literal] = st.one_of(
 )
 members: st.SearchStrategy[Member] = st.builds(
     lambda head, rest: Member((head, *rest)),
-    st.one_of(names, qualified_names),
+    st.one_of(names, qualified_names, st.just("$it")),
     st.lists(names, max_size=2),
 )
+# isof's last argument is a type name, not an expression: its calls are drawn apart.
+function_names = names.filter(lambda n: n != "isof")
 leaves: st.SearchStrategy[Node] = st.one_of(literals, members)
 
 
@@ -560,7 +562,15 @@ def _extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
         st.builds(BoolOp, st.sampled_from(["and", "or"]), children, children),
         st.builds(Not, children),
         st.builds(In, children, st.lists(leaves, min_size=1, max_size=3).map(tuple)),
-        st.builds(Call, names, st.lists(children, max_size=2).map(tuple)),
+        st.builds(Call, function_names, st.lists(children, max_size=2).map(tuple)),
+        st.builds(
+            lambda tested, type_name: Call("isof", (*tested, type_name)),
+            st.lists(children, max_size=1),
+            st.one_of(
+                qualified_names.map(TypeName),
+                qualified_names.map(lambda n: Literal("string", n, _quote(n))),
+            ),
+        ),
         st.builds(Lambda, st.sampled_from(["any", "all"]), members, names, children),
         st.builds(Lambda, st.just("any"), members, st.none(), st.none()),
     )
@@ -573,6 +583,8 @@ def render(node: Node) -> str:
     """OData text for `node`; binary sub-expressions are always parenthesized."""
     if isinstance(node, Literal):
         return node.text
+    if isinstance(node, TypeName):
+        return node.name
     if isinstance(node, Member):
         return "/".join(node.segments)
     if isinstance(node, Compare | BoolOp):
@@ -600,6 +612,7 @@ def _operand(node: Node) -> str:
         (Not(BoolOp("or", Member(("a",)), Member(("b",)))), "not (a or b)"),
         (Lambda("any", Member(("s",)), None, None), "s/any()"),
         (Call("f", (Member(("a", "b")), Literal("string", "x", "'x'"))), "f(a/b,'x')"),
+        (Call("isof", (Member(("$it",)), TypeName("x.y"))), "isof($it,x.y)"),
     ],
 )
 def test_renderer(tree: Node, text: str) -> None:
@@ -625,7 +638,27 @@ def test_parse_filter_raises_only_graph_errors(text: str) -> None:
 @settings(deadline=None, max_examples=300)
 @given(
     st.lists(
-        st.sampled_from(["a", "b/c", "eq", "and", "not", "(", ")", ",", "'x'", "1", "any", "/", ":", " "])
+        st.sampled_from(
+            [
+                "a",
+                "b/c",
+                "eq",
+                "and",
+                "not",
+                "(",
+                ")",
+                ",",
+                "'x'",
+                "1",
+                "any",
+                "/",
+                ":",
+                " ",
+                "isof",
+                "x.y",
+                "$it",
+            ]
+        )
     )
 )
 def test_parse_filter_on_token_soup_raises_only_graph_errors(tokens: list[str]) -> None:

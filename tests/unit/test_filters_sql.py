@@ -682,11 +682,19 @@ BASE_NAME = "microsoft.graph.deviceAppManagementTask"
             id="tolower-arity",
         ),
         pytest.param(
-            f"isof('{SECURITY}','x')", "The function 'isof' takes 1 argument(s), not 2.", id="isof-arity"
+            f"isof(displayName,description,{SECURITY})",
+            "The function 'isof' takes 1 or 2 argument(s), not 3.",
+            id="isof-arity",
+        ),
+        pytest.param(
+            f"isof('{SECURITY}','x')",
+            "The type 'x' could not be resolved by the model.",
+            id="isof-two-arguments-unknown-type",
         ),
         pytest.param(
             "isof(displayName)",
-            "isof takes one argument: a quoted type name, e.g. isof('microsoft.graph.x').",
+            "The last argument of isof must be a qualified type name, e.g. isof(microsoft.graph.x); "
+            "'displayName' is not one.",
             id="isof-of-a-property",
         ),
         pytest.param(
@@ -716,8 +724,13 @@ BASE_NAME = "microsoft.graph.deviceAppManagementTask"
         ),
         pytest.param(
             f"{SETTINGS}/any(s: s eq 'a')",
-            "A lambda variable must be followed by one property name.",
-            id="bare-lambda-variable",
+            _incompatible("microsoft.graph.keyValuePair", "Edm.String"),
+            id="lambda-variable-compared-with-a-string",
+        ),
+        pytest.param(
+            f"{SETTINGS}/any(s: s/name/x eq 'a')",
+            "A lambda variable must be followed by one property name, or by none.",
+            id="lambda-variable-path-too-long",
         ),
         pytest.param(
             "status",

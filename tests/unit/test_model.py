@@ -1,4 +1,4 @@
-"""graphtasks.model.schema against graph-surface.md §1, and graphtasks.storage.tables against the model.
+"""graphtasks.model.schema against Graph's public sources, and graphtasks.storage.tables against the model.
 
 The reference's tables are transcribed once, in tests/support/reference_tables.py, not derived from the
 code under test.
@@ -153,7 +153,7 @@ def test_device_counts_are_bounded_0_to_65536(entity_type: EntityType, name: str
     assert prop.value_range == (0, 65536)
 
 
-# §1.3-§1.6, the [D] description column.
+# The docs' descriptions (docs/graph-behaviour.md, "Resource family").
 @pytest.mark.parametrize(
     ("entity_type", "descriptions"),
     [
@@ -214,7 +214,7 @@ def test_property_descriptions(entity_type: EntityType, descriptions: dict[str, 
     assert actual == descriptions
 
 
-# §1.9, members in declared order.
+# docs/graph-behaviour.md, "Enumerations": members in declared order.
 @pytest.mark.parametrize("enum_type", ENUM_TYPES, ids=lambda e: e.name)
 def test_enum_members_in_order(enum_type: EnumType) -> None:
     assert list(enum_type.members) == [member for member, _ in ENUM_MEMBERS[enum_type.name]]

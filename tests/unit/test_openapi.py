@@ -265,6 +265,12 @@ UDDT = "microsoft.graph.unmanagedDeviceDiscoveryTask"
         ({"dueDateTime": "yesterday"}, False),
         ({"@odata.type": SCT, "managedDeviceCount": 65537}, False),
         ({"@odata.type": SCT, "intendedSettings": None}, False),
+        # The items may be null (the model's items_nullable), and nothing else but a keyValuePair.
+        ({"@odata.type": SCT, "intendedSettings": [None]}, True),
+        ({"@odata.type": SCT, "intendedSettings": [{"name": "n"}, None]}, True),
+        ({"@odata.type": UDDT, "unmanagedDevices": [None, {"os": "Windows"}]}, True),
+        ({"@odata.type": SCT, "intendedSettings": [{}]}, False),
+        ({"@odata.type": SCT, "intendedSettings": ["null"]}, False),
         ({"@odata.type": SCT, "intendedSettings": [{"value": "v"}]}, False),  # name has no default
         ({"@odata.type": SCT, "intendedSettings": [{"name": "n", "other": 1}]}, False),
         ([], False),
@@ -281,6 +287,8 @@ def test_create_schema_accepts_what_the_server_accepts(body: object, valid: bool
         ({"@odata.type": SCT, "insights": "x"}, True, True),
         ({"@odata.type": "#microsoft.graph.deviceAppManagementTask", "status": "active"}, True, True),
         ({"insights": None, "intendedSettings": []}, True, True),
+        ({"intendedSettings": [None, {"name": "n"}]}, True, True),
+        ({"intendedSettings": None}, False, False),
         ({"managedDeviceCount": -1}, False, False),
         ({"@odata.type": "#microsoft.graph.appVulnerabilityTask"}, False, False),
         # Looser than the server: naming the base type limits a body to the base's properties.
@@ -338,6 +346,14 @@ COMMON = ["414", "429", "431", "503", "504"]
         ("update_status", ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON]),
         ("update_status_qualified", ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON]),
         (
+            "update_status_securityConfigurationTask",
+            ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON],
+        ),
+        (
+            "update_status_deviceAppManagementTask_qualified",
+            ["204", "400", "401", "403", "404", "412", "413", "415", *COMMON],
+        ),
+        (
             "create_child_appVulnerabilityTask_mobileApps",
             ["201", "400", "401", "403", "404", "413", "415", *COMMON],
         ),
@@ -371,6 +387,7 @@ def test_create_answers_201_with_location() -> None:
         ("update_task", ["If-Match", "Prefer"]),
         ("delete_task", ["If-Match"]),
         ("update_status", ["If-Match"]),
+        ("update_status_appVulnerabilityTask_qualified", ["If-Match"]),
         ("get_child_mobileApps", ["If-None-Match"]),
         ("update_child_mobileApps", ["If-Match", "Prefer"]),
         ("count_children_mobileApps", []),

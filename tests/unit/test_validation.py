@@ -1,7 +1,7 @@
 """graphtasks.model.validation: request bodies -> canonical values, or Intune's 400 errors.
 
-Messages are Intune's and ODataLib's wording from graph-surface.md §4.5; the founding example is the
-request body of graph-beta-create-securityConfigurationTask.txt, copied verbatim.
+Messages are Intune's and ODataLib's wording (docs/graph-behaviour.md, "Errors"); the founding example is
+the request body of Graph's "Create securityConfigurationTask" page, copied verbatim.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ AVT = "#microsoft.graph.appVulnerabilityTask"
 UDDT = "#microsoft.graph.unmanagedDeviceDiscoveryTask"
 BASE = "#microsoft.graph.deviceAppManagementTask"
 
-# .NET ticks of 2017-01-01T00:00:00Z, and of the founding page's dueDateTime
+# .NET ticks of 2017-01-01T00:00:00Z, and of the "Create securityConfigurationTask" example's dueDateTime
 # 2017-01-01T00:02:18.1994089-08:00 = 2017-01-01T08:02:18.1994089Z.
 TICKS_2017 = 636_188_256_000_000_000
 FOUNDING_DUE_TICKS = TICKS_2017 + (8 * 3600 + 2 * 60 + 18) * 10_000_000 + 1_994_089

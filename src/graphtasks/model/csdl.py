@@ -95,7 +95,8 @@ def _enum_type(enum_type: EnumType) -> ET.Element:
 
 
 def _root_entity_type() -> ET.Element:
-    """`entity`, the abstract root of every entity type, holding the key `id` (graph-surface.md §1.2)."""
+    """`entity`, the abstract root of every entity type, holding the key `id`
+    (docs/graph-behaviour.md, "$metadata")."""
     element = ET.Element("EntityType", {"Name": ROOT_ENTITY, "Abstract": "true"})
     ET.SubElement(ET.SubElement(element, "Key"), "PropertyRef", {"Name": KEY})
     element.append(_property(_key_property()))
@@ -140,7 +141,7 @@ def _singleton_type() -> ET.Element:
 
 
 def _contained_collection(name: str, target: EntityType) -> ET.Element:
-    # Contained, as Graph's preprocessed CSDL has them (graph-surface.md §0.3, §1).
+    # Contained, as Graph's preprocessed CSDL has them (docs/graph-behaviour.md, "Navigation collections").
     attributes = {"Name": name, "Type": _type_ref(target, collection=True), "ContainsTarget": "true"}
     return ET.Element("NavigationProperty", attributes)
 
@@ -154,7 +155,10 @@ def _complex_type(complex_type: ComplexType) -> ET.Element:
 
 def _property(prop: Property) -> ET.Element:
     attributes = {"Name": prop.name, "Type": _type_ref(prop.type, collection=prop.collection)}
-    element = ET.Element("Property", _with_nullable(attributes, nullable=prop.nullable))
+    # On a collection the facet speaks of its items, as the model's `nullable` does: intendedSettings,
+    # whose items may be null, has no Nullable attribute, as in Graph's $metadata.
+    nullable = prop.items_nullable if prop.collection else prop.value_nullable
+    element = ET.Element("Property", _with_nullable(attributes, nullable=nullable))
     _describe(element, prop.description)
     return element
 
@@ -169,6 +173,8 @@ def _action(action: Action) -> ET.Element:
 
 def _parameter(parameter: ActionParameter) -> ET.Element:
     attributes = {"Name": parameter.name, "Type": _type_ref(parameter.type)}
+    if not parameter.unicode:
+        attributes["Unicode"] = "false"
     return ET.Element("Parameter", _with_nullable(attributes, nullable=parameter.nullable))
 
 

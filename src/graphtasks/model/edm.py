@@ -21,7 +21,7 @@ MIN_TICKS = 0
 
 # ISO 8601 extended format as OData's dateTimeOffsetValue (OData ABNF), with two leniencies clients
 # rely on: seconds may be left out, and a missing offset means UTC (the SDK sends naive datetimes
-# without one, sdk-wire.md §4.8).
+# without one: docs/graph-behaviour.md, "Requests the SDK sends").
 _DATETIME_OFFSET = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,7}))?)?"

@@ -161,7 +161,7 @@ def _complex_schema(c: ComplexType) -> JSON:
     but the non-nullable strings, which have no default (model/validation.py: _missing_complex_member)."""
     properties: JSON = {_ODATA_TYPE: {"type": "string", "enum": [f"#{c.qualified_name}", c.qualified_name]}}
     properties |= {p.name: _property_schema(p) for p in c.properties}
-    required = [p.name for p in c.properties if not p.nullable and p.type is model.STRING]
+    required = [p.name for p in c.properties if not p.value_nullable and p.type is model.STRING]
     return object_schema(c.name, c.description, properties, required=required, closed=True)
 
 
@@ -175,13 +175,24 @@ def _action_schema() -> JSON:
 
 
 def _property_schema(p: Property) -> JSON:
-    if p.collection:  # never null: empty, and a null is refused (model/validation.py)
-        return {"type": "array", "description": p.description, "items": _type_schema(p)}
+    if p.collection:  # never null, only empty; its items may be (model/validation.py)
+        items = {"anyOf": [_type_schema(p), _NULL_ONLY]} if p.items_nullable else _type_schema(p)
+        return {"type": "array", "description": p.description, "items": items}
     if isinstance(p.type, EnumType | ComplexType):
-        assert not p.nullable  # noqa: S101 - the model's enum-typed properties are all non-nullable
+        assert not p.value_nullable  # noqa: S101 - the model's enum-typed properties are all non-nullable
         return _type_schema(p)
     schema = {**_type_schema(p), "description": p.description}
-    return schema | ({"nullable": True} if p.nullable else {}) | ({"readOnly": True} if p.read_only else {})
+    return (
+        schema
+        | ({"nullable": True} if p.value_nullable else {})
+        | ({"readOnly": True} if p.read_only else {})
+    )
+
+
+# A null and nothing else. OpenAPI 3.0.3 has `nullable` add null only to the types `type` names, and a
+# `$ref` takes no siblings, so a nullable reference is an anyOf with this. Graph's own documents use
+# `{"type": "object", "nullable": true}` there, which takes any object too; `enum` keeps it to null.
+_NULL_ONLY: JSON = {"type": "object", "nullable": True, "enum": [None]}
 
 
 def _type_schema(p: Property) -> JSON:

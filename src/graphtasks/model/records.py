@@ -17,7 +17,8 @@ class TaskRecord:
     type: EntityType
     # Every property of `type` but `id`, canonical (see model/validation.py), createdDateTime included.
     values: Values
-    # The note of the last updateStatus call: kept, but not a Graph property (README, "updateStatus").
+    # The note of the last updateStatus call: kept, but not a Graph property
+    # (docs/graph-behaviour.md, "updateStatus").
     status_note: str | None = field(default=None)
 
 

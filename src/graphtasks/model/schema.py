@@ -2,7 +2,8 @@
 
 Every wire name, EDM type, nullability, enum member (in declared order, so its index is its value) and
 description lives here. Validation, serialization, the storage columns and a later $metadata all read
-these definitions; nothing else spells a property name. Facts come from graph-surface.md §1.
+these definitions; nothing else spells a property name. Facts come from
+docs/graph-behaviour.md, "Resource family" and the sections after it.
 
 Must not import from web/, auth/ or storage/.
 """
@@ -17,7 +18,8 @@ from functools import cached_property
 # derived deep comparison would walk the whole type graph on every dict lookup.
 
 NAMESPACE = "microsoft.graph"
-# Intune's error messages name its internal namespace, not microsoft.graph (graph-surface.md §7 #7).
+# Intune's error messages name its internal namespace, not microsoft.graph
+# (docs/graph-behaviour.md, "Resource family").
 INTUNE_NAMESPACE = "microsoft.management.services.api"
 
 
@@ -29,6 +31,20 @@ class PrimitiveType:
 STRING = PrimitiveType("Edm.String")
 INT32 = PrimitiveType("Edm.Int32")
 DATETIME_OFFSET = PrimitiveType("Edm.DateTimeOffset")
+# No property has it; $filter's Boolean values do.
+BOOLEAN = PrimitiveType("Edm.Boolean")
+# Every other non-spatial primitive type of the EDM (CSDL XML, primitive types): names a type name
+# in $filter may use, though no value of this model has them.
+_OTHER_PRIMITIVES = (
+    "Binary Byte Date Decimal Double Duration Guid Int16 Int64 SByte Single Stream TimeOfDay".split()
+)
+PRIMITIVE_TYPES = (
+    STRING,
+    INT32,
+    DATETIME_OFFSET,
+    BOOLEAN,
+    *(PrimitiveType(f"Edm.{name}") for name in _OTHER_PRIMITIVES),
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,12 +64,25 @@ class EnumType:
 class Property:
     name: str
     type: PrimitiveType | EnumType | ComplexType
+    # CSDL's Nullable facet, meaning what CSDL says (CSDL XML, the Nullable facet): for a single value,
+    # whether it may be null; for a collection, whether the collection may contain null items. A
+    # collection itself is never null, only empty. Read it as `value_nullable` and `items_nullable`.
     nullable: bool
     description: str
     collection: bool = False
     # Set by the server; a client may send it back (the SDK re-sends it on PATCH) and it is ignored.
     read_only: bool = False
     value_range: tuple[int, int] | None = None
+
+    @cached_property
+    def value_nullable(self) -> bool:
+        """Whether the property's value may be null: never for a collection."""
+        return self.nullable and not self.collection
+
+    @cached_property
+    def items_nullable(self) -> bool:
+        """Whether a collection may hold null items (false for a single value, which has none)."""
+        return self.nullable and self.collection
 
     @cached_property
     def type_name(self) -> str:
@@ -131,7 +160,7 @@ class EntityType:
             current = current.base
 
 
-# --- enumerations (graph-surface.md §1.9; member order is declared order, index = value) ---
+# --- enumerations (docs/graph-behaviour.md, "Enumerations"; declared order, index = value) ---
 
 TASK_CATEGORY = EnumType("deviceAppManagementTaskCategory", ("unknown", "advancedThreatProtection"))
 TASK_PRIORITY = EnumType("deviceAppManagementTaskPriority", ("none", "high", "low"))
@@ -187,7 +216,7 @@ ENUM_TYPES = (
     SECURITY_PROFILE_TYPE,
 )
 
-# --- complex types (§1.8) ---
+# --- complex types (docs/graph-behaviour.md, "Complex types") ---
 
 KEY_VALUE_PAIR = ComplexType(
     "keyValuePair",
@@ -222,9 +251,9 @@ UNMANAGED_DEVICE = ComplexType(
 )
 COMPLEX_TYPES = (KEY_VALUE_PAIR, UNMANAGED_DEVICE)
 
-# --- entity types (§1.2-1.7) ---
+# --- entity types (docs/graph-behaviour.md, "Resource family") ---
 
-# The "Valid values 0 to 65536" of the founding page.
+# The "Valid values 0 to 65536" of Graph's "Create securityConfigurationTask" page.
 DEVICE_COUNT_RANGE = (0, 65536)
 _MANAGED_DEVICE_COUNT = Property(
     "managedDeviceCount", INT32, False, "The number of vulnerable devices.", value_range=DEVICE_COUNT_RANGE
@@ -344,7 +373,8 @@ def _managed_device(name: str, description: str, sync_description: str) -> Entit
     )
 
 
-# Targets of the derived types' navigation collections (§1.7); the copy errors in their descriptions
+# Targets of the derived types' navigation collections (docs/graph-behaviour.md,
+# "Navigation collections"); the copy errors in their descriptions
 # ("The created date.", "The device name.") are the sources' own and kept on purpose.
 VULNERABLE_MANAGED_DEVICE = _managed_device(
     "vulnerableManagedDevice",
@@ -373,8 +403,24 @@ NAVIGATION_TARGETS = (
     APP_VULNERABILITY_MOBILE_APP,
 )
 _TARGETS_BY_NAME = {t.name: t for t in NAVIGATION_TARGETS}
+ModelType = PrimitiveType | EnumType | ComplexType | EntityType
+_NAMED_TYPES: tuple[EnumType | ComplexType | EntityType, ...] = (
+    *ENUM_TYPES,
+    *COMPLEX_TYPES,
+    *TASK_TYPES,
+    *NAVIGATION_TARGETS,
+)
+_TYPES_BY_QUALIFIED_NAME: dict[str, ModelType] = {
+    **{t.name: t for t in PRIMITIVE_TYPES},
+    **{t.qualified_name: t for t in _NAMED_TYPES},
+}
 # Every navigation name some task type has: managedDevices, mobileApps.
 NAVIGATION_NAMES = frozenset(n.name for t in TASK_TYPES for n in t.navigation)
+
+
+def resolve_type(qualified_name: str) -> ModelType | None:
+    """The type a qualified name (`microsoft.graph.keyValuePair`, `Edm.String`) names, if any."""
+    return _TYPES_BY_QUALIFIED_NAME.get(qualified_name)
 
 
 def navigation_target(entity_type: EntityType, name: str) -> EntityType | None:
@@ -388,11 +434,15 @@ class ActionParameter:
     name: str
     type: PrimitiveType | EnumType
     nullable: bool
+    # CSDL's Unicode facet of a string: False declares ASCII only. Graph declares the note so; nothing
+    # says the service refuses other text, so validation does not read it.
+    unicode: bool = True
 
 
 @dataclass(frozen=True, eq=False)
 class Action:
-    """A bound OData action; the only one in this family is updateStatus (§2.3)."""
+    """A bound OData action; the only one in this family is updateStatus
+    (docs/graph-behaviour.md, "updateStatus")."""
 
     name: str
     binding: EntityType
@@ -406,10 +456,11 @@ class Action:
 UPDATE_STATUS = Action(
     "updateStatus",
     DEVICE_APP_MANAGEMENT_TASK,
-    (ActionParameter("status", TASK_STATUS, False), ActionParameter("note", STRING, True)),
+    (ActionParameter("status", TASK_STATUS, False), ActionParameter("note", STRING, True, unicode=False)),
 )
 
-# The entity set path: the deviceAppManagement singleton's containment collection (§1).
+# The entity set path: the deviceAppManagement singleton's containment collection
+# (docs/graph-behaviour.md, "Resource family").
 SINGLETON = "deviceAppManagement"
 TASKS_SEGMENT = "deviceAppManagementTasks"
 TASKS_PATH = f"{SINGLETON}/{TASKS_SEGMENT}"

@@ -2,7 +2,8 @@
 
 Canonical values: strings stay `str`, Int32 is `int`, enum members are their member name, an
 Edm.DateTimeOffset is an `int` of ticks (model/edm.py), a complex collection is a list of dicts keyed
-by wire name. Messages follow Intune's and ODataLib's wording (graph-surface.md §4.5).
+by wire name (None for a null item, where the model lets the collection hold one). Messages follow
+Intune's and ODataLib's wording (docs/graph-behaviour.md, "Errors").
 
 Rules this module decides (documented in the README):
 - a body without `@odata.type` creates the collection's declared type, deviceAppManagementTask;
@@ -39,7 +40,7 @@ from graphtasks.model.schema import (
 
 Scalar: TypeAlias = str | int | None
 ComplexValue: TypeAlias = dict[str, Scalar]
-Value: TypeAlias = Scalar | list[ComplexValue]
+Value: TypeAlias = Scalar | list[ComplexValue | None]
 Values: TypeAlias = dict[str, Value]
 
 ODATA_TYPE = "@odata.type"
@@ -63,7 +64,8 @@ def validate_update(payload: object, current: EntityType) -> Values:
     payload_type = current
     if ODATA_TYPE in body:
         payload_type = _resolve_task_type(body[ODATA_TYPE])
-        # A payload may name the task's own type or a base of it, never another type (§2.1 row 4).
+        # A payload may name the task's own type or a base of it, never another type (README,
+        # "Decisions where Graph's docs are silent or ambiguous").
         if payload_type not in current.ancestors():
             raise BadRequest(
                 f"The type of a task cannot be changed: the task is a '{current.qualified_name}' "
@@ -186,13 +188,26 @@ def _convert(prop: Property, raw: object) -> Value:
         return _convert_scalar(
             prop.type, raw, prop.name, nullable=prop.nullable, value_range=prop.value_range
         )
-    if raw is None:
+    if raw is None:  # a collection is never null, only empty
         raise _null_value(prop.name, prop.type_name)
     if not isinstance(raw, list):
         raise _not_convertible(raw, prop.type_name)
+    return [_read_item(prop, item) for item in raw]
+
+
+def _read_item(prop: Property, raw: object) -> ComplexValue | None:
+    """An item of a collection: a complex value, or a null where the model allows null items."""
     assert isinstance(prop.type, ComplexType)  # noqa: S101 - every collection in the model is complex
-    complex_type = prop.type
-    return [_read_complex(item, complex_type) for item in raw]
+    if raw is not None:
+        return _read_complex(raw, prop.type)
+    if prop.items_nullable:
+        return None
+    # ODataLib's wording for a null where a non-nullable type is expected.
+    expected = f"{prop.type.qualified_name}[Nullable=False]"
+    raise ModelValidationFailure(
+        f"A null value was found with the expected type '{expected}'. The expected type '{expected}' "
+        "does not allow null values."
+    )
 
 
 def _read_complex(raw: object, complex_type: ComplexType) -> ComplexValue:
@@ -259,7 +274,7 @@ def _convert_enum(enum_type: EnumType, raw: object) -> str:
     if not isinstance(raw, str):
         raise _not_convertible(raw, enum_type.qualified_name)
     if raw not in enum_type.members:
-        # .NET Enum.Parse's wording, as Intune returns it (§4.5).
+        # .NET Enum.Parse's wording, as Intune returns it (docs/graph-behaviour.md, "Errors").
         raise ModelValidationFailure(f"Requested value '{raw}' was not found.")
     return raw
 

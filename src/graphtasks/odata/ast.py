@@ -57,12 +57,26 @@ class Literal(Node):
 
 @dataclass(frozen=True)
 class Member(Node):
-    """A property path: `status`, `microsoft.graph.securityConfigurationTask/insights`, `s/name`."""
+    """A property path: `status`, `microsoft.graph.securityConfigurationTask/insights`, `s/name`, or one
+    that starts at the entity being filtered, `$it/status` (OData ABNF: `implicitVariableExpr`)."""
 
     segments: tuple[str, ...]
 
     def parts(self) -> tuple[str | Node, ...]:
         return ("/".join(self.segments),)
+
+
+@dataclass(frozen=True)
+class TypeName(Node):
+    """A qualified type name written unquoted where the grammar takes one: the last argument of `isof`
+    (OData ABNF: `isofExpr` ends in a `qualifiedTypeName`), e.g. `microsoft.graph.x` or `Edm.String`.
+    Prints as written; the quoted form ODataLib also accepts, `isof('microsoft.graph.x')`, stays a
+    string Literal, as the text wrote it."""
+
+    name: str
+
+    def parts(self) -> tuple[str | Node, ...]:
+        return (self.name,)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ its production in the OData 4.01 ABNF (odata-abnf-construction-rules), with ODat
 Precedence, loosest first (OData 4.01 URL conventions §5.1.1.1): or, and, equality (eq ne),
 relational (gt ge lt le in), not, primary.
 
+`isof` is the one function whose grammar is not a list of expressions: its last argument is a
+`qualifiedTypeName` (ABNF `isofExpr`), so an unquoted dotted name there is a TypeName node, not a
+property path; ODataLib's quoted form, `isof('microsoft.graph.x')`, stays a string literal. `$it`
+(ABNF `implicitVariableExpr`) starts a path at the entity being filtered, as in `isof($it, ...)`.
+
 Limits, so that no text can make the parser, the SQL translator or SQLAlchemy's compiler recurse past
 Python's limit or run for long (tests/unit/test_filter_parser.py checks the worst cases):
 - at most MAX_FILTER_LENGTH characters, checked before anything else;
@@ -29,7 +34,19 @@ from dataclasses import dataclass
 
 from graphtasks.errors import BadRequest
 from graphtasks.model import edm
-from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, LiteralKind, Member, Node, Not
+from graphtasks.odata.ast import (
+    BoolOp,
+    Call,
+    Compare,
+    In,
+    Lambda,
+    Literal,
+    LiteralKind,
+    Member,
+    Node,
+    Not,
+    TypeName,
+)
 
 _TOKEN = re.compile(
     r"""
@@ -40,6 +57,7 @@ _TOKEN = re.compile(
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.]))
   | (?P<enum>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+'(?:[^']|'')*')
   | (?P<string>'(?:[^']|'')*')
+  | (?P<it>\$it\b)
   | (?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
   | (?P<punct>[(),/:])
     """,
@@ -260,6 +278,8 @@ class _Parser:
             return Literal(kind, value, token.text)
         if token.kind == "name":
             return self.name_expr()
+        if token.kind == "it":
+            return self.member_expr(self.advance().text)
         if token.kind in {"string", "number", "datetime", "date", "guid", "enum"}:
             return self.literal()
         raise self.error("Expression expected")
@@ -295,8 +315,13 @@ class _Parser:
         """methodCallExpr (name followed by '(') or memberExpr (a '/'-separated path)"""
         name = self.advance().text
         if self.at_punct("("):
-            return Call(name, self.call_arguments())
-        segments = [name]
+            return Call(name, self.call_arguments(type_name_last=name == "isof"))
+        return self.member_expr(name)
+
+    def member_expr(self, head: str) -> Node:
+        """memberExpr: a '/'-separated path from a property, a type cast, a lambda variable or `$it`,
+        which may end in any/all"""
+        segments = [head]
         while self.at_punct("/"):
             self.advance()
             if self.at_word("any", "all") and self.tokens[self.index + 1].text == "(":
@@ -306,21 +331,34 @@ class _Parser:
             segments.append(self.advance().text)
         return Member(tuple(segments))
 
-    def call_arguments(self) -> tuple[Node, ...]:
+    def call_arguments(self, *, type_name_last: bool = False) -> tuple[Node, ...]:
         self.expect_punct("(")
         if self.at_punct(")"):
             self.advance()
             return ()
         self.deeper_call()
-        args = [self.bool_common_expr()]
+        args = [self.argument(type_name_last=type_name_last)]
         while self.at_punct(","):
             self.advance()
-            args.append(self.bool_common_expr())
+            args.append(self.argument(type_name_last=type_name_last))
         if not self.at_punct(")"):
             raise self.error("')' or ',' expected")
         self.advance()
         self.call_depth -= 1
         return tuple(args)
+
+    def argument(self, *, type_name_last: bool) -> Node:
+        """commonExpr, or qualifiedTypeName where the call takes one last"""
+        if type_name_last and self.at_type_name():
+            return TypeName(self.advance().text)
+        return self.bool_common_expr()
+
+    def at_type_name(self) -> bool:
+        """A dotted name that closes the argument list; before ',' or '/' it starts a type-cast path."""
+        if self.current.kind != "name" or "." not in self.current.text:
+            return False
+        following = self.tokens[self.index + 1]
+        return following.kind == "punct" and following.text == ")"
 
     def lambda_expr(self, collection: Member) -> Lambda:
         """anyExpr / allExpr: "any" OPEN BWS [ lambdaVariableExpr BWS COLON BWS lambdaPredicateExpr ] CLOSE"""

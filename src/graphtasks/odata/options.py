@@ -1,6 +1,7 @@
 """System query options: read them from a query string, with OData's and Graph's rules.
 
-- On /beta the `$` prefix is optional (graph-surface.md §3); names are matched case-insensitively.
+- On /beta the `$` prefix is optional (docs/graph-behaviour.md, "Query options"); names are
+  matched case-insensitively.
 - A system option given twice, or a `$name` OData does not define, is a 400; custom options (no `$`,
   not a system name) are ignored, as OData says.
 - Each operation names the options it serves; any other system option gets Intune's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, cast, func
+from sqlalchemy import BigInteger, ColumnElement, String, Text, cast, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -21,6 +21,13 @@ def json_elements(dialect: str, column: ColumnElement[Any]) -> TableValuedAlias:
     if dialect == "postgresql":
         return func.jsonb_array_elements(column).table_valued("value").alias()
     return func.json_each(column).table_valued("value").alias()
+
+
+def json_item_text(element: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A JSON array element as SQL text, and NULL for a null item, on both backends alike: SQLite's
+    json_each gives a JSON null as SQL NULL, PostgreSQL's jsonb_array_elements as the JSON value null,
+    whose text is 'null'. Items are objects, so no other item's text is 'null'."""
+    return func.nullif(cast(element, Text), "null")
 
 
 def json_member(dialect: str, element: ColumnElement[Any], prop: Property) -> ColumnElement[Any]:

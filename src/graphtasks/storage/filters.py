@@ -9,12 +9,23 @@ Knows the column map and OData's semantics; never parses text and never reads HT
   managedDeviceCount`) or on a type-cast segment; on the base collection the bare name is unknown, as
   for ODataLib. A cast on a row of another type yields null.
 - startswith/endswith/contains are case-sensitive, as OData says (engine.py makes SQLite's LIKE so).
+- `isof(T)` and `isof($it, T)` test the entity's type; `isof(x, T)` tests a value: true when it is not
+  null and its declared type is T (so `isof(displayName, Edm.Int64)` is false). T is a qualified type
+  name, unquoted (OData's ABNF) or quoted (ODataLib's older form); a name the model cannot resolve is a
+  400. `$it` is the entity being filtered, inside a lambda too.
+- any is false and all true over an empty collection, and over a cast collection on a row of another
+  type (null, read as empty).
+- A collection's items may be null where the model says so (intendedSettings, unmanagedDevices). A
+  lambda variable on such an item is null: `s eq null` and `not isof(s, T)` find it, and a member of
+  it, `s/name`, is null, as OData's path evaluation has a property of null be null. A null item is
+  an item like any other, judged by what the predicate says of it: `any()` counts it, `any(s: s/name
+  eq 'x')` skips it and `all(s: s/name eq 'x')` fails on it, since `null eq 'x'` is false, while
+  `all(s: s/value eq null)` holds for it. A lambda variable compares with null only.
 Errors are 400s in ODataLib's wording.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,31 +35,33 @@ from sqlalchemy.sql import not_, or_, select, true
 
 from graphtasks.errors import BadRequest
 from graphtasks.model.schema import (
-    DATETIME_OFFSET,
-    INT32,
+    BOOLEAN,
     STRING,
     ComplexType,
     EntityType,
-    EnumType,
-    PrimitiveType,
-    Property,
+    resolve_type,
 )
-from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not
-from graphtasks.storage.dialect import json_elements, json_member, unicode_lower, unicode_upper
+from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not, TypeName
+from graphtasks.storage.comparisons import (
+    Typed,
+    coerce,
+    compare,
+    guard_nulls,
+    incompatible,
+    is_null,
+    literal_value,
+    operand_type_name,
+)
+from graphtasks.storage.dialect import (
+    json_elements,
+    json_item_text,
+    json_member,
+    unicode_lower,
+    unicode_upper,
+)
 
-BOOLEAN = PrimitiveType("Edm.Boolean")
-NULL = PrimitiveType("null")
-_OPERATOR_KIND = {
-    "eq": "Equal",
-    "ne": "NotEqual",
-    "gt": "GreaterThan",
-    "ge": "GreaterThanOrEqual",
-    "lt": "LessThan",
-    "le": "LessThanOrEqual",
-}
-_LITERAL_TYPES = {"string": STRING, "int": INT32, "datetime": DATETIME_OFFSET, "null": NULL, "bool": BOOLEAN}
-# Literals typed only by what they are compared with; named so in messages.
-_UNTYPED_LITERALS = {"decimal": "Edm.Decimal", "date": "Edm.Date", "guid": "Edm.Guid"}
+# The implicit variable: the entity being filtered (OData ABNF: implicitVariableExpr).
+IT = "$it"
 
 
 @dataclass(frozen=True)
@@ -64,21 +77,12 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Typed:
-    sql: ColumnElement[Any]
-    type: PrimitiveType | EnumType | ComplexType
-    nullable: bool
-    # For a complex collection: the property, so any/all can walk it.
-    collection: Property | None = None
-    literal: Literal | None = None
-
-
-@dataclass(frozen=True)
 class _Scope:
     """A lambda variable: the element alias of the collection it ranges over."""
 
     element: ColumnElement[Any]
     complex_type: ComplexType
+    nullable: bool  # whether the collection may hold null items (the model's items_nullable)
 
 
 @dataclass
@@ -117,26 +121,30 @@ class FilterTranslator:
         if left.literal is not None and (right.literal is None or left.literal.kind == "null"):
             left, right = right, left
             node = Compare(_MIRROR[node.op], node.right, node.left)
-        right = _coerce(right, left, node.op)
-        return _compare(node.op, left, right)
+        right = coerce(right, left, node.op)
+        if isinstance(left.type, ComplexType) and node.op not in {"eq", "ne"}:
+            raise incompatible(
+                operand_type_name(left), operand_type_name(right), node.op
+            )  # complex values do not order
+        return compare(node.op, left, right)
 
     def visit_In(self, node: In) -> ColumnElement[bool]:
         """`x in (...)`: a real IN of the non-null literals (an OR of equalities would grow SQLite's
         expression tree past its depth limit near 1,000 items), OR'd with `eq` for any other item."""
         left = self.value(node.left)
-        items = [_coerce(self.value(item), left, "eq") for item in node.items]
+        items = [coerce(self.value(item), left, "eq") for item in node.items]
         listed = [i.sql for i in items if i.literal is not None and i.literal.kind != "null"]
         if left.literal is not None or len(listed) < 2:
-            return or_(false(), *(_compare("eq", left, item) for item in items))
-        others = [_compare("eq", left, i) for i in items if i.literal is None or i.literal.kind == "null"]
-        return or_(_guard_nulls(left.sql.in_(listed), left), *others)
+            return or_(false(), *(compare("eq", left, item) for item in items))
+        others = [compare("eq", left, i) for i in items if i.literal is None or i.literal.kind == "null"]
+        return or_(guard_nulls(left.sql.in_(listed), left), *others)
 
     def visit_Call(self, node: Call) -> ColumnElement[bool]:
         if node.name == "isof":
             return self._isof(node)
         if node.name in {"startswith", "endswith", "contains"}:
             text, pattern = (self._string(arg, node.name) for arg in _arity(node, 2))
-            return _guard_nulls(_like(node.name, text, pattern), text, pattern)
+            return guard_nulls(_like(node.name, text, pattern), text, pattern)
         self.value(node)  # a known function that is not Boolean, or an unknown one: value() says which
         raise BadRequest(
             f"The function '{node.name}' does not return a Boolean; $filter needs a Boolean expression."
@@ -158,11 +166,12 @@ class FilterTranslator:
         elements = json_elements(self.source.dialect, collection.sql)
         rows = select(literal(1)).select_from(elements)
         if node.predicate is None:
-            return exists(rows)
+            return exists(rows)  # a null item is an item: [null] is not empty
         assert node.variable is not None  # noqa: S101 - the parser pairs a predicate with its variable
-        inner = FilterTranslator(
-            self.source, {**self.scopes, node.variable: _Scope(elements.c.value, collection.type)}
-        )
+        scope = _Scope(elements.c.value, collection.type, collection.collection.items_nullable)
+        inner = FilterTranslator(self.source, {**self.scopes, node.variable: scope})
+        # NULL-free, like every predicate here, so NOT EXISTS (... NOT condition) is "all": a null item
+        # counts as any other, by what the predicate says of it.
         condition = inner.predicate(node.predicate)
         if node.op == "any":
             return exists(rows.where(condition))
@@ -172,7 +181,7 @@ class FilterTranslator:
 
     def value(self, node: Node) -> Typed:
         if isinstance(node, Literal):
-            return _literal(node)
+            return literal_value(node)
         if isinstance(node, Member):
             return self.member(node.segments)
         if isinstance(node, Call):
@@ -180,8 +189,15 @@ class FilterTranslator:
         raise BadRequest(f"The expression '{node}' cannot be used as a value here.")
 
     def member(self, segments: tuple[str, ...]) -> Typed:
-        """Resolve a property path: a lambda variable's member, a cast path, or a property."""
+        """Resolve a property path: a lambda variable or its member, a cast path, or a property."""
         head, *rest = segments
+        if head == IT:
+            if not rest:
+                raise BadRequest(
+                    f"'{IT}' is the entity itself: it can be isof's first argument, not a value."
+                )
+            # The outer entity even inside a lambda, so the lambda's variables are out of scope.
+            return FilterTranslator(self.source).member(tuple(rest))
         if head in self.scopes:
             return self._element_member(self.scopes[head], rest)
         if "." in head:
@@ -191,13 +207,17 @@ class FilterTranslator:
         return self._property(self.source.entity_type, head, guard=None)
 
     def _element_member(self, scope: _Scope, rest: list[str]) -> Typed:
+        if not rest:
+            return Typed(json_item_text(scope.element), scope.complex_type, scope.nullable)
         if len(rest) != 1:
-            raise BadRequest("A lambda variable must be followed by one property name.")
+            raise BadRequest("A lambda variable must be followed by one property name, or by none.")
         prop = scope.complex_type.property(rest[0])
         if prop is None:
             raise _unknown_property(rest[0], scope.complex_type.qualified_name)
         assert not isinstance(prop.type, ComplexType)  # noqa: S101 - complex types here hold primitives only
-        return Typed(json_member(self.source.dialect, scope.element, prop), prop.type, nullable=True)
+        # A member of a null item reads as null (both backends' JSON accessors give NULL).
+        nullable = prop.value_nullable or scope.nullable
+        return Typed(json_member(self.source.dialect, scope.element, prop), prop.type, nullable)
 
     def _cast_member(self, type_name: str, rest: list[str]) -> Typed:
         cast_type = self._resolve_cast(type_name)
@@ -214,14 +234,14 @@ class FilterTranslator:
         for candidate in self.source.types or (self.source.entity_type,):
             if candidate.qualified_name == type_name:
                 return candidate
-        raise BadRequest(f"The type '{type_name}' could not be resolved by the model.")
+        raise _unresolved_type(type_name)
 
     def _property(self, entity_type: EntityType, name: str, *, guard: EntityType | None) -> Typed:
         prop = entity_type.property(name)
         if prop is None:
             raise _unknown_property(name, entity_type.qualified_name)
         column: ColumnElement[Any] = self.source.columns[name]
-        nullable = prop.nullable or guard is not None
+        nullable = prop.value_nullable or guard is not None
         if guard is not None:
             assert self.source.type_column is not None  # noqa: S101 - casts need a polymorphic set
             # On a row of another type the cast yields null (OData URL conventions §4.11).
@@ -250,10 +270,25 @@ class FilterTranslator:
         return value
 
     def _isof(self, node: Call) -> ColumnElement[bool]:
-        (arg,) = _arity(node, 1)
-        if not (isinstance(arg, Literal) and arg.kind == "string" and isinstance(arg.value, str)):
-            raise BadRequest("isof takes one argument: a quoted type name, e.g. isof('microsoft.graph.x').")
-        target = self._resolve_cast(arg.value)
+        """isof([expression,] type), as OData's URL conventions define it (Type Functions, isof)."""
+        if len(node.args) not in {1, 2}:
+            raise BadRequest(f"The function 'isof' takes 1 or 2 argument(s), not {len(node.args)}.")
+        *tested, type_arg = node.args
+        type_name = _isof_type_name(type_arg)
+        if not tested or tested[0] == Member((IT,)):
+            return self._entity_isof(type_name)
+        value = self.value(tested[0])
+        if value.collection is not None:
+            raise BadRequest(f"The function 'isof' tests a single value, and '{tested[0]}' is a collection.")
+        target = resolve_type(type_name)
+        if target is None:
+            raise _unresolved_type(type_name)
+        # A value's type is its declared one (a null is of no type), and no type of the model
+        # but the entity types derives from another.
+        return not_(is_null(value)) if target is value.type else false()
+
+    def _entity_isof(self, type_name: str) -> ColumnElement[bool]:
+        target = self._resolve_cast(type_name)
         if target in self.source.entity_type.ancestors():
             return true()
         if self.source.type_column is None:
@@ -263,7 +298,7 @@ class FilterTranslator:
 
     def _compare_booleans(self, node: Compare) -> ColumnElement[bool]:
         if node.op not in {"eq", "ne"}:
-            raise _incompatible("Edm.Boolean", "Edm.Boolean", node.op)
+            raise incompatible("Edm.Boolean", "Edm.Boolean", node.op)
         left, right = self.predicate(node.left), self.predicate(node.right)
         # Both sides are NULL-free, so SQL's `=` on them is OData's. Spelled as (l AND r) OR (NOT l AND
         # NOT r) each side would appear twice, and nested comparisons would double the SQL per level.
@@ -300,7 +335,6 @@ def _like_escaped(pattern: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 _MIRROR = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
-_SQL_OPERATORS = {op: getattr(operator, op) for op in ("eq", "gt", "ge", "lt", "le")}
 
 
 def _is_boolean_node(node: Node) -> bool:
@@ -317,82 +351,20 @@ def _arity(node: Call, count: int) -> tuple[Node, ...]:
     return node.args
 
 
-def _literal(node: Literal) -> Typed:
-    # enum, decimal, date and guid literals only make sense next to a property; _coerce types them.
-    edm = _LITERAL_TYPES.get(node.kind) or PrimitiveType(f"literal:{node.kind}")
-    return Typed(literal(node.value), edm, node.kind == "null", literal=node)
-
-
-def _coerce(value: Typed, target: Typed, op: str) -> Typed:
-    """Type a literal to the property it is compared with; anything else must match exactly."""
-    lit = value.literal
-    if lit is None or lit.kind == "null":
-        if lit is None and (value.type != target.type or target.collection or value.collection):
-            raise _incompatible(_type_name(target), _type_name(value), op)
-        return value
-    if isinstance(target.type, EnumType):
-        return Typed(literal(_enum_member_value(lit, target.type, op)), target.type, False, literal=lit)
-    if (target.type, lit.kind) in ((DATETIME_OFFSET, "datetime"), (INT32, "int")):
-        return value
-    if target.type is STRING and lit.kind == "string" and target.collection is None:
-        return value
-    raise _incompatible(_type_name(target), _type_name(value), op)
-
-
-def _enum_member_value(lit: Literal, enum_type: EnumType, op: str) -> int:
-    if lit.kind == "enum" and lit.type_name != enum_type.qualified_name:
-        raise _incompatible(enum_type.qualified_name, str(lit.type_name), op)
-    if lit.kind not in {"string", "enum"}:
-        raise _incompatible(enum_type.qualified_name, _type_name(_literal(lit)), op)
-    if lit.value not in enum_type.members:
-        raise BadRequest(f"The string '{lit.value}' is not a valid enumerated type constant.")
-    return enum_type.value_of(str(lit.value))
-
-
-def _compare(op: str, left: Typed, right: Typed) -> ColumnElement[bool]:
-    """OData comparison with two-valued logic, NULL-free."""
-    if right.literal is not None and right.literal.kind == "null":
-        if op not in {"eq", "ne"}:
-            return false()
-        is_null = _is_null(left)
-        return is_null if op == "eq" else not_(is_null)
-    if op == "ne":
-        return not_(_compare("eq", left, right))
-    plain: ColumnElement[bool] = _SQL_OPERATORS[op](left.sql, right.sql)
-    matched = _guard_nulls(plain, left, right)
-    if op == "eq" and left.nullable and right.nullable:
-        return or_(matched, and_(left.sql.is_(None), right.sql.is_(None)))
-    return matched
-
-
-def _is_null(value: Typed) -> ColumnElement[bool]:
-    """IS NULL, decided in Python for a literal: PostgreSQL cannot type a bare `? IS NULL`."""
-    if value.literal is not None:
-        return true() if value.literal.kind == "null" else false()
-    return value.sql.is_(None) if value.nullable else false()
-
-
-def _guard_nulls(condition: ColumnElement[bool], *operands: Typed) -> ColumnElement[bool]:
-    guards = [operand.sql.is_not(None) for operand in operands if operand.nullable]
-    return and_(*guards, condition) if guards else condition
-
-
-def _type_name(value: Typed) -> str:
-    if value.literal is not None and value.literal.kind == "enum":
-        return str(value.literal.type_name)
-    if value.literal is not None and value.literal.kind in _UNTYPED_LITERALS:
-        return _UNTYPED_LITERALS[value.literal.kind]
-    if isinstance(value.type, PrimitiveType):
-        return value.type.name
-    name = value.type.qualified_name
-    return f"Collection({name})" if value.collection else name
-
-
-def _incompatible(left: str, right: str, op: str) -> BadRequest:
-    return BadRequest(
-        f"A binary operator with incompatible types was detected. Found operand types '{left}' and "
-        f"'{right}' for operator kind '{_OPERATOR_KIND.get(op, op)}'."
+def _isof_type_name(node: Node) -> str:
+    """The type isof names: unquoted, as OData's ABNF has it, or quoted, as ODataLib also takes it."""
+    if isinstance(node, TypeName):
+        return node.name
+    if isinstance(node, Literal) and node.kind == "string" and isinstance(node.value, str):
+        return node.value
+    raise BadRequest(
+        f"The last argument of isof must be a qualified type name, e.g. isof(microsoft.graph.x); "
+        f"'{node}' is not one."
     )
+
+
+def _unresolved_type(type_name: str) -> BadRequest:
+    return BadRequest(f"The type '{type_name}' could not be resolved by the model.")
 
 
 def _unknown_property(name: str, type_name: str) -> BadRequest:

@@ -84,7 +84,9 @@ _ENUMS = {name: p.type for name, p in _PROPERTIES.items() if isinstance(p.type, 
 
 # Derived-type columns are nullable: rows of the other types have no value for them.
 COLUMNS: dict[str, Column[Any]] = {
-    name: Column(column_name(name), _column_type(prop), nullable=prop.nullable or name not in _BASE_NAMES)
+    name: Column(
+        column_name(name), _column_type(prop), nullable=prop.value_nullable or name not in _BASE_NAMES
+    )
     for name, prop in _PROPERTIES.items()
 }
 
@@ -98,7 +100,7 @@ tasks = Table(
     *COLUMNS.values(),
     Column("status_note", TEXT, nullable=True),
     Index("ix_tasks_tenant_created", "tenant_id", "created_date_time", "id"),
-    # The common filters and orders (issue: OData at scale): equality filters lead, then the default
+    # The common filters and orders (bench/query.py measures them): equality filters lead, then the default
     # order (createdDateTime, id), so a filtered first page and a deep page are one index range each.
     *(
         Index(f"ix_tasks_tenant_{column}_created", "tenant_id", column, "created_date_time", "id")
@@ -113,15 +115,16 @@ tasks = Table(
 
 def _child_columns(entity_type: EntityType) -> dict[str, Column[Any]]:
     return {
-        p.name: Column(column_name(p.name), _column_type(p), nullable=p.nullable)
+        p.name: Column(column_name(p.name), _column_type(p), nullable=p.value_nullable)
         for p in entity_type.properties
         if p.name != "id"
     }
 
 
-# The derived types' navigation collections (graph-surface.md §1.7). Both managedDevices collections
-# hold entities of one shape (vulnerableManagedDevice, appVulnerabilityManagedDevice), so they share a
-# table; the parent task's type says which entity type a row is.
+# The derived types' navigation collections (docs/graph-behaviour.md, "Navigation collections"). Both
+# managedDevices collections hold entities of one shape (vulnerableManagedDevice,
+# appVulnerabilityManagedDevice), so they share a table; the parent task's type says which entity type a
+# row is.
 MANAGED_DEVICE_COLUMNS = _child_columns(VULNERABLE_MANAGED_DEVICE)
 MOBILE_APP_COLUMNS = _child_columns(APP_VULNERABILITY_MOBILE_APP)
 

@@ -1,9 +1,9 @@
 """Graph operations on deviceAppManagementTasks: request -> validated input -> store -> Graph JSON.
 
 No SQL and no JWT here: the guard (web/guard.py) has already put the caller's principal on the request,
-and every store call is scoped to that principal's tenant. Status codes follow graph-surface.md §2.1:
-create 201 with Location, PATCH 204 (200 under Prefer: return=representation), delete and
-updateStatus 204, $count text/plain.
+and every store call is scoped to that principal's tenant. Status codes (docs/graph-behaviour.md,
+"Operations and status codes"): create 201 with Location, PATCH 204 (200 under
+Prefer: return=representation), delete and updateStatus 204, $count text/plain.
 """
 
 from __future__ import annotations
@@ -140,16 +140,18 @@ class TaskHandlers:
         return Response(status_code=204)
 
     async def update_status(self, request: Request) -> Response:
+        cast = cast_segment(request)  # the path first: an unknown type is a 400 whatever the body
         body = await read_json(request, limit=self.settings.max_body_bytes)
         status, note = validate_update_status(body)
-        await self.calls.run(
-            self.store.update_status,
-            tenant_of(request),
-            path_key(request, "task_id"),
-            status,
-            note,
-            check=if_match(request),
-        )
+        tenant, task_id = tenant_of(request), path_key(request, "task_id")
+        if cast is not None:
+            # Through a cast the task must have the cast's type, or derive from it: as for a GET, a
+            # cast to a type the task does not have finds nothing. A task's type never changes, so
+            # this read cannot go stale before the write.
+            record = await self.calls.point_read(self.store.get, tenant, task_id)
+            if cast not in record.type.ancestors():
+                raise task_not_found(record.id)
+        await self.calls.run(self.store.update_status, tenant, task_id, status, note, check=if_match(request))
         return Response(status_code=204)
 
     def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:

@@ -1,6 +1,6 @@
-"""The derived types' navigation collections (graph-surface.md §1.7, §2.5): list, get, create (201),
-update, delete of `managedDevices` and `mobileApps` entities, at `/{id}/{navigation}` and at the OData
-cast form `/{id}/microsoft.graph.<type>/{navigation}`.
+"""The derived types' navigation collections (docs/graph-behaviour.md, "Navigation collections"):
+list, get, create (201), update, delete of `managedDevices` and `mobileApps` entities, at
+`/{id}/{navigation}` and at the OData cast form `/{id}/microsoft.graph.<type>/{navigation}`.
 
 A navigation the task's type does not have is a 400 ("Resource not found for the segment"), an item
 cast to a type it does not have is a 404; everything else (query options, validation, permissions,

@@ -1,5 +1,5 @@
 """The URL table: one line per Graph operation, each with the access it needs, plus what to answer
-for a path that no line serves (Graph's gateway and Intune wording, graph-surface.md §4.5 and §6).
+for a path that no line serves (Graph's gateway and Intune wording, docs/graph-behaviour.md, "URL space").
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ TASK = f"{TASKS}/{{task_id:graphkey}}"
 # A type-cast segment; the namespace is fixed, so {type_name} is the bare type name.
 CAST = "microsoft.graph.{type_name:castname}"
 NAVIGATION = "{navigation:navigation}"
+# The updateStatus action's path segment, short and namespace-qualified (both are Graph's).
+_ACTION_SPELLINGS = (UPDATE_STATUS.name, UPDATE_STATUS.qualified_name)
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -107,6 +109,10 @@ def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: G
         (child, "PATCH", Access.WRITE, navigation.update_child),
         (child, "DELETE", Access.WRITE, navigation.delete_child),
     ]
+    # The action is bound to the base type, so a derived type inherits it (CSDL: a bound action applies
+    # to its binding type's derived types), and a type-cast segment to the task's type or an ancestor's
+    # addresses the same task (OData URL conventions, addressing derived types): both reach it.
+    actions = [(spelling, "POST", Access.WRITE, tasks.update_status) for spelling in _ACTION_SPELLINGS]
     return [
         op(TASKS, "GET", Access.READ, tasks.list_tasks),
         op(TASKS, "POST", Access.WRITE, tasks.create_task),
@@ -116,9 +122,9 @@ def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: G
         op(TASK, "GET", Access.READ, tasks.get_task),
         op(TASK, "PATCH", Access.WRITE, tasks.update_task),
         op(TASK, "DELETE", Access.WRITE, tasks.delete_task),
-        op(f"{TASK}/{UPDATE_STATUS.name}", "POST", Access.WRITE, tasks.update_status),
-        op(f"{TASK}/{UPDATE_STATUS.qualified_name}", "POST", Access.WRITE, tasks.update_status),
+        *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in actions),
         op(f"{TASK}/{CAST}", "GET", Access.READ, tasks.get_task),
+        *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in actions),
         *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in children),
         *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in children),
     ]
@@ -132,10 +138,11 @@ def batch_routes(batch: GraphHandler, guard: Guard) -> list[Route]:
 
 # The segments each version serves, in order; None stands for a key segment.
 _SERVED: dict[str, list[frozenset[str] | None]] = {
-    # Below a task: an action, a navigation or a cast, then a navigation key or a navigation, then a
-    # key or $count; the routes have answered every path of a served shape before this is asked.
+    # Below a task: an action, a navigation or a cast, then a navigation key, a navigation or an
+    # action, then a key or $count; the routes have answered every path of a served shape before this
+    # is asked.
     "beta": [frozenset({SINGLETON}), frozenset({TASKS_SEGMENT}), None, None, None, None],
-    # deviceAppManagement exists in v1.0, but the tasks are beta-only (graph-surface.md §6).
+    # deviceAppManagement exists in v1.0, but the tasks are beta-only (docs/graph-behaviour.md, "URL space").
     "v1.0": [frozenset({SINGLETON})],
 }
 

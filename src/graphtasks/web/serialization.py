@@ -2,8 +2,8 @@
 
 Properties appear in the docs' order (model/schema.py); under $select only the selected ones do.
 Every task carries its `@odata.type` with the leading '#', which the SDK needs to pick the subtype
-(sdk-wire.md §0.7); complex values carry theirs too, in the '#' form OData JSON requires (the docs'
-examples leave the '#' out).
+(docs/graph-behaviour.md, "Response bodies"); complex values carry theirs too, in the '#' form OData
+JSON requires (the docs' examples leave the '#' out). A null item of a collection is written as null.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def _property_json(prop: Property, value: Value) -> Any:
     if isinstance(value, list):
         assert isinstance(prop.type, ComplexType)  # noqa: S101 - collections are complex in this model
         complex_type = prop.type
-        return [_complex_json(complex_type, item) for item in value]
+        # A null item stays null, in its place (the model says which collections may hold one).
+        return [None if item is None else _complex_json(complex_type, item) for item in value]
     if prop.type is DATETIME_OFFSET and isinstance(value, int):
         return edm.format_datetime_offset(value)
     return value
