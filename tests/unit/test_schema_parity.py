@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -24,11 +24,8 @@ from openapi_schema_validator import OAS30WriteValidator
 from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from graphtasks.auth.permissions import Access
 from graphtasks.errors import BadRequest, ModelValidationFailure
 from graphtasks.model import csdl, validation
 from graphtasks.model.csdl import metadata_document
@@ -53,8 +50,8 @@ from graphtasks.storage.base import TaskQuery
 from graphtasks.storage.filters import FilterTranslator
 from graphtasks.storage.query import task_collection
 from graphtasks.web.openapi import openapi_document
-from graphtasks.web.routes import GraphHandler, graph_routes
 from graphtasks.web.serialization import task_json
+from tests.unit.test_openapi import ROUTES
 
 SECURITY = "microsoft.graph.securityConfigurationTask"
 VULNERABILITY = "microsoft.graph.appVulnerabilityTask"
@@ -303,20 +300,6 @@ def test_a_type_name_means_the_same_unquoted_and_quoted(type_name: str, tested: 
 # --- 2. updateStatus through a type-cast segment ---
 
 
-class _StandIn:
-    def __getattr__(self, name: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        async def handler(request: Request) -> Response:
-            raise NotImplementedError
-
-        handler.__name__ = name
-        return handler
-
-
-def _passthrough(access: Access | None, handler: GraphHandler) -> GraphHandler:
-    return handler
-
-
-ROUTES = graph_routes(_StandIn(), _StandIn(), _passthrough)
 TASK_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks/8d5b8f2e-2f7a-4f5e-9d7c-0a1b2c3d4e5f"
 ACTIONS = ["updateStatus", "microsoft.graph.updateStatus"]
 
