@@ -1,8 +1,9 @@
 """GraphApplication: the ASGI callable the server runs, GraphContextMiddleware around Starlette's router.
 
 Request path, outermost first:
-  GraphContextMiddleware    canonical path, request-id / client-request-id / OData-Version, and every
-                            exception raised before the response started -> a Graph error body
+  GraphContextMiddleware    canonical path, request-id / client-request-id / OData-Version, every
+                            exception raised before the response started -> a Graph error body, and
+                            the request log's line
   Router (Starlette)        web/routes.py (Graph operations, $batch) + documents + discovery
     guard                   bearer token -> Principal, permission check (web/guard.py)
       handler               web/handlers.py, web/navigation.py -> storage (web/blocking.py)

@@ -5,6 +5,8 @@ GraphContextMiddleware (pure ASGI, the outermost layer) puts the path in canonic
 the request-id), and stamps both plus `OData-Version` on every response. It is also where every
 exception raised before the response started becomes Graph's `{"error": {"code", "message",
 "innerError"}}`: ours (GraphError), the router's 404/405 (HTTPException) and anything unexpected (500).
+Given a RequestLog, it also times each request and has its line written when the answer is done
+(web/request_log.py), whatever the answer was.
 """
 
 from __future__ import annotations
