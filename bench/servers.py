@@ -156,8 +156,15 @@ def graphtasks_command(*args: str) -> tuple[int, str]:
     return code, output.getvalue()
 
 
+def make_database(database_url: str) -> None:
+    """Create and migrate the database as `graphtasks serve` does: the other commands use only an
+    existing one, and the benchmarks mint tokens and seed before any server starts."""
+    open_backend(Settings(database_url=database_url)).database.dispose()
+
+
 def issue_token(database_url: str) -> str:
     """An application token of the default tenant with all four permissions, valid for a day."""
+    make_database(database_url)
     code, output = graphtasks_command("token", "--database", database_url, "--expires", "1d")
     if code != 0:
         raise BenchError(f"graphtasks token failed ({code}): {output}")
@@ -165,9 +172,8 @@ def issue_token(database_url: str) -> str:
 
 
 def seed_database(database_url: str, count: int, seed_value: int = 0) -> tuple[float, float]:
-    """`graphtasks seed` for the default tenant, before the server starts; returns seconds and rows/s.
-    The database is made first, as `graphtasks serve` makes it: seed loads only an existing one."""
-    open_backend(Settings(database_url=database_url)).database.dispose()
+    """`graphtasks seed` for the default tenant, before the server starts; returns seconds and rows/s."""
+    make_database(database_url)
     code, output = graphtasks_command(
         "seed", "--database", database_url, "--count", str(count),
         "--tenant", DEFAULT_TENANT, "--seed", str(seed_value),
