@@ -31,7 +31,7 @@ from pathlib import Path
 if __package__ in {None, ""}:  # run as `python bench/scaleout.py`: make `bench` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.nginx import running_nginx
+from tests.support.nginx import INSTANCE_ARGS, running_nginx
 
 from bench.common import render_table
 from bench.servers import (
@@ -75,8 +75,8 @@ def measure_scaleout(
     load = Load(concurrency, max(1, round(duration_s)), warmup_s)
     workdir.mkdir(parents=True, exist_ok=True)
     with fresh_database("postgres", workdir, admin_url) as database_url:
-        first = graphtasks_server("graphtasks A", database_url, workdir)
-        second = graphtasks_server("graphtasks B", database_url, workdir)
+        first = graphtasks_server("graphtasks A", database_url, workdir, INSTANCE_ARGS)
+        second = graphtasks_server("graphtasks B", database_url, workdir, INSTANCE_ARGS)
         with running(first), running(second):
             token = issue_token(database_url)
             ids = create_tasks(first, token, create_body(), SEED_COUNT)

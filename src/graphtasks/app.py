@@ -22,7 +22,7 @@ from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.redis_counters import RedisCounterStore
-from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
+from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
 from graphtasks.traffic.throttling import MemoryCounterStore, Throttle, parse_throttle
@@ -34,6 +34,7 @@ from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
+from graphtasks.web.hosts import allowed_hosts
 from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.requests import base_url
@@ -104,8 +105,14 @@ def _throttle(settings: Settings, database: Database) -> tuple[Throttle | None, 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphApplication:
     backend = backend or open_backend(settings)
+    # After the migrations, which may rightly take longer (docs/resilience.md, "Query time").
+    backend.database.limit_statements(settings.query_timeout_s)
     # SQLite reads are in-process B-tree lookups: one row by key is cheaper inline than via a thread.
-    calls = BlockingCalls(threads=WORKER_THREADS, inline_point_reads=backend.database.dialect == "sqlite")
+    calls = BlockingCalls(
+        threads=WORKER_THREADS,
+        inline_point_reads=backend.database.dialect == "sqlite",
+        tenant_concurrency=settings.tenant_concurrency,
+    )
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
     tasks = TaskHandlers(settings, backend.store, skiptokens, calls)
     navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
@@ -121,11 +128,20 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
         gate=gate,
         origin=lambda request: base_url(request, settings),
     )
-    token_service = TokenService(backend.keys, settings.cloud, backend.apps.find)
+    token_service = TokenService(
+        backend.keys, settings.cloud, backend.apps.find, SqlAssertionStore(backend.database)
+    )
     routes = [
         *admin_routes(plans, admin_key(backend.keys), calls=calls),
         *graph_routes(tasks, navigation, guard),
-        *batch_routes(batch_handler(settings.max_body_bytes), guard),
+        *batch_routes(
+            batch_handler(
+                settings.max_body_bytes,
+                max_header_bytes=settings.max_header_bytes,
+                max_answer_bytes=settings.max_batch_response_bytes,
+            ),
+            guard,
+        ),
         *document_routes(settings),
         *discovery_routes(backend.keys, settings, token_service, calls=calls),
     ]
@@ -135,4 +151,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
         close_throttle()
 
     request_log = RequestLog(settings.log_format) if settings.request_log else None
-    return GraphApplication(routes, on_shutdown=shut_down, request_log=request_log)
+    return GraphApplication(
+        routes, on_shutdown=shut_down, hosts=allowed_hosts(settings), request_log=request_log
+    )

@@ -83,6 +83,19 @@ class Settings:
     # Fault and latency injection rules loaded at start (traffic/faults.py); changed later through the
     # admin endpoint or `graphtasks faults`.
     faults_file: str | None = None
+    # Storage work (docs/resilience.md, "Bounded work per request"): a statement running past
+    # query_timeout_s is cut off (504), and one tenant holds at most tenant_concurrency of the storage
+    # threads at once; its other requests wait their turn.
+    query_timeout_s: float = 5.0
+    tenant_concurrency: int = 8
+    # Responses: a page stops early, with its nextLink, once it holds max_response_bytes; a $batch answer
+    # stops at max_batch_response_bytes, the items past it answered with an error.
+    max_response_bytes: int = 8 * 1024 * 1024
+    max_batch_response_bytes: int = 32 * 1024 * 1024
+    # The Host values answered (empty: the bound host and its localhost forms), and the addresses whose
+    # X-Forwarded-* headers are believed (empty: none).
+    allowed_hosts: tuple[str, ...] = ()
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @property
     def cloud(self) -> Cloud:
@@ -130,5 +143,14 @@ class Settings:
         if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:
             raise ValueError("the URL and header limits must be at least 1024 bytes")
         parse_throttle(self.throttle)
+        self._check_budgets()
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"the log format must be one of {', '.join(LOG_FORMATS)}")
+
+    def _check_budgets(self) -> None:
+        if self.query_timeout_s <= 0:
+            raise ValueError("the query timeout must be positive")
+        if self.tenant_concurrency < 1:
+            raise ValueError("--tenant-concurrency must be at least 1")
+        if min(self.max_response_bytes, self.max_batch_response_bytes) < 64 * 1024:
+            raise ValueError("the response budgets must be at least 65536 bytes")

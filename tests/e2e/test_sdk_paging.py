@@ -1,5 +1,6 @@
 """The official SDK's PageIterator walks a filtered, ordered list of many pages while another thread
-creates and deletes other tasks: each task that exists for the whole walk is seen exactly once.
+creates and deletes other tasks: each task that exists for the whole walk is seen exactly once. It
+also walks pages that end early because of their size.
 
 Owns the proof that keyset paging (storage/query.py) holds under concurrent writes as the SDK drives it
 (docs/graph-behaviour.md, "PageIterator"): the first page is the SDK's own request with $filter,
@@ -14,15 +15,18 @@ import itertools
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph_beta import GraphServiceClient
 from msgraph_core import PageIterator
 
 from tests.e2e.test_sdk import pytestmark as sdk_marks
 from tests.e2e.test_sdk import run_sdk
+from tests.support.databases import database
 from tests.support.server import TASKS_PATH, Server
 
 pytestmark = sdk_marks
@@ -154,3 +158,56 @@ def test_page_iterator_sees_every_stable_task_once_under_concurrent_writes(serve
     assert all(task.display_name.startswith("walk-") and task.display_name != "walk-99" for task in seen)
     assert churn.operations >= len(ids)
     assert first_count == STABLE  # the churn starts after the first page
+
+
+# --- pages cut by size (docs/resilience.md, "Response size") ---
+
+BUDGET = 64 * 1024
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def small_budget(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp(f"sdk-budget-{request.param}")
+    with database(request.param, directory) as url:
+        extra = ("--max-response-bytes", str(BUDGET))
+        running = Server(url, directory / "server.log", extra_args=extra).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def test_page_iterator_follows_pages_cut_by_size(small_budget: Server) -> None:
+    """Tasks of about 23 KB: a page of 64 KiB ends after the third, far short of the 1000 asked for."""
+    token = small_budget.token(tenant=str(uuid.uuid4()))
+    settings = [{"name": f"setting-{i:03d}", "value": "v" * 40} for i in range(200)]
+    with small_budget.client(token) as client:
+        created = [
+            client.post(
+                TASKS_PATH,
+                json={
+                    "@odata.type": "#microsoft.graph.securityConfigurationTask",
+                    "displayName": f"large-{i}",
+                    "intendedSettings": settings,
+                },
+            ).json()["id"]
+            for i in range(8)
+        ]
+    seen: list[Any] = []
+
+    def on_task(task: Any) -> bool:
+        seen.append(task)
+        return True
+
+    async def scenario(graph: GraphServiceClient) -> int:
+        first = await graph.device_app_management.device_app_management_tasks.get()
+        await PageIterator(first, graph.request_adapter).iterate(on_task)
+        return len(first.value)
+
+    first_page = run_sdk(small_budget, scenario, token=token)
+    assert first_page == 3
+    assert [task.id for task in seen] == created
+    assert all(len(task.intended_settings) == len(settings) for task in seen)

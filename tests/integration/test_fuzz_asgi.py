@@ -81,7 +81,9 @@ class InProcess:
 
 
 def in_process(directory: Path) -> InProcess:
-    settings_ = Settings(database_url=f"sqlite:///{directory / 'fuzz.sqlite'}", page_size=5)
+    settings_ = Settings(
+        database_url=f"sqlite:///{directory / 'fuzz.sqlite'}", page_size=5, allowed_hosts=("graphtasks.test",)
+    )
     backend = open_backend(settings_)
     app = create_app(settings_, backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=ALL_PERMISSIONS)

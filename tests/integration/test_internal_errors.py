@@ -38,7 +38,7 @@ def backend(tmp_path: Path) -> Iterator[Backend]:
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_an_unexpected_error_is_a_graph_500(backend: Backend, method: str) -> None:
-    app = create_app(Settings(), backend=backend)
+    app = create_app(Settings(allowed_hosts=("graphtasks.test",)), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
     token = issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)
     headers = {"Authorization": f"Bearer {token}", "client-request-id": "c-500"}
@@ -64,7 +64,7 @@ def test_an_unexpected_error_is_a_graph_500(backend: Backend, method: str) -> No
 def test_a_client_that_leaves_while_its_body_is_read_gets_no_answer_and_logs_no_error(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(Settings(), backend=backend)
+    app = create_app(Settings(allowed_hosts=("graphtasks.test",)), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
     token = issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)
     scope = {

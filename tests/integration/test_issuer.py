@@ -23,7 +23,9 @@ INVALID_ISSUER = "Access token validation failure. Invalid issuer."
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with sqlite_server(tmp_path_factory.mktemp("issuer-default")) as server:
+    # Answering other names, at any port, so that tokens can be taken from one origin to another.
+    hosts = "127.0.0.1,localhost,[::1],graphtasks.test"
+    with sqlite_server(tmp_path_factory.mktemp("issuer-default"), "--allowed-hosts", hosts) as server:
         yield server
 
 

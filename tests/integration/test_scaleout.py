@@ -34,7 +34,14 @@ from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.registry import SqlKeyStore
 from tests.support.databases import database, in_ci, postgres_database
 from tests.support.examples import FOUNDING_REQUEST
-from tests.support.nginx import UPSTREAM_HEADER, Nginx, NginxUnavailable, nginx_binary, running_nginx
+from tests.support.nginx import (
+    INSTANCE_ARGS,
+    UPSTREAM_HEADER,
+    Nginx,
+    NginxUnavailable,
+    nginx_binary,
+    running_nginx,
+)
 from tests.support.server import TASKS_PATH, Server
 
 pytestmark = pytest.mark.slow
@@ -221,7 +228,9 @@ def cluster(directory: Path, *, size: int = 2) -> Iterator[Cluster]:
     except NginxUnavailable as error:
         (pytest.fail if in_ci() else pytest.skip)(str(error))
     with postgres_database() as url:
-        instances = [Server(url, directory / f"instance-{n}.log") for n in range(size)]
+        instances = [
+            Server(url, directory / f"instance-{n}.log", extra_args=INSTANCE_ARGS) for n in range(size)
+        ]
         try:
             with ThreadPoolExecutor(size) as pool:
                 list(pool.map(Server.start, instances))

@@ -30,6 +30,10 @@ _PACKAGES = ("nginx-light", "nginx")
 # The header nginx adds to every answer: which instance(s) it went to, e.g. "127.0.0.1:8001" or, after
 # a failed connect, "127.0.0.1:8002, 127.0.0.1:8001".
 UPSTREAM_HEADER = "X-Upstream"
+# What each graphtasks instance behind this nginx is started with: it answers the Host nginx passes on
+# (nginx's own address, 127.0.0.1 at nginx's port) besides its own, and believes the X-Forwarded-*
+# headers nginx sets, since nginx connects from 127.0.0.1.
+INSTANCE_ARGS = ("--allowed-hosts", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1")
 
 _CONFIG = """\
 # Written by tests/support/nginx.py.

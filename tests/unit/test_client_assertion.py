@@ -1,5 +1,6 @@
-"""Client assertions (auth/assertions.py) as the token service judges them (auth/token_service.py),
-and client certificates as `graphtasks apps` registers them (auth/apps.py).
+"""Client assertions (auth/assertions.py) as the token service judges them (auth/token_service.py):
+claims, signature, lifetime and replays from another address; and client certificates as `graphtasks
+apps` registers them (auth/apps.py).
 
 Assertions are made here the way MSAL Python makes them: RS256 naming the certificate by `x5t`, or PS256
 by `x5t#S256`, with float `exp`/`iat`/`nbf`. The helpers are shared with the HTTP and SDK tests.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import math
 import time
@@ -123,6 +125,19 @@ def expired() -> Credential:
     return make_credential(valid_from=datetime.now(UTC) - timedelta(days=30), lifetime=timedelta(days=29))
 
 
+class MemoryLedger:
+    """The assertion ledger the token service is given, in a dict (the database's is
+    storage/registry.py's SqlAssertionStore, tested in tests/integration/test_assertion_replay.py)."""
+
+    def __init__(self) -> None:
+        self.uses: dict[tuple[str, str, str], tuple[str, int]] = {}
+
+    def first_use(
+        self, tenant_id: str, client_id: str, jti_digest: str, *, address: str, expires_at: int
+    ) -> str:
+        return self.uses.setdefault((tenant_id, client_id, jti_digest), (address, expires_at))[0]
+
+
 @functools.cache
 def service() -> TokenService:
     certificates = (certificate_from_pem(registered().certificate_pem),
@@ -130,7 +145,7 @@ def service() -> TokenService:
     app = AppRegistration(TENANT, CLIENT_ID, "app", ROLES, "abc", certificates)
     apps = {(TENANT, CLIENT_ID): (app, new_secret()[1])}
     ring = KeyRing((SigningKey("test-key", rsa.generate_private_key(public_exponent=65537, key_size=2048)),))
-    return TokenService(ring, CLOUDS["global"], lambda t, c: apps.get((t, c)))
+    return TokenService(ring, CLOUDS["global"], lambda t, c: apps.get((t, c)), MemoryLedger())
 
 
 def form(assertion: str, **changes: str | None) -> dict[str, str]:
@@ -139,8 +154,11 @@ def form(assertion: str, **changes: str | None) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def request_token(fields: dict[str, str]) -> dict[str, Any]:
-    return service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER)
+ADDRESS = "192.0.2.10"
+
+
+def request_token(fields: dict[str, str], *, address: str = ADDRESS) -> dict[str, Any]:
+    return service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER, client_address=address)
 
 
 def good(**overrides: Any) -> str:
@@ -154,11 +172,70 @@ def test_an_assertion_signed_with_a_registered_certificate_buys_a_token(alg: str
     assert (claims["tid"], claims["azp"], claims["roles"]) == (TENANT, CLIENT_ID, list(ROLES))
 
 
-def test_a_msal_assertion_is_good_for_repeated_requests() -> None:
+def test_a_msal_assertion_is_good_for_repeated_requests_from_one_address() -> None:
     # MSAL reuses one assertion for up to ~9 minutes (oauth2cli AutoRefresher), so jti is no nonce.
     assertion = good()
-    for _ in range(2):
+    for _ in range(3):
         assert request_token(form(assertion))["access_token"]
+
+
+REPLAYED = "Client assertion has already been used, from another address."
+
+
+def test_an_assertion_replayed_from_another_address_is_refused() -> None:
+    assertion = good()
+    assert request_token(form(assertion), address="192.0.2.10")["access_token"]
+    with pytest.raises(OAuthError) as raised:
+        request_token(form(assertion), address="198.51.100.7")
+    found = raised.value
+    assert (found.status, found.error, found.code) == (401, "invalid_client", 50012)
+    assert found.description.startswith(REPLAYED)
+    # The first address keeps its use of it.
+    assert request_token(form(assertion), address="192.0.2.10")["access_token"]
+
+
+def test_each_jti_is_its_own_assertion() -> None:
+    assert request_token(form(good()), address="192.0.2.10")["access_token"]
+    assert request_token(form(good()), address="198.51.100.7")["access_token"]
+
+
+def test_a_refused_assertion_is_not_remembered() -> None:
+    """Only an assertion that passed every other check is recorded: a forged one cannot take a jti."""
+    jti = str(uuid.uuid4())
+    with pytest.raises(OAuthError):
+        request_token(form(forged_with({"jti": jti})), address="198.51.100.7")
+    assert request_token(form(good(claims={"jti": jti})), address="192.0.2.10")["access_token"]
+
+
+def test_the_ledger_keeps_the_assertion_until_it_expires() -> None:
+    exp = time.time() + 300
+    request_token(form(good(claims={"exp": exp, "jti": "kept-until"})))
+    ledger = service().assertions
+    assert isinstance(ledger, MemoryLedger)
+    digest = hashlib.sha256(b"kept-until").hexdigest()
+    assert ledger.uses[(TENANT, CLIENT_ID, digest)] == (ADDRESS, math.ceil(exp + 60))
+
+
+@pytest.mark.parametrize(
+    ("lifetime_s", "accepted"),
+    [
+        pytest.param(600, True, id="MSAL's ten minutes"),
+        pytest.param(660, True, id="ten minutes and the clock skew"),
+        pytest.param(700, False, id="past it"),
+        pytest.param(10 * 365 * 86400, False, id="ten years"),
+    ],
+)
+def test_an_assertion_lives_ten_minutes_at_most(lifetime_s: int, accepted: bool) -> None:
+    fields = form(good(claims={"exp": time.time() + lifetime_s - 1}))
+    if accepted:
+        assert request_token(fields)["access_token"]
+        return
+    with pytest.raises(OAuthError) as raised:
+        request_token(fields)
+    found = raised.value
+    assert (found.status, found.error, found.code) == (401, "invalid_client", 700024)
+    assert found.description.startswith(NOT_IN_TIME)
+    assert "An assertion must expire within 600 seconds of its use." in found.description
 
 
 def test_the_clock_skew_is_forgiven() -> None:
@@ -184,8 +261,16 @@ def unsigned() -> str:
 
 def forged() -> str:
     """Names the registered certificate, signed by another key."""
+    return forged_with({})
+
+
+def forged_with(claims: dict[str, Any]) -> str:
     return sign_assertion(
-        unregistered(), client_id=CLIENT_ID, audience=ENDPOINT, headers={"x5t": registered_x5t()}
+        unregistered(),
+        client_id=CLIENT_ID,
+        audience=ENDPOINT,
+        claims=claims,
+        headers={"x5t": registered_x5t()},
     )
 
 
@@ -293,9 +378,12 @@ def test_requests_that_cannot_carry_an_assertion(
 def test_an_assertion_for_another_endpoint_is_refused_and_one_for_any_of_ours_taken() -> None:
     mirror = ENDPOINT.replace("login.example", "127.0.0.1:8000")
     fields = form(good(claims={"aud": mirror}))
-    assert service().token(TENANT, fields, audiences=(ENDPOINT, mirror), issuer_base=ISSUER)["access_token"]
+    answer = service().token(
+        TENANT, fields, audiences=(ENDPOINT, mirror), issuer_base=ISSUER, client_address=ADDRESS
+    )
+    assert answer["access_token"]
     with pytest.raises(OAuthError):
-        service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER)
+        service().token(TENANT, fields, audiences=(ENDPOINT,), issuer_base=ISSUER, client_address=ADDRESS)
 
 
 @given(st.text(max_size=300))

@@ -3,7 +3,8 @@ share transactions, each caller gets its own result or error, a unit's failure s
 COMMIT fails the whole group, a lone write runs as it always did, and (PostgreSQL) a unit waiting on a
 foreign row lock leaves the group rather than stalling it or deadlocking with another instance's group.
 Outages (storage/outages.py) inside a group: a full disk or a connection lost before COMMIT gives every
-caller its own 503 with nothing written; a COMMIT lost in flight gives every caller an unknown outcome.
+caller its own 503 with nothing written; a COMMIT lost in flight gives every caller an unknown outcome;
+a unit cut off by the statement time limit is a 504 that leaves nothing of itself behind.
 
 The units here write to small tables of their own; tests/integration runs the task store's writes
 through group commit over HTTP.
@@ -22,7 +23,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
-from graphtasks.errors import NotFound, PreconditionFailed, ServiceUnavailable
+from graphtasks.errors import GatewayTimeout, NotFound, PreconditionFailed, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
 from graphtasks.storage.outages import CommitOutcomeUnknown
@@ -324,6 +325,30 @@ def test_a_full_sqlite_disk_in_a_group_is_a_503_for_each_write_it_undid(tmp_path
         assert len({id(result) for result in results}) == 3  # one exception per caller
     finally:
         db.dispose()
+
+
+def insert_for_ever(conn: Connection) -> None:
+    """A write that would run for minutes: a recursive count to 10^9, inserted as it goes."""
+    conn.exec_driver_sql(
+        "INSERT INTO notes (id, writer) WITH RECURSIVE n(i) AS "
+        "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) SELECT i + 100, 'slow' FROM n"
+    )
+
+
+def test_a_unit_cut_off_by_the_time_limit_is_a_504_and_nothing_half_done_commits(db: Database) -> None:
+    """PostgreSQL rolls the unit back to its savepoint and the others commit; SQLite rolls back the whole
+    transaction (an interrupted write's rule), so every caller of the group gets the 504. Either way a
+    caller gets its value only if its note is stored, and no note of the cut-off write is."""
+    db.limit_statements(0.3)
+    units = [insert_note(1), insert_for_ever, insert_note(3)]
+    with ThreadPoolExecutor(len(units) + 1) as pool:
+        results = [outcome(future) for future in submit_as_one_group(db, pool, units)]
+    assert isinstance(results[1], GatewayTimeout)
+    stored = notes(db)
+    assert stored == ({} if db.dialect == "sqlite" else {1: "test", 3: "test"})
+    for note_id, result in zip((1, 3), results[::2], strict=True):
+        assert result == note_id * 10 if note_id in stored else isinstance(result, GatewayTimeout)
+    assert len({id(result) for result in results}) == 3  # one exception per caller
 
 
 def terminate(url: str, pid: int) -> None:

@@ -1,10 +1,12 @@
 """storage/outages.py: which database errors are a 503 (nothing was written), which leave the outcome
-unknown (500), which are no outage at all; and a full SQLite disk through Database for real (PRAGMA
-max_page_count), on the store and through the whole application.
+unknown (500), which are a statement stopped at its time limit (504) or text PostgreSQL refuses (400),
+which are no outage at all; and a full SQLite disk through Database for real (PRAGMA max_page_count),
+on the store and through the whole application.
 
 PostgreSQL's lost connections on a real server are in test_engine_reads.py (reads, writes, COMMIT)
 and test_group_commit.py (shared transactions); the outage of a whole server in
-tests/integration/test_database_outage.py.
+tests/integration/test_database_outage.py; real statements cut off by the time limit in
+tests/integration/test_query_limits.py.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
-from graphtasks.errors import NotFound, ServiceUnavailable
+from graphtasks.errors import BadRequest, GatewayTimeout, NotFound, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed
 from graphtasks.storage.outages import RETRY_AFTER_S, CommitOutcomeUnknown, Outages
@@ -36,6 +38,7 @@ from tests.support.examples import FOUNDING_REQUEST
 from tests.support.server import TASKS_PATH
 
 UNAVAILABLE, UNKNOWN, AS_IS = "503", "unknown (500)", "as it was"
+TIMED_OUT, REFUSED = "504", "400"
 
 
 def sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
@@ -55,8 +58,13 @@ def chained(error: Exception, cause: Exception) -> Exception:
 
 
 FULL = sqlite_error("database or disk is full", 13)
+# psycopg refuses a NUL in a text parameter before sending anything (no SQLSTATE).
+PSYCOPG_NUL = "PostgreSQL text fields cannot contain NUL (0x00) bytes"
 PG_LOST = psycopg.OperationalError("server closed the connection unexpectedly")
 SAVEPOINT_GONE = chained(wrapped(sqlite_error("no such savepoint", 1)), wrapped(FULL))
+SAVEPOINT_INTERRUPTED = chained(
+    wrapped(sqlite_error("no such savepoint", 1)), wrapped(sqlite_error("interrupted", 9))
+)
 # (error, answer if it struck a statement, answer if it struck COMMIT)
 CASES: list[tuple[str, BaseException, str, str]] = [
     ("pg fast shutdown", wrapped(pg.AdminShutdown("terminating connection")), UNAVAILABLE, UNKNOWN),
@@ -68,12 +76,20 @@ CASES: list[tuple[str, BaseException, str, str]] = [
     ("pg out of memory", wrapped(pg.OutOfMemory("out of memory")), UNAVAILABLE, UNAVAILABLE),
     ("pg unique", wrapped(pg.UniqueViolation("duplicate key")), AS_IS, AS_IS),
     ("pg deferred fk", wrapped(pg.ForeignKeyViolation("violates foreign key")), AS_IS, AS_IS),
-    ("pg timeout", wrapped(pg.QueryCanceled("statement timeout")), AS_IS, AS_IS),
+    # statement_timeout, or a cancel request; PostgreSQL disarms the timeout before committing, so a
+    # COMMIT that gets one was rolled back.
+    ("pg timeout", wrapped(pg.QueryCanceled("statement timeout")), TIMED_OUT, TIMED_OUT),
+    ("pg nul refused", wrapped(psycopg.DataError(PSYCOPG_NUL)), REFUSED, AS_IS),
+    ("pg nul in jsonb", wrapped(pg.UntranslatableCharacter("unsupported escape")), REFUSED, AS_IS),
+    ("pg other data error", wrapped(pg.NumericValueOutOfRange("out of range")), AS_IS, AS_IS),
     ("sqlite full", wrapped(FULL), UNAVAILABLE, UNAVAILABLE),
     ("sqlite busy", wrapped(sqlite_error("database is locked", 5)), UNAVAILABLE, UNKNOWN),
     ("sqlite cantopen", wrapped(sqlite_error("unable to open database file", 14)), UNAVAILABLE, UNKNOWN),
     ("sqlite ioerr write", wrapped(sqlite_error("disk I/O error", 778)), AS_IS, AS_IS),
     ("sqlite constraint", wrapped(sqlite_error("UNIQUE constraint failed", 2067)), AS_IS, AS_IS),
+    ("sqlite interrupted", wrapped(sqlite_error("interrupted", 9)), TIMED_OUT, TIMED_OUT),
+    # A write interrupted in a group: SQLite rolled the whole transaction back, savepoint included.
+    ("savepoint gone with an interrupt", SAVEPOINT_INTERRUPTED, TIMED_OUT, TIMED_OUT),
     # A savepoint that could not be rolled back because the unit's full disk took the transaction.
     ("no such savepoint", SAVEPOINT_GONE, UNAVAILABLE, UNAVAILABLE),
     ("not found", NotFound("no such task"), AS_IS, AS_IS),
@@ -84,6 +100,9 @@ CASES: list[tuple[str, BaseException, str, str]] = [
 def answer(outcome: BaseException, error: BaseException) -> str:
     if outcome is error:
         return AS_IS
+    if isinstance(outcome, GatewayTimeout | BadRequest):
+        assert outcome.headers == {}  # no Retry-After: the SDK's own backoff for a 504
+        return str(outcome.status)
     if isinstance(outcome, ServiceUnavailable):
         assert outcome.headers == {"Retry-After": str(RETRY_AFTER_S)}
         assert outcome.status == 503
@@ -114,7 +133,12 @@ def test_no_connection_is_a_503(error: Exception) -> None:
 
 def test_the_answers_of_a_failed_shared_transaction_are_one_per_caller() -> None:
     outages = Outages()
-    for cause in (outages.on_commit(wrapped(FULL)), outages.on_commit(CASES[0][1])):
+    timeout = wrapped(pg.QueryCanceled("statement timeout"))
+    for cause in (
+        outages.on_commit(wrapped(FULL)),
+        outages.on_commit(CASES[0][1]),
+        outages.on_statement(timeout),
+    ):
         failed = GroupCommitFailed("the write's shared transaction failed")
         failed.__cause__ = cause
         first, second = outages.for_caller(failed), outages.for_caller(failed)
@@ -189,7 +213,7 @@ def test_the_application_answers_a_full_disk_with_a_graph_503_and_keeps_serving_
     full_backend: tuple[Backend, DiskLimit],
 ) -> None:
     backend, limit = full_backend
-    app = create_app(Settings(), backend=backend)
+    app = create_app(Settings(allowed_hosts=("graphtasks.test",)), backend=backend)
     request = TokenRequest(DEFAULT_TENANT, roles=("DeviceManagementApps.ReadWrite.All",))
     headers = {"Authorization": f"Bearer {issue_token(backend.keys, request, issuer_base=DEFAULT_ISSUER)}"}
     big = {**FOUNDING_REQUEST, "description": "x" * 300_000}

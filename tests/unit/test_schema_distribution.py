@@ -41,7 +41,7 @@ from graphtasks.storage.base import (
 )
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
-from graphtasks.storage.registry import SqlAppStore, SqlKeyStore, SqlTenantStore
+from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.storage.traffic import SqlCounterStore
 from graphtasks.traffic.throttling import INTUNE, budgets_for
@@ -57,6 +57,7 @@ DISTRIBUTED_TABLES = frozenset(
         "app_registrations",
         "app_certificates",
         "throttle_counters",
+        "client_assertions",
     }
 )
 # Server-wide by nature: signing keys (by kid), the tenant registry (one row per tenant, read by tenant id
@@ -346,12 +347,13 @@ def serve_identity(db: Database, tenant: str) -> None:
     SqlKeyStore(db).signing_keys()
     budgets = budgets_for(INTUNE, tenant, client, write=True)
     SqlCounterStore(db).take(budgets, window_start=0, window_s=20)
+    SqlAssertionStore(db).first_use(tenant, client, "ab" * 32, address="127.0.0.1", expires_at=0)
 
 
 # (statement kind, table) pairs the walk must send; certificates are only ever added, read and removed.
 EXERCISED = {
     (verb, table) for verb in ("INSERT", "SELECT", "UPDATE", "DELETE") for table in DISTRIBUTED_TABLES
-} - {("UPDATE", "app_certificates"), ("DELETE", "throttle_counters")}
+} - {("UPDATE", "app_certificates"), ("DELETE", "throttle_counters"), ("UPDATE", "client_assertions")}
 
 
 def test_every_statement_on_a_distributed_table_pins_one_tenant(migrated: Database) -> None:

@@ -50,6 +50,12 @@ CHANGED = dataclasses.replace(
         workers=3,
         faults_file="/etc/graphtasks/faults.json",
         log_format="json",
+        query_timeout_s=1.5,
+        tenant_concurrency=2,
+        max_response_bytes=100_000,
+        max_batch_response_bytes=200_000,
+        allowed_hosts=("graph.example", "localhost"),
+        forwarded_allow_ips=("10.0.0.1",),
     ),
     **FLIPPED_SWITCHES,
 )

@@ -4,18 +4,26 @@ one of its certificates (auth/assertions.py), in; a Graph access token whose `ro
 permissions out. Errors are the identity platform's, not Graph's: an OAuth `error`, an AADSTS code and
 description.
 
-No HTTP here: the web layer hands over the form fields and the URLs this endpoint answers to (an
-assertion's audience must be one of them), and renders the result.
+No HTTP here: the web layer hands over the form fields, the URLs this endpoint answers to (an
+assertion's audience must be one of them) and the client's address, and renders the result.
+
+An assertion lives at most MAX_ASSERTION_LIFETIME_S, and its `jti` is remembered until it expires, with
+the address that first used it (an AssertionLedger, in the database: every worker and instance sees
+it). The same assertion from that address again is accepted, since MSAL sends one assertion with every
+token request for nine minutes; from another address it is a replay, and refused (docs/resilience.md,
+"Client assertions").
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from graphtasks.auth.apps import secret_matches
 from graphtasks.auth.assertions import (
@@ -36,12 +44,28 @@ from graphtasks.storage.base import AppRegistration, StoredSecret
 TOKEN_LIFETIME_S = 3599
 # Clock skew forgiven on an assertion's exp and nbf: the bearer tokens' default (config.clock_skew_s).
 ASSERTION_LEEWAY_S = 60
+# The longest an assertion may still be good for when it arrives. Entra sets no limit, but asks for
+# "5-10 minutes after nbf at most" ("Microsoft identity platform application authentication
+# certificate credentials"); MSAL's assertions live 10 minutes. A longer one is a longer replay window.
+MAX_ASSERTION_LIFETIME_S = 600
+# The longest client address remembered with an assertion (an IPv6 address is at most 45 characters).
+_MAX_ADDRESS_CHARS = 64
 _CERTIFICATE_DOCS = (
     "Review the documentation at https://learn.microsoft.com/entra/identity-platform/"
     "certificate-credentials ."
 )
 
 FindApp = Callable[[str, str], tuple[AppRegistration, StoredSecret] | None]
+
+
+class AssertionLedger(Protocol):
+    def first_use(
+        self, tenant_id: str, client_id: str, jti_digest: str, *, address: str, expires_at: int
+    ) -> str:
+        """Records that the app's assertion with this `jti` (its SHA-256, hex) was used from `address`,
+        to be remembered until `expires_at` (seconds since the epoch), unless it was used before; the
+        address of its first use, either way."""
+        ...
 
 
 class OAuthError(Exception):
@@ -71,12 +95,20 @@ class TokenService:
     keys: KeyRing
     cloud: Cloud
     find_app: FindApp
+    assertions: AssertionLedger
 
     def token(
-        self, tenant: str, form: Mapping[str, str], *, audiences: Collection[str], issuer_base: str
+        self,
+        tenant: str,
+        form: Mapping[str, str],
+        *,
+        audiences: Collection[str],
+        issuer_base: str,
+        client_address: str,
     ) -> dict[str, Any]:
-        """The token response for a token request's form; `audiences` are this endpoint's URLs, and the
-        token is issued as `issuer_base` (what this tenant's OpenID configuration names)."""
+        """The token response for a token request's form; `audiences` are this endpoint's URLs, the
+        token is issued as `issuer_base` (what this tenant's OpenID configuration names), and
+        `client_address` is where the request came from ("" if unknown)."""
         tenant_id = _tenant_id(tenant)
         if form.get("grant_type") != "client_credentials":
             raise OAuthError(
@@ -84,7 +116,11 @@ class TokenService:
                 f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
             )  # fmt: skip
         secret, assertion = _client_credential(form)
-        app = self._authenticate(tenant_id, form.get("client_id", ""), secret, assertion, audiences)
+        app, stored = self._app(tenant_id, form.get("client_id", ""))
+        if assertion is not None:
+            self._check_replay(app, _check_assertion(app, assertion, audiences), client_address)
+        else:
+            _check_secret(app, stored, secret)
         _check_scope(form.get("scope", ""), self.cloud)
         request = TokenRequest(
             tenant_id, roles=app.permissions, expires_in=TOKEN_LIFETIME_S, client_id=app.client_id
@@ -97,14 +133,7 @@ class TokenService:
             "access_token": token,
         }
 
-    def _authenticate(
-        self,
-        tenant_id: str,
-        client_id: str,
-        secret: str | None,
-        assertion: str | None,
-        audiences: Collection[str],
-    ) -> AppRegistration:
+    def _app(self, tenant_id: str, client_id: str) -> tuple[AppRegistration, StoredSecret]:
         found = self.find_app(tenant_id, client_id) if is_guid(client_id) else None
         if found is None:
             raise OAuthError(
@@ -113,22 +142,41 @@ class TokenService:
                 f"'{tenant_id}'. This can happen if the application has not been installed by the "
                 "administrator of the tenant or consented to by any user in the tenant.",
             )  # fmt: skip
-        app, stored = found
-        if assertion is not None:
-            _check_assertion(app, assertion, audiences)
-        elif secret is None:
+        return found
+
+    def _check_replay(self, app: AppRegistration, assertion: ClientAssertion, address: str) -> None:
+        """A verified assertion from the address that used it first, or never used before. Entra does
+        not refuse a reused assertion (MSAL's reuse relies on it), so it has no error for one: this is
+        AADSTS50012, "AuthenticationFailed", which "Microsoft Entra authentication and authorization
+        error codes" gives for a client assertion it cannot accept."""
+        jti = assertion.jti or ""
+        # A jti is any JSON string, lone surrogates included: hashed, it fits a key column as it is.
+        digest = hashlib.sha256(jti.encode("utf-8", "surrogatepass")).hexdigest()
+        address = address[:_MAX_ADDRESS_CHARS]
+        expires_at = math.ceil((assertion.exp or 0.0) + ASSERTION_LEEWAY_S)
+        first = self.assertions.first_use(
+            app.tenant_id, app.client_id, digest, address=address, expires_at=expires_at
+        )
+        if first != address:
             raise OAuthError(
-                401, "invalid_client", 7000218,
-                "The request body must contain the following parameter: "
-                "'client_assertion' or 'client_secret'.",
+                401, "invalid_client", 50012,
+                "Client assertion has already been used, from another address. Each client must sign "
+                f"its own assertions, with a new 'jti' for each. {_CERTIFICATE_DOCS}",
             )  # fmt: skip
-        elif not secret_matches(secret, stored):
-            raise OAuthError(
-                401, "invalid_client", 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
-            )  # fmt: skip
-        return app
+
+
+def _check_secret(app: AppRegistration, stored: StoredSecret, secret: str | None) -> None:
+    if secret is None:
+        raise OAuthError(
+            401, "invalid_client", 7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )  # fmt: skip
+    if not secret_matches(secret, stored):
+        raise OAuthError(
+            401, "invalid_client", 7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+            f"secret value, not the client secret ID, for a secret added to app '{app.client_id}'.",
+        )  # fmt: skip
 
 
 def _client_credential(form: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -154,7 +202,7 @@ def _client_credential(form: Mapping[str, str]) -> tuple[str | None, str | None]
     return None, assertion
 
 
-def _check_assertion(app: AppRegistration, token: str, audiences: Collection[str]) -> None:
+def _check_assertion(app: AppRegistration, token: str, audiences: Collection[str]) -> ClientAssertion:
     """A client assertion for `app`: well formed, its claims right for this request and now, and signed
     by one of the app's certificates."""
     try:
@@ -166,6 +214,7 @@ def _check_assertion(app: AppRegistration, token: str, audiences: Collection[str
     _check_assertion_claims(assertion, app.client_id, audiences)
     _check_assertion_lifetime(assertion, now)
     _check_assertion_signature(assertion, app, datetime.fromtimestamp(now, UTC))
+    return assertion
 
 
 def _check_assertion_header(assertion: ClientAssertion) -> None:
@@ -213,12 +262,20 @@ def _check_assertion_lifetime(assertion: ClientAssertion, now: float) -> None:
     # Entra reports an absent nbf as the epoch; an absent exp is read the same way, so it has expired.
     not_before, expires = assertion.nbf or 0.0, assertion.exp or 0.0
     if not not_before - ASSERTION_LEEWAY_S <= now <= expires + ASSERTION_LEEWAY_S:
-        raise OAuthError(
-            401, "invalid_client", 700024,
-            f"Client assertion is not within its valid time range. Current time: {_entra_time(now)}, "
-            f"assertion valid from {_entra_time(not_before)}, expiry time of assertion "
-            f"{_entra_time(expires)}. {_CERTIFICATE_DOCS}",
-        )  # fmt: skip
+        raise _not_in_time(now, not_before, expires, "")
+    if expires - now > MAX_ASSERTION_LIFETIME_S + ASSERTION_LEEWAY_S:
+        # Entra's code for the time range, with our reason spelled out, since Entra has none.
+        reason = f"An assertion must expire within {MAX_ASSERTION_LIFETIME_S} seconds of its use. "
+        raise _not_in_time(now, not_before, expires, reason)
+
+
+def _not_in_time(now: float, not_before: float, expires: float, reason: str) -> OAuthError:
+    return OAuthError(
+        401, "invalid_client", 700024,
+        f"Client assertion is not within its valid time range. Current time: {_entra_time(now)}, "
+        f"assertion valid from {_entra_time(not_before)}, expiry time of assertion "
+        f"{_entra_time(expires)}. {reason}{_CERTIFICATE_DOCS}",
+    )  # fmt: skip
 
 
 def _check_assertion_signature(assertion: ClientAssertion, app: AppRegistration, now: datetime) -> None:

@@ -113,6 +113,11 @@ def permissions(text: str) -> str:
     return text
 
 
+def comma_list(text: str) -> tuple[str, ...]:
+    """`a, b,c` -> ("a", "b", "c"), empty items dropped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def readable_file(text: str) -> str:
     """A file that exists and can be read now, not at the first request that needs it."""
     path = Path(text)

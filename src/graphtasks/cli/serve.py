@@ -24,6 +24,7 @@ from graphtasks.cli.common import (
     SETTING_DEFAULTS,
     CliError,
     cloud_option,
+    comma_list,
     database_options,
     option,
     readable_file,
@@ -32,6 +33,7 @@ from graphtasks.clouds import cloud_named
 from graphtasks.config import DEFAULT_TENANT, LOG_FORMATS, REQUEST_LOGGER, Settings
 from graphtasks.tls import TlsFiles, local_tls
 from graphtasks.web.connections import connection_options, raise_descriptor_limit
+from graphtasks.web.hosts import allowed_hosts
 
 
 def add_parser(commands: Any) -> None:
@@ -73,6 +75,7 @@ def add_parser(commands: Any) -> None:
     )
     _log_options(serve)
     _limit_options(serve)
+    _budget_options(serve)
     _traffic_options(serve)
     _tls_options(serve)
 
@@ -160,6 +163,51 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
         setting="body_timeout_s",
         type=float,
         help="seconds a client may pause while sending a body",
+    )
+
+
+def _budget_options(parser: argparse.ArgumentParser) -> None:
+    option(
+        parser,
+        "--query-timeout",
+        setting="query_timeout_s",
+        type=float,
+        help="seconds a database statement may run; past it the request gets 504",
+    )
+    option(
+        parser,
+        "--tenant-concurrency",
+        setting="tenant_concurrency",
+        type=int,
+        help="storage threads one tenant may hold at once; its other requests wait their turn",
+    )
+    option(
+        parser,
+        "--max-response-bytes",
+        setting="max_response_bytes",
+        type=int,
+        help="a page stops early, with its @odata.nextLink, once it holds this many bytes",
+    )
+    option(
+        parser,
+        "--max-batch-response-bytes",
+        setting="max_batch_response_bytes",
+        type=int,
+        help="a $batch answer's budget; items past it are answered with an error",
+    )
+    option(
+        parser,
+        "--allowed-hosts",
+        setting="allowed_hosts",
+        type=comma_list,
+        help="Host values answered, comma-separated (default: the bound host and its localhost forms)",
+    )
+    option(
+        parser,
+        "--forwarded-allow-ips",
+        setting="forwarded_allow_ips",
+        type=comma_list,
+        help="addresses whose X-Forwarded-* headers are believed, comma-separated (default: none)",
     )
 
 
@@ -251,6 +299,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=args.redis,
         workers=args.workers,
         faults_file=args.faults,
+        query_timeout_s=args.query_timeout,
+        tenant_concurrency=args.tenant_concurrency,
+        max_response_bytes=args.max_response_bytes,
+        max_batch_response_bytes=args.max_batch_response_bytes,
+        allowed_hosts=args.allowed_hosts,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
 
 
@@ -341,6 +395,11 @@ def _uvicorn_options(settings: Settings, tls: TlsFiles | None) -> dict[str, Any]
         "server_header": False,
         "ssl_certfile": None if tls is None else str(tls.certificate),
         "ssl_keyfile": None if tls is None else str(tls.key),
+        # X-Forwarded-Proto and -For believed from --forwarded-allow-ips only. uvicorn's own default
+        # believes 127.0.0.1 and ::1 (or $FORWARDED_ALLOW_IPS): any local process could then choose the
+        # scheme of every link, and the address an assertion's first use is remembered with.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips) or None,
         **connection_options(settings),
     }
 
@@ -388,6 +447,12 @@ def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1)
         f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
         *([f"             ({workers} worker processes)"] if workers > 1 else []),
         f"  public URL {settings.base_url or '(from each request Host header)'}",
+        f"  hosts      {allowed_hosts(settings).describe()}"
+        + (
+            f"; X-Forwarded-* from {', '.join(settings.forwarded_allow_ips)}"
+            if settings.forwarded_allow_ips
+            else ""
+        ),
         f"  database   {url.render_as_string(hide_password=True)}",
         f"             (flush to disk: {'on' if flush else 'off'};"
         f" group commit: {'on' if settings.group_commit else 'off'})",

@@ -18,6 +18,7 @@ Reads only model/schema.py; never touches HTTP or storage.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TypeAlias
 
@@ -48,6 +49,9 @@ _ALL_ENTITY_TYPE_NAMES = frozenset(
     t.qualified_name for t in (*TASK_TYPES_BY_NAME.values(), *NAVIGATION_TARGETS)
 )
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# What PostgreSQL cannot hold in text: U+0000 (its text types refuse the NUL byte), and the surrogates,
+# which are no characters at all and which UTF-8, the database encoding, cannot encode.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def validate_create(payload: object) -> tuple[EntityType, Values]:
@@ -262,12 +266,20 @@ def _convert_scalar(
             return edm.parse_datetime_offset(raw)
         except ValueError:
             raise _not_convertible(raw, type_name) from None
-    if "\x00" in raw:
-        # PostgreSQL text cannot hold U+0000; refusing it everywhere keeps both backends alike.
+    unstorable = unstorable_character(raw)
+    if unstorable is not None:
+        # Refused on SQLite too, which could store it, so that both backends answer alike.
         raise ModelValidationFailure(
-            f"The value of '{name}' contains the character U+0000, which is not allowed."
+            f"The value of '{name}' contains the character {unstorable}, which is not allowed."
         )
     return raw
+
+
+def unstorable_character(text: str) -> str | None:
+    """The first character of `text` a text column cannot hold on PostgreSQL, as `U+0000`; None if
+    there is none. Request bodies and $filter literals (odata/filter.py) are checked with it."""
+    found = _UNSTORABLE.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def _convert_enum(enum_type: EnumType, raw: object) -> str:

@@ -22,7 +22,9 @@ Python's limit or run for long (tests/unit/test_filter_parser.py checks the wors
   bodies) nests at most _MAX_DEPTH levels, and function calls and any/all at most _MAX_CALL_DEPTH of
   those (each such level costs SQLAlchemy's compiler about 20 frames);
 - operators nest at most MAX_NESTING levels in the tree, which bounds the SQL's nesting;
-- at most MAX_NODE_COUNT nodes in the tree, with ASP.NET OData's MaxNodeCount message.
+- at most MAX_NODE_COUNT nodes in the tree, with ASP.NET OData's MaxNodeCount message;
+- no string literal holds a character PostgreSQL text cannot (U+0000, a surrogate): a 400 on either
+  backend, where it would have been a database error on one.
 
 Pure: knows no properties and no storage; names are resolved later (storage/filters.py).
 """
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 from graphtasks.errors import BadRequest
 from graphtasks.model import edm
+from graphtasks.model.validation import unstorable_character
 from graphtasks.odata.ast import (
     BoolOp,
     Call,
@@ -288,10 +291,10 @@ class _Parser:
         """primitiveLiteral: string / number / dateTimeOffsetValue / dateValue / guidValue / enum"""
         token = self.advance()
         if token.kind == "string":
-            return Literal("string", _unquote(token.text), token.text)
+            return Literal("string", self.storable(token, _unquote(token.text)), token.text)
         if token.kind == "enum":
             type_name, _, quoted = token.text.partition("'")
-            return Literal("enum", _unquote("'" + quoted), token.text, type_name)
+            return Literal("enum", self.storable(token, _unquote("'" + quoted)), token.text, type_name)
         if token.kind == "number":
             if re.fullmatch(r"-?\d+", token.text) is None:
                 return Literal("decimal", token.text, token.text)
@@ -310,6 +313,17 @@ class _Parser:
                     f"The DateTimeOffset literal '{token.text}' at position {token.position} is not valid."
                 ) from None
         return Literal("date" if token.kind == "date" else "guid", token.text, token.text)
+
+    def storable(self, token: Token, value: str) -> str:
+        """A string literal's value, unless it holds a character no text column can on PostgreSQL:
+        there the comparison would fail in the database, so it is a 400 here, on every backend."""
+        unstorable = unstorable_character(value)
+        if unstorable is not None:
+            raise FilterSyntaxError(
+                f"The string literal at position {token.position} in '{self.text}' contains the character "
+                f"{unstorable}, which is not allowed."
+            )
+        return value
 
     def name_expr(self) -> Node:
         """methodCallExpr (name followed by '(') or memberExpr (a '/'-separated path)"""

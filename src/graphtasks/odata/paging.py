@@ -1,9 +1,12 @@
-"""Opaque, signed $skiptoken values for keyset paging.
+"""Opaque, signed $skiptoken values for keyset paging, and the byte budget that ends a page early.
 
 A token holds the sort-key values of the last row a page returned (orderby keys, then id). It is
 HMAC-signed together with its scope: the tenant and a fingerprint of the query (collection, type cast,
 $filter, $orderby). A token that was altered, or is replayed by another tenant or with another query,
 fails the check and is a 400, so it can never widen what a caller sees.
+
+A page also ends once its entities pass a size (PageBudget; docs/resilience.md, "Response size"): the
+row it ended on is just another last row for the token.
 """
 
 from __future__ import annotations
@@ -60,3 +63,36 @@ def _unb64(text: str) -> bytes:
     if not text or _b64(data) != text:
         raise ValueError("not the canonical base64url encoding")
     return data
+
+
+class PageBudget:
+    """The bytes a page's entities may take. Server-driven paging lets a page hold fewer entities than
+    asked for (OData Protocol, "Server-Driven Paging"), so a page ends after the entity whose bytes pass
+    `max_bytes`: it holds at most the budget and one entity, and always at least one entity, however
+    large."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.taken = 0
+
+    def add(self, size: int, *, count: int = 1) -> bool:
+        """Count in `count` entities of `size` bytes in all; True when the page ends after them."""
+        self.used += size
+        self.taken += count
+        return self.used > self.max_bytes
+
+    def remove(self, size: int, *, count: int = 1) -> None:
+        """Take back what add counted in."""
+        self.used -= size
+        self.taken -= count
+
+    def room(self) -> int | None:
+        """About how many more entities fit if they are as large as those so far on average (the page
+        ends after the one that passes the budget, hence the one more); None before the first."""
+        if not self.taken:
+            return None
+        if self.used > self.max_bytes:
+            return 0
+        average = max(1, self.used // self.taken)
+        return (self.max_bytes - self.used) // average + 1

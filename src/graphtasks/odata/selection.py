@@ -62,6 +62,10 @@ def _property(entity_type: EntityType, name: str) -> Property:
 
 # (type cast or None, navigation name) pairs of an $expand.
 Expansion = tuple[tuple[EntityType | None, str], ...]
+# The most entities an expanded navigation collection shows inline; the rest are behind its
+# `<navigation>@odata.nextLink`. Graph's "Use query parameters to customize responses" page: $expand
+# "typically returns a maximum of 20 items for the expanded relationship" (docs/resilience.md, "$expand").
+EXPANDED_PAGE_SIZE = 20
 
 
 def resolve_expand(

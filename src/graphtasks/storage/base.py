@@ -2,12 +2,16 @@
 
 Implementations raise graphtasks.errors.NotFound for a task (or child) that does not exist in the
 caller's tenant, and BadRequest for a query that does not fit the model; they never learn about HTTP.
+
+A page query may carry a sink (docs/resilience.md, "Response size"): the store then hands it each entity
+as the row is read, keeps none of them, and ends the page after the one the sink says filled it, so
+that no page is read much past what its answer can hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from graphtasks.model.records import ChildRecord, TaskRecord
@@ -21,6 +25,21 @@ Item = TypeVar("Item", TaskRecord, ChildRecord)
 # Called with the entity as it stands, inside the write's transaction, before the write; raises to stop
 # it (If-Match, web/etags.py). So no other write can come between the check and the change.
 Precondition: TypeAlias = Callable[[Item], None]
+# The sort-key values of one row: what a $skiptoken holds (odata/paging.py).
+SortKeys: TypeAlias = tuple[KeyValue, ...]
+Taken_contra = TypeVar("Taken_contra", contravariant=True)
+
+
+class PageSink(Protocol[Taken_contra]):
+    """Takes a page's entities as they are read (module docstring)."""
+
+    def __call__(self, item: Taken_contra, keys: SortKeys, /) -> bool:
+        """The next entity, with its sort keys; True ends the page after it."""
+        ...
+
+    def room(self) -> int | None:
+        """About how many more entities fit, judged by those taken so far; None before the first."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +51,7 @@ class PageRequest:
     limit: int = 1000
     skip: int = 0
     # The sort-key values of the last row of the previous page (from a $skiptoken).
-    after: tuple[KeyValue, ...] | None = None
+    after: SortKeys | None = None
     count: bool = False
 
 
@@ -41,6 +60,8 @@ class TaskQuery(PageRequest):
     tenant_id: str
     # A type-cast segment: only tasks of this type, and its properties usable by name.
     cast: EntityType | None = None
+    # Given, the page's tasks go to it as they are read, not into Page.items (module docstring).
+    sink: PageSink[TaskRecord] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,13 +70,15 @@ class ChildQuery(PageRequest):
     task_id: str
     navigation: str  # managedDevices or mobileApps
     entity_type: EntityType  # what the parent's type says the children are
+    sink: PageSink[ChildRecord] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Page(Generic[Item]):
+    # Empty when the query had a sink, which took them.
     items: list[Item]
-    # The sort-key values of the last row, when another page follows; None on the last page.
-    next_keys: tuple[KeyValue, ...] | None
+    # The sort-key values of the page's last row, when another page follows; None on the last page.
+    next_keys: SortKeys | None
     # The number of items the query matches over all pages, when asked for.
     count: int | None = None
 
@@ -119,9 +142,10 @@ class TaskStore(Protocol):
     ) -> None: ...
 
     def children_of(
-        self, tenant_id: str, navigation: str, parents: dict[str, EntityType]
+        self, tenant_id: str, navigation: str, parents: dict[str, EntityType], *, limit: int | None = None
     ) -> dict[str, list[ChildRecord]]:
-        """$expand: the children of each parent task id, typed as its entry in `parents` says."""
+        """$expand: the children of each parent task id, typed as its entry in `parents` says, in id
+        order; with `limit`, at most that many of each."""
         ...
 
 

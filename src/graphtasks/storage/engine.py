@@ -12,11 +12,19 @@ meets another connection's lock gives the waiting write back to run alone).
 Every way in (read, write, run_write) says where a database error struck, connecting, a statement or
 COMMIT, and storage/outages.py turns an outage into what its caller raises: ServiceUnavailable (503)
 only when nothing was written, CommitOutcomeUnknown (500) when COMMIT was lost in flight.
+
+Bounded work (docs/resilience.md, "Query time"). Once `limit_statements` is called (the server does,
+after migrating), every statement stops at the limit and its caller gets GatewayTimeout (504), its
+transaction rolled back: PostgreSQL's statement_timeout, given to each connection as it is opened;
+SQLite's progress handler, which compares the clock with the deadline of the read or write transaction
+its thread is in. And a read can be interrupted from another thread (an Interruption: its client has
+gone); a write never is, since under group commit its transaction is other callers' too.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -28,7 +36,16 @@ from sqlalchemy.exc import OperationalError
 
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
-from graphtasks.storage.outages import PG_CONNECT_ARGS, Outages, pg_liveness_check
+from graphtasks.storage.outages import (
+    PG_CONNECT_ARGS,
+    PROGRESS_STEPS,
+    Interrupted,
+    Interruption,
+    Outages,
+    past_deadline,
+    pg_liveness_check,
+    thread_bounds,
+)
 
 T = TypeVar("T")
 
@@ -53,6 +70,29 @@ class Database:
             GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
         )
         self._outages = Outages()
+        # Set by limit_statements; None: statements run as long as they take.
+        self._timeout_s: float | None = None
+        if self.dialect == "postgresql":
+            event.listen(engine, "do_connect", self._with_statement_timeout)
+
+    def limit_statements(self, timeout_s: float) -> None:
+        """From now on every statement stops after `timeout_s` (module docstring). Migrations and the
+        `graphtasks seed` load run before or without it, since they may rightly take longer."""
+        self._timeout_s = timeout_s
+        if self.dialect == "postgresql":
+            # The pooled connections were opened without the limit: closed, so that each one from now
+            # on is opened with it.
+            self.engine.dispose()
+
+    def _with_statement_timeout(
+        self, _dialect: Any, _record: Any, _args: Any, params: dict[str, Any]
+    ) -> None:
+        """A PostgreSQL connection's statement_timeout, sent with the connection's startup message: no
+        round trip, and every statement of the session is bound, in autocommit (reads) or in a
+        transaction (writes, a group's units one by one)."""
+        if self._timeout_s is not None:
+            timeout_ms = max(1, round(self._timeout_s * 1000))
+            params["options"] = f"{params.get('options', '')} -c statement_timeout={timeout_ms}".strip()
 
     def run_write(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a write transaction (shared with concurrent writes under group commit) and
@@ -72,7 +112,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self._connect() as conn:
+            interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
             try:
+                self._bound(conn, interruption)
                 if self.dialect != "postgresql":
                     yield conn
                     return
@@ -87,7 +129,32 @@ class Database:
                 finally:
                     _end_autocommit(conn, driver_connection)
             except Exception as error:
+                if interruption is not None and interruption.requested:
+                    raise Interrupted("the read was interrupted: its caller has gone") from error
                 _raise_instead(error, self._outages.on_statement(error))
+            finally:
+                thread_bounds.deadline = deadline
+                if interruption is not None:
+                    interruption.take_back()
+
+    def _bound(self, conn: Connection, interruption: Interruption | None) -> None:
+        """Start the SQLite deadline of a transaction on `conn`, and lend `interruption` the way to stop
+        a read on it."""
+        if self._timeout_s is not None and self._write_lock is not None:
+            thread_bounds.deadline = time.monotonic() + self._timeout_s
+        if interruption is not None:
+            driver_connection: Any = conn.connection.driver_connection
+            interruption.lend(self._interrupt_of(driver_connection))
+
+    def _interrupt_of(self, driver_connection: Any) -> Callable[[], object]:
+        if self._write_lock is not None:
+            return driver_connection.interrupt  # type: ignore[no-any-return]
+        # The cancel request opens a connection of its own: it may take as long as one to open.
+        # cancel_safe (psycopg 3.2) has that timeout; cancel, psycopg 3.1's, blocks until it is done.
+        cancel_safe = getattr(driver_connection, "cancel_safe", None)
+        if cancel_safe is None:
+            return driver_connection.cancel  # type: ignore[no-any-return]
+        return lambda: cancel_safe(timeout=PG_CONNECT_ARGS["connect_timeout"])
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -95,19 +162,27 @@ class Database:
         through run_write; this is for the rest (registry, seed, ANALYZE) and for group commit itself."""
         # One writer at a time on SQLite (see __init__); PostgreSQL's writers need no queue here.
         with self._write_lock or nullcontext(), self._connect() as conn:
-            if self._write_lock is not None:
-                # IMMEDIATE takes the write lock up front, so a read-then-write transaction can never
-                # fail halfway with SQLITE_BUSY when another process writes.
-                self._statement(conn, "BEGIN IMMEDIATE")
+            deadline = thread_bounds.deadline
             try:
-                yield conn
-            except Exception as error:
-                self._roll_back(conn)
-                _raise_instead(error, self._outages.on_statement(error))
-            except BaseException:
-                self._roll_back(conn)
-                raise
-            self._commit(conn)
+                self._bound(conn, None)
+                if self._write_lock is not None:
+                    # IMMEDIATE takes the write lock up front, so a read-then-write transaction can
+                    # never fail halfway with SQLITE_BUSY when another process writes.
+                    self._statement(conn, "BEGIN IMMEDIATE")
+                yield from self._transaction(conn)
+            finally:
+                thread_bounds.deadline = deadline
+
+    def _transaction(self, conn: Connection) -> Iterator[Connection]:
+        try:
+            yield conn
+        except Exception as error:
+            self._roll_back(conn)
+            _raise_instead(error, self._outages.on_statement(error))
+        except BaseException:
+            self._roll_back(conn)
+            raise
+        self._commit(conn)
 
     def _connect(self) -> Connection:
         try:
@@ -253,7 +328,9 @@ def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
     # (web/blocking.py), so the loop never waits for a connection; and no overflow: an overflow connection
     # is opened and configured for one request and then closed, which cost more than the request's query
     # under load. SQLite connections are cheap to keep open.
-    engine = create_engine(url, pool_size=WORKER_THREADS + 1, max_overflow=0)
+    # hide_parameters: an error's text names its statement, never the values bound to it (tenant ids,
+    # what a client sent), wherever it is printed.
+    engine = create_engine(url, pool_size=WORKER_THREADS + 1, max_overflow=0, hide_parameters=True)
     synchronous = "FULL" if flush_to_disk else "NORMAL"
 
     @event.listens_for(engine, "connect")
@@ -274,6 +351,7 @@ def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
         cursor.close()
         for name, function in ((UNICODE_LOWER, _lower), (UNICODE_UPPER, _upper)):
             dbapi_connection.create_function(name, 1, function, deterministic=True)
+        dbapi_connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
 
     return engine
 
@@ -296,7 +374,13 @@ def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
         connect_args["options"] = f"-c synchronous_commit={'on' if flush_to_disk else 'off'}"
     # No overflow either (a PostgreSQL connection costs milliseconds to open); half the worker threads,
     # so that several instances stay well inside the server's default max_connections of 100.
-    engine = create_engine(parsed, pool_size=WORKER_THREADS // 2, max_overflow=0, connect_args=connect_args)
+    engine = create_engine(
+        parsed,
+        pool_size=WORKER_THREADS // 2,
+        max_overflow=0,
+        connect_args=connect_args,
+        hide_parameters=True,
+    )
     # Connections that died while pooled (a PostgreSQL restart) are replaced at checkout, for the cost of
     # a poll(2) instead of pool_pre_ping's round trip; one lost in use is invalidated by SQLAlchemy (its
     # dialect's is_disconnect), with every connection pooled before it.

@@ -14,28 +14,39 @@ promise that nothing was written. The rule, by where the error struck (engine.py
   the outcome unknown (the commit may be durable with its acknowledgement lost), so CommitOutcomeUnknown:
   a 500, which the SDK does not retry.
 
+Not outages, and said here too: a statement stopped at its time limit (PostgreSQL's statement_timeout,
+SQLite's progress handler past the deadline) is GatewayTimeout, a 504, since its transaction was rolled
+back (PostgreSQL disarms statement_timeout before it commits, so COMMIT itself is never cut off), and
+text PostgreSQL cannot store (U+0000) is a 400, never a 500, should validation have let it through.
+
 Anything else (a constraint, a bug) is left as it was: a 500 through the web layer's catch-all. Knows
 SQLAlchemy's and the drivers' errors, so that web/ never has to; knows nothing of HTTP.
 
-Also here: the check that keeps a restarted PostgreSQL from costing a failed request per pooled
-connection (pg_liveness_check), and the driver options that make an unreachable server fail fast.
+Also here: what stops a statement (the deadline of the transaction a thread is in, and the
+Interruption of the call it runs: engine.py applies both), the check that keeps a restarted PostgreSQL
+from costing a failed request per pooled connection (pg_liveness_check), and the driver options that
+make an unreachable server fail fast.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import select
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum, auto
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from graphtasks.errors import GraphError, ServiceUnavailable
+from graphtasks.errors import BadRequest, GatewayTimeout, GraphError, ServiceUnavailable
 
 logger = logging.getLogger("graphtasks")
+
+T = TypeVar("T")
 
 # Whole seconds (Graph sends integers). A PostgreSQL restart or crash recovery accepts connections again
 # within a second or two, and the SDK retries three times (kiota's RetryHandler, DEFAULT_MAX_RETRIES), so
@@ -52,6 +63,17 @@ _PG_NO_ROOM = ("53",)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL, _SQLITE_CANTOPEN = 5, 6, 13, 14
 _SQLITE_NO_ROOM = frozenset({_SQLITE_FULL})
 _SQLITE_AWAY = frozenset({_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CANTOPEN})
+# A statement stopped: PostgreSQL's query_canceled (statement_timeout, a cancel request), SQLite's
+# SQLITE_INTERRUPT (the progress handler, interrupt()).
+_PG_STOPPED, _SQLITE_INTERRUPT = "57014", 9
+# Text PostgreSQL refuses: character_not_in_repertoire, untranslatable_character (a \u0000 escape in
+# JSONB); psycopg refuses a NUL in a text parameter itself, before sending anything.
+_PG_UNSTORABLE = frozenset({"22021", "22P05"})
+_NUL_REFUSED = "cannot contain NUL"
+# SQLite calls the progress handler every this many virtual machine steps: about every 0.1 ms of a
+# long query here, so a statement stops within a millisecond of its deadline, while a point read (a
+# few dozen steps) never calls it at all.
+PROGRESS_STEPS = 1000
 
 # libpq fails an unreachable host after this many seconds (its default is to wait for ever, so a
 # black-holed server would hold a worker thread); keepalives end a connection whose peer vanished
@@ -69,6 +91,82 @@ _LOG_EVERY_S = 5.0
 class CommitOutcomeUnknown(Exception):
     """The connection was lost while COMMIT was in flight: the write may or may not have happened. Not a
     GraphError on purpose: the web layer answers it with a logged 500, which no SDK retries."""
+
+
+class Interrupted(Exception):
+    """A read stopped by its Interruption: whoever called it has gone. Not a GraphError: the caller
+    that asked for the interruption knows there is nobody to answer (web/blocking.py)."""
+
+
+class Interruption:
+    """Stops the reads of one storage call from another thread. While a read runs, it lends this the
+    means to interrupt its connection (sqlite3's interrupt(), psycopg's cancel request); a read that
+    starts after the request raises Interrupted at once, and SQLite's progress handler also stops a
+    statement begun just after it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._interrupt: Callable[[], object] | None = None
+        self.requested = False
+
+    def request(self) -> None:
+        """Stop the read running now and any later one. Blocks for PostgreSQL's cancel request, so
+        call it off the event loop; the read's connection goes back to the pool only once that is
+        done (the lock), so a late cancel cannot strike the connection's next statement."""
+        with self._lock:
+            self.requested = True
+            if self._interrupt is not None:
+                try:
+                    self._interrupt()
+                except Exception:  # noqa: S110 - the read then runs to its end or its time limit
+                    pass
+
+    def lend(self, interrupt: Callable[[], object]) -> None:
+        with self._lock:
+            if self.requested:
+                raise Interrupted("the read was interrupted before it started")
+            self._interrupt = interrupt
+
+    def take_back(self) -> None:
+        with self._lock:
+            self._interrupt = None
+
+
+class _ThreadBounds(threading.local):
+    """What bounds the storage work running on this thread: the monotonic time past which its SQLite
+    statements stop (set by engine.py for each transaction), and the Interruption of its call."""
+
+    deadline = math.inf
+    interruption: Interruption | None = None
+
+
+thread_bounds = _ThreadBounds()
+
+
+def run_interruptibly(interruption: Interruption, call: Callable[[], T]) -> T:
+    """Run `call` on this thread, its reads stoppable by `interruption.request()`."""
+    thread_bounds.interruption = interruption
+    try:
+        return call()
+    finally:
+        thread_bounds.interruption = None
+
+
+def past_deadline() -> bool:
+    """SQLite's progress handler: a true value stops the statement (SQLITE_INTERRUPT)."""
+    bounds = thread_bounds
+    if time.monotonic() > bounds.deadline:
+        return True
+    return bounds.interruption is not None and bounds.interruption.requested
+
+
+def timed_out() -> GatewayTimeout:
+    # Graph's 504: no timely answer from the upstream the request needed (here, the database). The SDK
+    # retries it with its own backoff, which a Retry-After would replace: none is given.
+    return GatewayTimeout(
+        "The request took longer than the service allows and was stopped; nothing was changed.",
+        retry_after_s=None,
+    )
 
 
 class Fault(Enum):
@@ -103,6 +201,27 @@ def _fault_of_dbapi(error: DBAPIError) -> Fault | None:
     return None
 
 
+def _code_of(error: BaseException) -> str | int | None:
+    """The SQLSTATE (PostgreSQL) or primary result code (SQLite) of a database error, if it is one."""
+    orig = error.orig if isinstance(error, DBAPIError) else None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate
+    code = getattr(orig, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _stopped(error: BaseException) -> bool:
+    """A statement stopped at its time limit (or interrupted), itself or as the cause of `error` (a
+    savepoint that could not be rolled back because SQLite undid the whole transaction)."""
+    return any(_code_of(e) in (_PG_STOPPED, _SQLITE_INTERRUPT) for e in (error, error.__cause__) if e)
+
+
+def _unstorable(error: BaseException) -> bool:
+    orig = error.orig if isinstance(error, DBAPIError) else None
+    return _code_of(error) in _PG_UNSTORABLE or _NUL_REFUSED in str(orig or "")
+
+
 def _unavailable(fault: Fault) -> ServiceUnavailable:
     # No detail of the database in the message: a client has no use for host names or file paths.
     reason = "is out of space" if fault is Fault.NO_ROOM else "cannot be reached"
@@ -110,6 +229,10 @@ def _unavailable(fault: Fault) -> ServiceUnavailable:
         f"The service's database {reason}; nothing was changed. Please retry later.",
         retry_after_s=RETRY_AFTER_S,
     )
+
+
+def _refused_text() -> BadRequest:
+    return BadRequest("The request holds text the service cannot store, such as the character U+0000.")
 
 
 class Outages:
@@ -132,14 +255,18 @@ class Outages:
         """A statement failed before any COMMIT was sent, so no write of its transaction stands."""
         if isinstance(error, GraphError | CommitOutcomeUnknown):
             return error
+        if _stopped(error):
+            return timed_out()
         fault = fault_of(error)
         if fault is None:
-            return error
+            return _refused_text() if _unstorable(error) else error
         self._log(error)
         return _unavailable(fault)
 
     def on_commit(self, error: BaseException) -> BaseException:
         """COMMIT failed: refused by the server (rolled back, 503) or lost in flight (unknown, 500)."""
+        if _stopped(error):
+            return timed_out()
         fault = fault_of(error)
         if fault is None:
             return error
@@ -155,8 +282,8 @@ class Outages:
         failed it (one exception object raised in many threads would collect all their tracebacks), or
         `failed` itself (group_commit.GroupCommitFailed) when the cause was no outage."""
         cause = failed.__cause__
-        if isinstance(cause, ServiceUnavailable):
-            return ServiceUnavailable(cause.message, retry_after_s=cause.retry_after_s)
+        if isinstance(cause, ServiceUnavailable | GatewayTimeout):
+            return type(cause)(cause.message, retry_after_s=cause.retry_after_s)
         if isinstance(cause, CommitOutcomeUnknown):
             return CommitOutcomeUnknown(*cause.args)
         return failed

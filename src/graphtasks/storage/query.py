@@ -1,30 +1,53 @@
 """Build the SELECT for one page of a collection (tasks, or a task's navigation collection): filter,
-type cast, order, keyset continuation.
+type cast, order, keyset continuation; and read a page through it (read_page).
 
 Sorting follows OData on both backends alike: nulls before values ascending (after them descending),
 enums by member value, strings by code point. Every order is made total with `id` as the last key,
 in the direction of the last $orderby key, so one index serves both; without $orderby tasks come
 oldest first (createdDateTime, then id) and navigation entities by id. Pages continue by keyset
 ("after these key values"), never by offset, so a deep page costs what the first one does; $skip
-is applied only to the first page.
+is applied only to the first page. The same keyset lets a page be read in chunks (chunk_rows), and
+tells whether any row follows the one a page was cut after (docs/resilience.md, "Response size").
 """
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
 from graphtasks.errors import BadRequest
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, ComplexType
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
-from graphtasks.storage.base import ChildQuery, PageRequest, TaskQuery
+from graphtasks.storage.base import ChildQuery, PageRequest, PageSink, SortKeys, TaskQuery
 from graphtasks.storage.filters import FilterTranslator, Source
 from graphtasks.storage.tables import CHILD_TABLES, COLUMNS, tasks
 
 _OLDEST_FIRST = (OrderKey(("createdDateTime",)),)
+# The rows a chunked read asks for first, and at most, at a time (chunk_rows).
+FIRST_CHUNK_ROWS = 16
+MAX_CHUNK_ROWS = 128
+Entity = TypeVar("Entity", TaskRecord, ChildRecord)
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,11 @@ def child_collection(query: ChildQuery, dialect: str) -> Collection:
     return Collection(table, source, conditions, ())
 
 
-def page_statement(collection: Collection, request: PageRequest) -> tuple[Select[Any], list[SortKey]]:
+def page_statement(
+    collection: Collection, request: PageRequest, *, rows: int | None = None
+) -> tuple[Select[Any], list[SortKey]]:
+    """The page's rows, each with its sort keys labelled `sort_key_<i>`: `rows` of them, or by default
+    one more than the page holds, which tells whether another page exists."""
     translator = FilterTranslator(collection.source)
     keys = sort_keys(translator, request.orderby or collection.default_order, collection.table)
     conditions = [*collection.conditions, *_filter(translator, request)]
@@ -79,11 +106,35 @@ def page_statement(collection: Collection, request: PageRequest) -> tuple[Select
         select(collection.table, *(key.sql.label(f"sort_key_{i}") for i, key in enumerate(keys)))
         .where(*conditions)
         .order_by(*(_order_clause(key) for key in keys))
-        .limit(request.limit + 1)  # one row more than asked tells whether another page exists
+        .limit(request.limit + 1 if rows is None else rows)
     )
     if request.skip and request.after is None:
         statement = statement.offset(request.skip)
     return statement, keys
+
+
+def continues_statement(
+    collection: Collection, request: PageRequest, values: tuple[KeyValue, ...]
+) -> Select[Any]:
+    """One row if any follows the row whose sort keys were `values` (a page cut short after it)."""
+    translator = FilterTranslator(collection.source)
+    keys = sort_keys(translator, request.orderby or collection.default_order, collection.table)
+    conditions = [*collection.conditions, *_filter(translator, request), after(keys, values)]
+    return select(literal(1)).select_from(collection.table).where(*conditions).limit(1)
+
+
+def chunk_rows(remaining: int, *, lazy: bool, wanted: int | None) -> int:
+    """How many rows the next statement of a page's read asks for, `remaining` being how many the page
+    may still take (with the one that tells whether another page follows). A driver that hands rows over
+    as the database steps to them (`lazy`: SQLite) reads the whole page in one statement: rows past
+    where the reader stops are never read. One that receives a statement's whole result first (psycopg)
+    reads it in chunks: FIRST_CHUNK_ROWS, then as many as the reader says it may still take (`wanted`,
+    from the sizes so far) and one, at most MAX_CHUNK_ROWS. So a page of small entities takes a few
+    statements, and a page cut after a few large ones holds few rows it did not need."""
+    if lazy:
+        return remaining
+    guess = FIRST_CHUNK_ROWS if wanted is None else wanted + 1
+    return max(1, min(remaining, guess, MAX_CHUNK_ROWS))
 
 
 def count_statement(collection: Collection, request: PageRequest) -> Select[Any]:
@@ -143,3 +194,96 @@ def _beyond(key: SortKey, value: KeyValue) -> ColumnElement[bool]:
     if value is None:  # nulls first, then values ascend
         return key.sql.is_not(None)
     return key.sql > value
+
+
+def children_statement(table: Table, tenant_id: str, parents: list[str], limit: int | None) -> Select[Any]:
+    """$expand: the children of `parents`, by parent then id; with `limit`, the first `limit` of each,
+    numbered over the primary key's index, so that of the children past `limit` only their keys are read."""
+    of_parents = (table.c.tenant_id == tenant_id, table.c.task_id.in_(parents))
+    statement = select(table).where(*of_parents).order_by(table.c.task_id, table.c.id)
+    if limit is None:
+        return statement
+    rank = func.row_number().over(partition_by=table.c.task_id, order_by=table.c.id).label("rank")
+    ranked = select(table.c.task_id, table.c.id, rank).where(*of_parents).subquery()
+    matches = (ranked.c.task_id == table.c.task_id) & (ranked.c.id == table.c.id)
+    return statement.join(ranked, matches).where(ranked.c.rank <= limit)
+
+
+def read_page(
+    conn: Connection,
+    collection: Collection,
+    request: PageRequest,
+    entity: Callable[[Row[Any]], Entity],
+    sink: PageSink[Entity] | None,
+    *,
+    lazy: bool,
+) -> tuple[list[Entity], SortKeys | None]:
+    """The page's entities, made from their rows one by one as they are reached (none kept when `sink`
+    takes them), and the sort keys the next page starts after, if there is one."""
+    items: list[Entity] = []
+    take: PageSink[Entity] | _Keep[Entity] = _Keep(items) if sink is None else sink
+    with closing(_rows(conn, collection, request, take, lazy=lazy)) as rows:
+        next_keys, cut = _hand_over(rows, request.limit, entity, take)
+    # Cut short by the sink: the page continues only if any row follows the one it ended on.
+    if cut is not None and conn.execute(continues_statement(collection, request, cut)).first():
+        next_keys = cut
+    return items, next_keys
+
+
+def _rows(
+    conn: Connection,
+    collection: Collection,
+    request: PageRequest,
+    sink: PageSink[Entity] | _Keep[Entity],
+    *,
+    lazy: bool,
+) -> Generator[tuple[Row[Any], SortKeys], None, None]:
+    """The page's rows with their sort keys, and the row after them if there is one, read as they are
+    asked for, in statements of chunk_rows."""
+    remaining, chunk = request.limit + 1, request
+    while remaining > 0:
+        rows = chunk_rows(remaining, lazy=lazy, wanted=sink.room())
+        statement, keys = page_statement(collection, chunk, rows=rows)
+        first_key = len(statement.selected_columns) - len(keys)  # the sort keys come last
+        read, last = 0, None
+        with closing(conn.execute(statement)) as result:
+            for row in result:
+                read, last = read + 1, row[first_key:]
+                yield row, last
+        remaining -= read
+        if read < rows or last is None:
+            return
+        # The next chunk starts after this one's last row; $skip applied to the first only.
+        chunk = dataclasses.replace(request, after=last)
+
+
+def _hand_over(
+    rows: Iterator[tuple[Row[Any], SortKeys]],
+    limit: int,
+    entity: Callable[[Row[Any]], Entity],
+    sink: PageSink[Entity] | _Keep[Entity],
+) -> tuple[SortKeys | None, SortKeys | None]:
+    """Hand the page's entities to `sink`. Returns the sort keys of the last one when a row beyond the
+    page was found (another page follows), and those of the entity the sink ended the page on, if it did."""
+    last: SortKeys | None = None
+    for index, (row, keys) in enumerate(rows):
+        if index == limit:
+            return last, None
+        if sink(entity(row), keys):
+            return None, keys
+        last = keys
+    return None, None
+
+
+@dataclass
+class _Keep(Generic[Entity]):
+    """The sink of a page read without one: every entity is kept, for Page.items."""
+
+    items: list[Entity]
+
+    def __call__(self, item: Entity, keys: SortKeys, /) -> bool:
+        self.items.append(item)
+        return False
+
+    def room(self) -> int | None:
+        return sys.maxsize  # it takes all there is

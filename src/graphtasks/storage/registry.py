@@ -1,6 +1,7 @@
 """The server's identity registry, for SQLite and PostgreSQL alike: its token-signing keys
-(SqlKeyStore), the app registrations with their hashed secrets and certificates (SqlAppStore), and the
-tenant registry (SqlTenantStore). It knows nothing of HTTP or of tokens; the tasks live in sql.py.
+(SqlKeyStore), the app registrations with their hashed secrets and certificates (SqlAppStore), the
+client assertions they used (SqlAssertionStore), and the tenant registry (SqlTenantStore). It knows
+nothing of HTTP or of tokens; the tasks live in sql.py.
 
 Apps and their certificates are scoped by tenant_id, like everything else.
 """
@@ -12,10 +13,17 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from graphtasks.storage.base import AppRegistration, StoredCertificate, StoredSecret, Tenant
 from graphtasks.storage.engine import Database
-from graphtasks.storage.tables import app_certificates, app_registrations, signing_keys, tenants
+from graphtasks.storage.tables import (
+    app_certificates,
+    app_registrations,
+    client_assertions,
+    signing_keys,
+    tenants,
+)
 
 # Any fixed number other than storage/migrate.py's: it names the lock held while the first key is added.
 _KEY_CREATION_LOCK_ID = 7_242_012
@@ -179,6 +187,36 @@ def _app(row: Row[Any], certificates: tuple[StoredCertificate, ...]) -> AppRegis
         row.secret_hint,
         certificates,
     )
+
+
+class SqlAssertionStore:
+    """The client assertions accepted (storage/tables.py: client_assertions); auth/token_service.py's
+    AssertionLedger."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        insert_for = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        self._insert_new = insert_for(client_assertions).on_conflict_do_nothing()
+
+    def first_use(
+        self, tenant_id: str, client_id: str, jti_digest: str, *, address: str, expires_at: int
+    ) -> str:
+        """Records the use unless the assertion is known; the address of its first use. The tenant's
+        expired assertions are forgotten first, so the table holds what is still good and no more.
+
+        Two first uses at once: on PostgreSQL the second INSERT waits for the first's transaction and
+        then inserts nothing, and its SELECT (a new snapshot under READ COMMITTED) reads the first's row;
+        SQLite runs one write transaction at a time."""
+        table = client_assertions
+        key = _app_key(table, tenant_id, client_id) & (table.c.jti_sha256 == jti_digest)
+        row = {"tenant_id": tenant_id, "client_id": client_id, "jti_sha256": jti_digest,
+               "address": address, "expires_at": expires_at}  # fmt: skip
+        with self._db.write() as conn:
+            expired = (table.c.tenant_id == tenant_id) & (table.c.expires_at < int(time.time()))
+            conn.execute(delete(table).where(expired))
+            conn.execute(self._insert_new, row)
+            first: str = conn.execute(select(table.c.address).where(key)).scalar_one()
+        return first
 
 
 class SqlTenantStore:

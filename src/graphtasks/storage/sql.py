@@ -6,6 +6,10 @@ Each write is a unit handed to Database.run_write, which may run it in a transac
 concurrent writes (group commit): so a unit touches nothing but its connection, and may be run twice.
 
 Every statement is scoped by tenant_id, so one tenant's key can never reach another's row.
+
+A page is read row by row, each row made a record only when it is reached; given a sink
+(storage/base.py), the store hands each record over at once and stops reading where the sink ends the
+page (storage/query.py, read_page).
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ from graphtasks.errors import NotFound, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
-from graphtasks.storage.base import ChildQuery, Page, PageRequest, Precondition, TaskQuery
+from graphtasks.storage.base import ChildQuery, Page, PageRequest, PageSink, Precondition, TaskQuery
 from graphtasks.storage.engine import Database
 from graphtasks.storage.query import (
     Collection,
+    Entity,
     child_collection,
+    children_statement,
     count_statement,
-    page_statement,
+    read_page,
     task_collection,
 )
 from graphtasks.storage.seeding import SeedRun, seed_statement
@@ -197,8 +203,7 @@ class SqlTaskStore:
         self._db.run_write(unit)
 
     def query(self, query: TaskQuery) -> Page[TaskRecord]:
-        rows, next_keys, total = self._page(task_collection(query, self._db.dialect), query)
-        return Page([record_from_row(row) for row in rows], next_keys, total)
+        return self._page(task_collection(query, self._db.dialect), query, record_from_row, query.sink)
 
     def count(self, query: TaskQuery) -> int:
         return self._count(task_collection(query, self._db.dialect), query)
@@ -206,13 +211,12 @@ class SqlTaskStore:
     # --- navigation collections ---
 
     def query_children(self, query: ChildQuery) -> Page[ChildRecord]:
-        rows, next_keys, total = self._page(child_collection(query, self._db.dialect), query)
         columns = CHILD_TABLES[query.navigation].columns
-        return Page(
-            [ChildRecord(row.id, query.entity_type, child_values(row, columns)) for row in rows],
-            next_keys,
-            total,
-        )
+
+        def child(row: Row[Any]) -> ChildRecord:
+            return ChildRecord(row.id, query.entity_type, child_values(row, columns))
+
+        return self._page(child_collection(query, self._db.dialect), query, child, query.sink)
 
     def count_children(self, query: ChildQuery) -> int:
         return self._count(child_collection(query, self._db.dialect), query)
@@ -267,18 +271,13 @@ class SqlTaskStore:
         self._db.run_write(unit)
 
     def children_of(
-        self, tenant_id: str, navigation: str, parents: dict[str, EntityType]
+        self, tenant_id: str, navigation: str, parents: dict[str, EntityType], *, limit: int | None = None
     ) -> dict[str, list[ChildRecord]]:
         child = CHILD_TABLES[navigation]
-        table = child.table
         found: dict[str, list[ChildRecord]] = defaultdict(list)
         if not parents:
             return found
-        statement = (
-            select(table)
-            .where(table.c.tenant_id == tenant_id, table.c.task_id.in_(list(parents)))
-            .order_by(table.c.task_id, table.c.id)
-        )
+        statement = children_statement(child.table, tenant_id, list(parents), limit)
         with self._db.read() as conn:
             for row in conn.execute(statement):
                 found[row.task_id].append(
@@ -289,21 +288,21 @@ class SqlTaskStore:
     # --- shared ---
 
     def _page(
-        self, collection: Collection, request: PageRequest
-    ) -> tuple[list[Row[Any]], tuple[Any, ...] | None, int | None]:
-        statement, keys = page_statement(collection, request)
+        self,
+        collection: Collection,
+        request: PageRequest,
+        entity: Callable[[Row[Any]], Entity],
+        sink: PageSink[Entity] | None,
+    ) -> Page[Entity]:
         with self._db.read() as conn:
-            rows = list(conn.execute(statement).all())
             total = (
                 int(conn.execute(count_statement(collection, request)).scalar_one())
                 if request.count
                 else None
             )
-        next_keys = None
-        if len(rows) > request.limit > 0:
-            last = rows[request.limit - 1]._mapping
-            next_keys = tuple(last[f"sort_key_{i}"] for i in range(len(keys)))
-        return rows[: request.limit], next_keys, total
+            lazy = self._db.dialect == "sqlite"  # storage/query.py, chunk_rows
+            items, next_keys = read_page(conn, collection, request, entity, sink, lazy=lazy)
+        return Page(items, next_keys, total)
 
     def _count(self, collection: Collection, request: PageRequest) -> int:
         with self._db.read() as conn:

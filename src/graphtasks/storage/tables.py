@@ -183,6 +183,18 @@ app_certificates = Table(
     Column("added_at", BigInteger, nullable=False),
 )
 
+# Client assertions the token service accepted (auth/token_service.py), by the SHA-256 of their jti
+# (hex), with the address that first used each, kept until it expires (seconds since the epoch).
+client_assertions = Table(
+    "client_assertions",
+    metadata,
+    Column("tenant_id", GUID, primary_key=True),
+    Column("client_id", GUID, primary_key=True),
+    Column("jti_sha256", String(64), primary_key=True),
+    Column("address", String(64), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
 # The tenant registry: which tenants exist and whether they hold an Intune licence. A tenant that is not
 # listed is served as licensed (any tenant id works out of the box).
 tenants = Table(

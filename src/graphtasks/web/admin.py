@@ -18,13 +18,11 @@ from graphtasks.auth.admin import check_admin
 from graphtasks.errors import BadRequest
 from graphtasks.traffic.faults import FaultPlan, parse_plan
 from graphtasks.web.blocking import BlockingCalls
-from graphtasks.web.bodies import read_json
+from graphtasks.web.bodies import PLAN_LIMIT, read_json
 from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.traffic import FaultPlans
 
 FAULTS_PATH = "/graphtasks/admin/faults"
-# A plan of a few thousand rules fits; the limit keeps one request from holding much memory.
-_MAX_PLAN_BYTES = 1024 * 1024
 
 
 def admin_routes(plans: FaultPlans, key: str, *, calls: BlockingCalls) -> list[Route]:
@@ -38,7 +36,7 @@ def admin_routes(plans: FaultPlans, key: str, *, calls: BlockingCalls) -> list[R
 
     async def replace(request: Request) -> Response:
         check_admin(request.headers.get("authorization"), key)
-        document = await read_json(request, limit=_MAX_PLAN_BYTES)
+        document = await read_json(request, limit=PLAN_LIMIT)
         try:
             plan = parse_plan(document, operations=plans.operations)
         except ValueError as error:

@@ -4,6 +4,7 @@ Request path, outermost first:
   GraphContextMiddleware    canonical path, request-id / client-request-id / OData-Version, every
                             exception raised before the response started -> a Graph error body, and
                             the request log's line
+  HostCheck                 a Host the server does not answer to -> 400 (web/hosts.py)
   Router (Starlette)        web/routes.py (Graph operations, $batch) + documents + discovery
     guard                   bearer token -> Principal, permission check (web/guard.py)
       handler               web/handlers.py, web/navigation.py -> storage (web/blocking.py)
@@ -25,6 +26,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
+from graphtasks.web.hosts import AllowedHosts, HostCheck
 from graphtasks.web.middleware import GraphContextMiddleware
 from graphtasks.web.request_log import RequestLog
 
@@ -35,6 +37,7 @@ class GraphApplication:
         routes: Sequence[BaseRoute],
         *,
         on_shutdown: Callable[[], None],
+        hosts: AllowedHosts,
         request_log: RequestLog | None = None,
     ) -> None:
         @asynccontextmanager
@@ -44,7 +47,9 @@ class GraphApplication:
 
         # Paths are made canonical before routing, so a redirect would only turn writes into GETs.
         self.router = Router(list(routes), redirect_slashes=False, lifespan=lifespan)
-        self._stack = GraphContextMiddleware(self.router, request_log=request_log)
+        # When any Host is answered, no layer: it would only cost a call per request.
+        routed = self.router if hosts.any_host else HostCheck(self.router, hosts)
+        self._stack = GraphContextMiddleware(routed, request_log=request_log)
 
     @property
     def routes(self) -> list[BaseRoute]:

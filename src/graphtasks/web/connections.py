@@ -13,8 +13,11 @@ Past a limit a client gets a Graph error body, or its connection is closed, and 
       requests running
     more connections than hard_max_connections          closed at once, nothing read
     malformed HTTP                                      400 BadRequest, then closed
+    a body past max_body_bytes (the most any route      413 RequestEntityTooLarge, then closed (closed
+      reads, and room for what arrives unread)            without an answer when it was answered)
 
-The body (max_body_bytes, 413) is read by the application (web/bodies.py). Why the sizes: 16 KiB is
+Each route reads its body within its own limit and answers in its own shape (web/bodies.py); the
+protocol is the backstop that no body ever passes, whoever reads it. Why the sizes: 16 KiB is
 http.sys's default for one header line (MaxFieldLength), the front door Graph answers behind, so a URL
 Graph itself accepts fits; 64 KiB of headers holds several large tokens. Both are judgments (Graph's
 exact limits are not published), and Settings lets a deployment change them.
@@ -33,6 +36,10 @@ from graphtasks.config import Settings
 # uvicorn's idle time between two requests on one connection; shorter than the header timeout, so an
 # idle keep-alive connection is closed quietly, without a 408.
 KEEP_ALIVE_S = 5
+# What may have arrived unread when a route refuses a body at its limit: uvicorn buffers 64 KiB before
+# it stops reading the socket, and one read takes up to 256 KiB. The protocol's body limit leaves this
+# much room past the largest route limit, so that a route always answers first, in its own shape.
+_UNREAD_BODY_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class ConnectionLimits:
     header_timeout_s: float
     body_timeout_s: float
     max_connections: int
+    max_body_bytes: int
 
     @property
     def hard_max_connections(self) -> int:
@@ -54,12 +62,16 @@ class ConnectionLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        # Imported here: web/bodies.py loads starlette, which the CLI need not load to show its help.
+        from graphtasks.web.bodies import largest_limit
+
         return cls(
             max_url_bytes=settings.max_url_bytes,
             max_header_bytes=settings.max_header_bytes,
             header_timeout_s=settings.header_timeout_s,
             body_timeout_s=settings.body_timeout_s,
             max_connections=settings.max_connections,
+            max_body_bytes=largest_limit(settings.max_body_bytes) + _UNREAD_BODY_BYTES,
         )
 
 

@@ -20,13 +20,12 @@ from graphtasks.auth.keys import KeyRing
 from graphtasks.auth.token_service import OAuthError, TokenService
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.config import Settings
-from graphtasks.errors import ServiceUnavailable
+from graphtasks.errors import PayloadTooLarge, Retryable
 from graphtasks.web.blocking import BlockingCalls
+from graphtasks.web.bodies import FORM_LIMIT, read_body
+from graphtasks.web.hosts import allowed_hosts
 from graphtasks.web.request_log import CALLER_STATE
 from graphtasks.web.requests import base_url
-
-# A token request is a few hundred bytes; anything far larger is not one.
-_MAX_FORM_BYTES = 64 * 1024
 
 
 def discovery_routes(
@@ -62,22 +61,36 @@ def discovery_routes(
         return JSONResponse(keys.jwks())
 
     async def token(request: Request) -> Response:
-        body = await request.body()
-        form = dict(parse_qsl(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True))
         tenant = request.path_params["tenant"]
+        try:
+            form = await _read_form(request)
+        except OAuthError as error:
+            return _oauth_error(error)
         request.scope["state"][CALLER_STATE] = (tenant, form.get("client_id"))
         audiences = _assertion_audiences(request, settings, tenant)
         try:
             issuer_base = settings.issuer_base(base_url(request, settings))
-            answer = await calls.run(tokens.token, tenant, form, audiences=audiences, issuer_base=issuer_base)
+            client = request.client.host if request.client else ""
+            answer = await calls.run(
+                tokens.token,
+                tenant,
+                form,
+                audiences=audiences,
+                issuer_base=issuer_base,
+                client_address=client,
+            )
         except OAuthError as error:
-            return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
-        except ServiceUnavailable as outage:
+            return _oauth_error(error)
+        except Retryable as outage:
             # Identity clients read OAuth errors, not Graph's: RFC 6749's temporarily_unavailable, with
-            # the wait. AADSTS90033 ("a transient error has occurred") is our guess at Entra's code.
-            transient = OAuthError(503, "temporarily_unavailable", 90033, "A transient error has occurred.")
+            # the wait (an outage's 503, a statement's time limit's 504). AADSTS90033 ("a transient error
+            # has occurred") is our guess at Entra's code.
+            status = outage.status
+            transient = OAuthError(
+                status, "temporarily_unavailable", 90033, "A transient error has occurred."
+            )
             headers = {"Cache-Control": "no-store", **outage.headers}
-            return JSONResponse(transient.body(), status_code=503, headers=headers)
+            return JSONResponse(transient.body(), status_code=status, headers=headers)
         return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     async def instance_discovery(request: Request) -> Response:
@@ -111,6 +124,24 @@ def discovery_routes(
     ]
 
 
+async def _read_form(request: Request) -> dict[str, str]:
+    """The token request's form, read within FORM_LIMIT as it arrives (web/bodies.py)."""
+    try:
+        body = await read_body(request, limit=FORM_LIMIT)
+    except PayloadTooLarge as error:
+        # In OAuth's shape, which identity clients read. RFC 6749 has no error for size, so its generic
+        # invalid_request; AADSTS9002313 is the code Entra answers malformed token requests with. The
+        # status is HTTP's for a body refused for its size (RFC 9110, "413 Content Too Large").
+        raise OAuthError(
+            413, "invalid_request", 9002313, f"Invalid request. Request is malformed or invalid. {error}"
+        ) from None
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _oauth_error(error: OAuthError) -> Response:
+    return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store"})
+
+
 def _tenant_of_authorize_url(url: str) -> str | None:
     """`contoso` of `https://host/contoso/oauth2/v2.0/authorize` (MSAL's form of the question)."""
     parts = urlsplit(url)
@@ -125,7 +156,12 @@ def _token_endpoint(base: str, tenant: str) -> str:
 
 
 def _assertion_audiences(request: Request, settings: Settings, tenant: str) -> tuple[str, ...]:
-    """The token endpoint's URL as the OpenID configuration publishes it: MSAL's assertion audience.
-    Under --base-url only that one, so a Host header cannot make an assertion minted for another token
-    endpoint (Entra's, say) acceptable here; without it, the address the request reached."""
-    return (_token_endpoint(base_url(request, settings), tenant),)
+    """The token endpoint's URLs at the server's own origins: MSAL's assertion audience is the one the
+    OpenID configuration published. Under --base-url only that one; without it, the endpoint at each
+    allowed host (web/hosts.py), in the scheme the request came by. Never a header: a Host or
+    X-Forwarded-Host must not make an assertion minted for another token endpoint (Entra's, say)
+    acceptable here."""
+    if settings.base_url is not None:
+        return (_token_endpoint(settings.base_url.rstrip("/"), tenant),)
+    origins = allowed_hosts(settings).own_origins(request.scope.get("scheme", "http"))
+    return tuple(_token_endpoint(origin, tenant) for origin in origins)

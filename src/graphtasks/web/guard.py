@@ -2,6 +2,10 @@
 the traffic gate (throttling, injected faults: web/traffic.py), in that order.
 
 The principal is left on request.state for the handler; it scopes every storage call to its tenant.
+It also names the request's Caller for web/blocking.py, from the token on: its storage calls count
+against its tenant's share of the threads and are watched for the client leaving, through a receive
+the handler shares with the watcher so that no body message is lost. A request inside a $batch counts
+against the same tenant (the batch's token) and is not watched.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ from starlette.responses import Response
 from graphtasks.auth.permissions import Access, authorize
 from graphtasks.auth.tenants import TenantLicences, not_applicable
 from graphtasks.auth.tokens import KeysOutdated, Principal, TokenVerifier
-from graphtasks.web.blocking import BlockingCalls
+from graphtasks.web.batch import BATCH_ITEM
+from graphtasks.web.blocking import (
+    BlockingCalls,
+    Caller,
+    ClientLink,
+    current_caller,
+    reset_caller,
+    set_caller,
+)
 from graphtasks.web.routes import GraphHandler, Guard
 from graphtasks.web.traffic import TrafficGate
 
@@ -33,8 +45,25 @@ def make_guard(
         name = handler.__name__
 
         async def guarded(request: Request) -> Response:
+            if current_caller() is not None:  # a $batch's request, run by its handler
+                return await admitted(request, await authenticated(request))
+            client = _client_of(request)
+            if client is not None:
+                # The handler's receive is the client's, shared with the watcher. Made first, so that
+                # the headers are parsed once, on the request the handler gets.
+                request = Request(request.scope, client.receive)
+            principal = await authenticated(request)
+            token = set_caller(Caller(principal.tenant_id, client))
+            try:
+                return await admitted(request, principal)
+            finally:
+                reset_caller(token)
+
+        async def authenticated(request: Request) -> Principal:
             authorization = request.headers.get("authorization")
-            principal = await _authenticate(verifier, authorization, origin(request), calls)
+            return await _authenticate(verifier, authorization, origin(request), calls)
+
+        async def admitted(request: Request, principal: Principal) -> Response:
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
@@ -64,6 +93,19 @@ async def _authenticate(
         # A trusted issuer's JWKS is read off the event loop, then the token judged on what it holds.
         await calls.run(outdated.refresh)
         return verifier.verify(authorization, origin=origin, may_refresh=False)
+
+
+def _client_of(request: Request) -> ClientLink | None:
+    """The client's side of a request it sent itself. A request inside a $batch has none: its receive
+    is the batch's stand-in, which says "disconnect" as soon as the body is read, and a batch runs on
+    when its client leaves (web/batch.py)."""
+    if request.scope.get(BATCH_ITEM):
+        return None
+    # HTTP/1.1 framing: a request has a body only with a Transfer-Encoding or a non-zero Content-Length.
+    for name, value in request.scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return ClientLink(request.receive, has_body=True)
+    return ClientLink(request.receive, has_body=False)
 
 
 def principal_of(request: Request) -> Principal:

@@ -4,6 +4,10 @@ No SQL and no JWT here: the guard (web/guard.py) has already put the caller's pr
 and every store call is scoped to that principal's tenant. Status codes (docs/graph-behaviour.md,
 "Operations and status codes"): create 201 with Location, PATCH 204 (200 under
 Prefer: return=representation), delete and updateStatus 204, $count text/plain.
+
+A list is rendered as the store reads it and ends once it passes the response budget (docs/resilience.md,
+"Response size"); with $expand, each task shows the first EXPANDED_PAGE_SIZE entities of a collection
+and a nextLink to the rest (docs/resilience.md, "$expand").
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from graphtasks.config import Settings
 from graphtasks.errors import task_not_found
 from graphtasks.model import edm
-from graphtasks.model.records import TaskRecord
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
     TASK_TYPES,
@@ -28,13 +32,20 @@ from graphtasks.model.schema import (
 )
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
 from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, QueryOptions
-from graphtasks.odata.paging import SkiptokenSigner
-from graphtasks.odata.selection import Expansion, expands, resolve_expand, resolve_select
-from graphtasks.storage.base import TaskQuery, TaskStore
+from graphtasks.odata.paging import KeyValue, PageBudget, SkiptokenSigner
+from graphtasks.odata.selection import (
+    EXPANDED_PAGE_SIZE,
+    Expansion,
+    expands,
+    resolve_expand,
+    resolve_select,
+)
+from graphtasks.storage.base import ChildQuery, TaskQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import GraphJSONResponse
+from graphtasks.web.middleware import ODATA_JSON, GraphJSONResponse
+from graphtasks.web.navigation import child_scope
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
@@ -47,15 +58,23 @@ from graphtasks.web.requests import (
     wants_status_note,
 )
 from graphtasks.web.serialization import (
+    RENDER_GROUP,
     Expanded,
+    ExpandedCollection,
+    PageWriter,
     Shape,
+    collection_bytes,
     collection_context,
-    collection_json,
     entity_context,
     entity_json,
+    expanded_json,
     task_json,
     tasks_url,
+    with_members,
 )
+
+# Tasks whose expanded collections are read with one query per navigation.
+_EXPAND_GROUP = 100
 
 
 @dataclass(frozen=True)
@@ -71,13 +90,24 @@ class TaskHandlers:
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
-        page = await self.calls.run(self.store.query, query)
-        expanded = await self._expanded(query.tenant_id, page.items, expansion)
+        # With $expand each task's collections are added to its JSON afterwards: one entity a body.
+        writer = PageWriter[TaskRecord](
+            lambda record: task_json(record, shape),
+            PageBudget(self.settings.max_response_bytes),
+            group=1 if expansion else RENDER_GROUP,
+        )
+        page = await self.calls.run(self.store.query, dataclasses.replace(query, sink=writer))
         base = base_url(request, self.settings)
-        link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
-        bodies = [task_json(record, shape, expanded.get(record.id)) for record in page.items]
+        bodies, next_keys = writer.bodies, writer.finish(page.next_keys)
+        if expansion:
+            bodies, next_keys = await self.calls.run(
+                self._expand_page, query.tenant_id, writer, next_keys, expansion, base
+            )
+        link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
         context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
-        return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
+        return Response(
+            collection_bytes(bodies, context, next_link=link, count=page.count), media_type=ODATA_JSON
+        )
 
     async def count_tasks(self, request: Request) -> Response:
         options = query_options(request, COUNT_OPTIONS)
@@ -93,9 +123,11 @@ class TaskHandlers:
         record = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
-        expanded = await self._expanded(tenant_of(request), [record], expansion)
+        expanded = await self._expanded(
+            tenant_of(request), record, expansion, base_url(request, self.settings)
+        )
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
-        body = entity_json(context, task_json(record, shape, expanded.get(record.id)))
+        body = entity_json(context, task_json(record, shape, expanded))
         etag = body["@odata.etag"]
         # The ETag is the task's own; with $expand the answer holds its children too, so never a 304.
         if not expansion and not_modified(request, etag):
@@ -160,30 +192,69 @@ class TaskHandlers:
         return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
 
     async def _expanded(
-        self, tenant_id: str, records: list[TaskRecord], expansion: Expansion
-    ) -> dict[str, Expanded]:
-        """The navigation entities $expand asks for, one query per navigation for the whole page;
-        without $expand, nothing (and no trip to the thread pool)."""
+        self, tenant_id: str, record: TaskRecord, expansion: Expansion, base: str
+    ) -> Expanded | None:
+        """The expanded collections of one task; without $expand, none (and no trip to the thread pool)."""
         if not expansion:
-            return {}
-        return await self.calls.run(self._load_expanded, tenant_id, records, expansion)
+            return None
+        expanded = await self.calls.run(
+            self._load_expanded, tenant_id, [(record.id, record.type)], expansion, base
+        )
+        return expanded.get(record.id)
+
+    def _expand_page(
+        self,
+        tenant_id: str,
+        page: PageWriter[TaskRecord],
+        next_keys: tuple[KeyValue, ...] | None,
+        expansion: Expansion,
+        base: str,
+    ) -> tuple[list[bytes], tuple[KeyValue, ...] | None]:
+        """A page's tasks with their expanded collections, read for a group of tasks at a time. The
+        collections count against the budget too: past it, the page ends after that task."""
+        budget, bodies = PageBudget(self.settings.max_response_bytes), []
+        for start in range(0, len(page.bodies), _EXPAND_GROUP):
+            group = page.entities[start : start + _EXPAND_GROUP]
+            expanded = self._load_expanded(tenant_id, group, expansion, base)
+            for index, (task_id, _) in enumerate(group, start):
+                bodies.append(with_members(page.bodies[index], expanded_json(expanded.get(task_id, {}))))
+                if budget.add(len(bodies[-1]) + 1) and index + 1 < len(page.bodies):
+                    return bodies, page.keys[index]
+        return bodies, next_keys
 
     def _load_expanded(
-        self, tenant_id: str, records: list[TaskRecord], expansion: Expansion
+        self, tenant_id: str, tasks: list[tuple[str, EntityType]], expansion: Expansion, base: str
     ) -> dict[str, Expanded]:
+        """The first EXPANDED_PAGE_SIZE entities of each collection $expand asks for, one query per
+        navigation for all `tasks`; a task with none shows an empty collection."""
         expanded: dict[str, Expanded] = {}
         for navigation in dict.fromkeys(name for _, name in expansion):
             parents = {
-                r.id: target
-                for r in records
-                if expands(expansion, r.type, navigation)
-                and (target := navigation_target(r.type, navigation))
+                task_id: target
+                for task_id, task_type in tasks
+                if expands(expansion, task_type, navigation)
+                and (target := navigation_target(task_type, navigation))
             }
-            for task_id, children in self.store.children_of(tenant_id, navigation, parents).items():
-                expanded.setdefault(task_id, {})[navigation] = children
-            for task_id in parents:  # a task with none shows an empty collection
-                expanded.setdefault(task_id, {}).setdefault(navigation, [])
+            # One more than shown tells whether the collection continues.
+            found = self.store.children_of(tenant_id, navigation, parents, limit=EXPANDED_PAGE_SIZE + 1)
+            for task_id, target in parents.items():
+                query = ChildQuery(
+                    tenant_id=tenant_id, task_id=task_id, navigation=navigation, entity_type=target
+                )
+                expanded.setdefault(task_id, {})[navigation] = self._expanded_page(
+                    query, found.get(task_id, []), base
+                )
         return expanded
+
+    def _expanded_page(self, query: ChildQuery, children: list[ChildRecord], base: str) -> ExpandedCollection:
+        """A collection's inline page; past it, a nextLink that lists the rest of the collection as a GET
+        of the collection would, continuing after the last one shown (its order is by id)."""
+        if len(children) <= EXPANDED_PAGE_SIZE:
+            return ExpandedCollection(children)
+        shown = children[:EXPANDED_PAGE_SIZE]
+        token = self.skiptokens.encode((shown[-1].id,), scope=child_scope(query))
+        link = f"{tasks_url(base)}/{query.task_id}/{query.navigation}?$skiptoken={token}"
+        return ExpandedCollection(shown, link)
 
     def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
         query = TaskQuery(

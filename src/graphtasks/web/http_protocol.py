@@ -3,8 +3,9 @@
 httptools itself bounds nothing: it buffers a header of any size, uvicorn answers a URL past 64 KiB
 with a plain-text 400, has no timeout before the first request or inside a head or a body, and its
 concurrency limit answers a plain-text 503 without Retry-After. This subclass adds, per connection:
-- sizes: the URL as it arrives (on_url), the header fields when they are complete, and the bytes of
-  a head still incomplete (data_received), which bounds what httptools buffers;
+- sizes: the URL as it arrives (on_url), the header fields when they are complete, the bytes of
+  a head still incomplete (data_received), which bounds what httptools buffers, and the bytes of a
+  body as they arrive (on_body), whoever reads them;
 - one timer, re-armed rather than made anew per request, for whichever deadline applies: the head
   (from the connection's start or the end of the last response) or the body (from its last chunk);
   time the application takes, reading or answering, is never counted against the client;
@@ -32,6 +33,7 @@ from graphtasks.errors import (
     BadRequest,
     GraphError,
     HeadersTooLarge,
+    PayloadTooLarge,
     RequestTimeout,
     ServiceUnavailable,
     UriTooLong,
@@ -70,6 +72,8 @@ class GraphHttpProtocol(HttpToolsProtocol):
         self._message_begun = False
         self._messages = 0
         self._head_bytes = 0
+        self._body_bytes = 0  # of the current request, as received
+        self._body_unwanted = False  # its declared length is past every route's limit
         now = self.loop.time()
         self._head_since = now  # when the wait for the current head began
         self._body_since = now  # the last body chunk (or the end of the head)
@@ -121,6 +125,8 @@ class GraphHttpProtocol(HttpToolsProtocol):
             raise _Refused
 
     def on_headers_complete(self) -> None:
+        if self._lingering:
+            return  # a request pipelined behind a refused one: never run
         # As sent: "name: value\r\n" for each field.
         if sum(len(name) + len(value) + 4 for name, value in self.headers) > self.limits.max_header_bytes:
             self._refusal = self._headers_too_large()
@@ -128,6 +134,8 @@ class GraphHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._body_since = self.loop.time()
+        self._body_bytes = 0
+        self._body_unwanted = _declared_length(self.headers) > self.limits.max_body_bytes
         if self._over_limit():
             logger.warning("request refused: %d connections open", len(self.connections))
             # uvicorn runs whatever self.app is when the head completes: this once, the 503.
@@ -140,7 +148,16 @@ class GraphHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a refused body, still in the buffer being parsed
         self._body_since = self.loop.time()
+        self._body_bytes += len(body)
+        if self._body_bytes > self.limits.max_body_bytes:
+            # A body sent without a length, or read by a route past every limit: stop it here, so no
+            # body is ever held or read whole (web/bodies.py answers first within a route's limit).
+            limit = self.limits.max_body_bytes
+            self._refuse(PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes."))
+            return
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -155,6 +172,11 @@ class GraphHttpProtocol(HttpToolsProtocol):
         if self._in_head:
             self._head_since = self.loop.time()
             self._schedule()
+        elif self._body_unwanted and not self._lingering and not self.transport.is_closing():
+            # Answered (a 413 at once, or a 401) before a body longer than any route reads: close
+            # rather than read the rest. RFC 9112, "Tear-down": half-close, then read a while, so the
+            # client still sending reads the answer rather than a reset.
+            self._linger()
 
     # --- errors written before (or instead of) the application's answer ---
 
@@ -165,9 +187,13 @@ class GraphHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, error: GraphError) -> None:
         """Answer `error` in place of the current request's answer, then close the connection."""
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
         cycle = self.cycle
+        if cycle is not None and cycle.response_complete and not self._in_head:
+            # This request was answered before its body came: the client has its one answer.
+            self._linger()
+            return
         if cycle is not None and not cycle.response_complete:
             if self._in_head or cycle.response_started:
                 # An earlier request's answer is under way (pipelining), or half of this one is out:
@@ -288,3 +314,9 @@ class GraphHttpProtocol(HttpToolsProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The Content-Length of a request, 0 without one (httptools has refused a malformed one)."""
+    value = header_value(headers, b"content-length")
+    return int(value) if value is not None and value.isascii() and value.isdigit() else 0

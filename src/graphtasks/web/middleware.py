@@ -7,15 +7,23 @@ exception raised before the response started becomes Graph's `{"error": {"code",
 "innerError"}}`: ours (GraphError), the router's 404/405 (HTTPException) and anything unexpected (500).
 Given a RequestLog, it also times each request and has its line written when the answer is done
 (web/request_log.py), whatever the answer was.
+
+Unexpected errors go to the `graphtasks` logger through an ErrorLog: a traceback the first time an
+error strikes at a site, then only a count, at most once a minute per site (docs/resilience.md,
+"Internal errors in the log"). No line carries an exception's message: a database error's names the
+SQL and its parameters (tenant ids, the values a client sent), and others may echo request data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
+import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,9 +53,12 @@ class GraphJSONResponse(Response):
 
 
 class GraphContextMiddleware:
-    def __init__(self, app: ASGIApp, *, request_log: RequestLog | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, request_log: RequestLog | None = None, errors: ErrorLog | None = None
+    ) -> None:
         self.app = app
         self.request_log = request_log
+        self.errors = errors or ErrorLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,7 +112,7 @@ class GraphContextMiddleware:
                 raise
             # Answered here, not re-raised to the server: uvicorn would drop the keep-alive connection
             # the client is about to reuse.
-            response = error_response_for(Request(scope), error)
+            response = error_response_for(Request(scope), error, self.errors)
             await response(scope, receive, send_with_context)
 
 
@@ -113,12 +124,12 @@ def header_value(headers: Iterable[tuple[bytes, bytes]] | None, name: bytes) -> 
     return None
 
 
-def error_response_for(request: Request, exc: Exception) -> Response:
+def error_response_for(request: Request, exc: Exception, errors: ErrorLog) -> Response:
     if isinstance(exc, GraphError):
         return error_response(request, exc)
     if isinstance(exc, HTTPException):
         return error_response(request, _router_error(request, exc))
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    errors.record(exc, method=request.method, request_id=_state(request, "request_id"))
     return error_response(request, GraphError("An internal server error has occurred."))
 
 
@@ -180,3 +191,96 @@ def _allowed_methods(request: Request) -> list[str]:
 def _state(request: Request, name: str) -> str:
     value = request.scope.get("state", {}).get(name)
     return value if isinstance(value, str) else str(uuid.uuid4())
+
+
+# At most one line per this many seconds for a site's repeated errors; a site's first error is
+# written at once, with its traceback.
+ERROR_COUNT_INTERVAL_S = 60.0
+# Sites told apart; errors at any site past these share one entry, "other sites".
+MAX_ERROR_SITES = 256
+# Causes and contexts shown with an error, innermost first, as Python prints them.
+_MAX_CHAIN = 8
+_OTHER_SITES: tuple[object, ...] = ("other sites",)
+
+
+@dataclass
+class _Site:
+    name: str
+    last_written: float
+    unwritten: int = 0
+
+
+class ErrorLog:
+    """Unexpected errors on the `graphtasks` logger, in lines bounded however often they strike.
+
+    A site is where an error was raised: its type and the code lines its traceback passed through. The
+    first error at a site is written with its traceback (frames and exception types: never a message,
+    see the module's docstring); later ones at that site are only counted, and the count is written
+    with the next of them once `interval_s` has passed since the site's last line. Called on the event
+    loop only, so it holds no lock."""
+
+    def __init__(
+        self,
+        *,
+        interval_s: float = ERROR_COUNT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        max_sites: int = MAX_ERROR_SITES,
+    ) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._max_sites = max_sites
+        self._sites: dict[tuple[object, ...], _Site] = {}
+
+    def record(self, error: BaseException, *, method: str, request_id: str) -> None:
+        now, key = self._clock(), _site_key(error)
+        if key not in self._sites and len(self._sites) >= self._max_sites:
+            key = _OTHER_SITES
+        site = self._sites.get(key)
+        if site is None:
+            site = self._sites[key] = _Site(hashlib.sha256(repr(key).encode()).hexdigest()[:8], now)
+            logger.error(
+                "unhandled %s in %s request %s (error site %s)\n%s",
+                _type_name(error), method, request_id, site.name, _scrubbed_traceback(error),
+            )  # fmt: skip
+            return
+        site.unwritten += 1
+        if now - site.last_written >= self._interval_s:
+            logger.error(
+                "unhandled %s at error site %s: %d more in the last %.0f s (latest: %s request %s)",
+                _type_name(error), site.name, site.unwritten, now - site.last_written, method, request_id,
+            )  # fmt: skip
+            site.last_written, site.unwritten = now, 0
+
+
+def _site_key(error: BaseException) -> tuple[object, ...]:
+    """The error's type and the (file, line) of each frame it was raised through; frames only, never
+    their source text or locals, so that building it costs next to nothing."""
+    frames = tuple((frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(error.__traceback__))
+    return (_type_name(error), frames)
+
+
+def _scrubbed_traceback(error: BaseException) -> str:
+    """Python's traceback text for the error and what caused it, innermost first, with each exception
+    named by its type (and its SQLSTATE, for a database error) instead of its message."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < _MAX_CHAIN:
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts = [
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+        + _described(exc)
+        for exc in reversed(chain)
+    ]
+    return "\nwhich led to\n".join(parts)
+
+
+def _described(error: BaseException) -> str:
+    code = getattr(error, "sqlstate", None) or getattr(error, "sqlite_errorname", None)
+    return f"{_type_name(error)}{f' ({code})' if isinstance(code, str) else ''}: message not logged"
+
+
+def _type_name(error: BaseException) -> str:
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

@@ -4,7 +4,8 @@ list, get, create (201), update, delete of `managedDevices` and `mobileApps` ent
 
 A navigation the task's type does not have is a 400 ("Resource not found for the segment"), an item
 cast to a type it does not have is a 404; everything else (query options, validation, permissions,
-tenant isolation) is as for tasks. No SQL and no JWT here.
+tenant isolation) is as for tasks, a list's byte budget too (docs/resilience.md, "Response size").
+No SQL and no JWT here.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import NAVIGATION_NAMES, navigation_target
 from graphtasks.model.validation import validate_entity_create, validate_entity_update
 from graphtasks.odata.options import COUNT_OPTIONS, LIST_OPTIONS, QueryOptions
-from graphtasks.odata.paging import SkiptokenSigner
+from graphtasks.odata.paging import PageBudget, SkiptokenSigner
 from graphtasks.odata.selection import resolve_select
 from graphtasks.storage.base import ChildQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import GraphJSONResponse
+from graphtasks.web.middleware import ODATA_JSON, GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
@@ -40,7 +41,8 @@ from graphtasks.web.requests import (
     tenant_of,
 )
 from graphtasks.web.serialization import (
-    collection_json,
+    PageWriter,
+    collection_bytes,
     entity_body,
     entity_json,
     navigation_context,
@@ -63,15 +65,19 @@ class NavigationHandlers:
         task, query = await self._query(request, options)
         if options.skiptoken is not None:
             query = dataclasses.replace(
-                query, after=self.skiptokens.decode(options.skiptoken, scope=_scope(query))
+                query, after=self.skiptokens.decode(options.skiptoken, scope=child_scope(query))
             )
-        page = await self.calls.run(self.store.query_children, query)
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
+        writer = PageWriter[ChildRecord](
+            lambda child: entity_body(child, selection), PageBudget(self.settings.max_response_bytes)
+        )
+        page = await self.calls.run(self.store.query_children, dataclasses.replace(query, sink=writer))
         base = base_url(request, self.settings)
-        link = continuation(request, base, self.skiptokens, page.next_keys, scope=_scope(query))
+        next_keys = writer.finish(page.next_keys)
+        link = continuation(request, base, self.skiptokens, next_keys, scope=child_scope(query))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
-        bodies = [entity_body(child, selection) for child in page.items]
-        return GraphJSONResponse(collection_json(bodies, context, next_link=link, count=page.count))
+        body = collection_bytes(writer.bodies, context, next_link=link, count=page.count)
+        return Response(body, media_type=ODATA_JSON)
 
     async def count_children(self, request: Request) -> Response:
         _, query = await self._query(request, query_options(request, COUNT_OPTIONS))
@@ -159,7 +165,7 @@ class NavigationHandlers:
         return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
 
 
-def _scope(query: ChildQuery) -> str:
+def child_scope(query: ChildQuery) -> str:
     """What a $skiptoken is only valid for: this tenant, task, navigation, filter and order."""
     order = ",".join(map(str, query.orderby))
     return f"children\n{query.tenant_id}\n{query.task_id}\n{query.navigation}\n{query.filter}\n{order}"

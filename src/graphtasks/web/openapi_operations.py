@@ -273,6 +273,8 @@ def _token(failures: Failures) -> JSON:
     }
     operation["responses"]["400"] = _oauth_error("A request the identity platform refuses.")
     operation["responses"]["401"] = _oauth_error("A client credential that is missing or wrong.")
+    operation["responses"]["413"] = _oauth_error("A form over 64 KiB, refused before it is read.")
+    operation["responses"]["504"] = _oauth_error("The registry's answer took past the statement time limit.")
     operation["responses"] = dict(sorted(operation["responses"].items()))
     return operation
 
