@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.databases import database
-from tests.support.server import Server, sqlite_server
+from tests.support.server import Server, backend_server, sqlite_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -17,13 +16,8 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server per test module and backend, on its own fresh database."""
-    directory = tmp_path_factory.mktemp(f"server-{request.param}")
-    with database(request.param, directory) as url:
-        running = Server(url, directory / "server.log").start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with backend_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,7 @@ from msgraph_core import PageIterator
 
 from tests.e2e.test_sdk import pytestmark as sdk_marks
 from tests.e2e.test_sdk import run_sdk
-from tests.support.databases import database
-from tests.support.server import TASKS_PATH, Server
+from tests.support.server import TASKS_PATH, Server, backend_server
 
 pytestmark = sdk_marks
 
@@ -171,13 +170,8 @@ def small_budget(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"sdk-budget-{request.param}")
-    with database(request.param, directory) as url:
-        extra = ("--max-response-bytes", str(BUDGET))
-        running = Server(url, directory / "server.log", extra_args=extra).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with backend_server(request.param, directory, "--max-response-bytes", str(BUDGET)) as running:
+        yield running
 
 
 def test_page_iterator_follows_pages_cut_by_size(small_budget: Server) -> None:

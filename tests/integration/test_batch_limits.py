@@ -17,8 +17,7 @@ from graphtasks.config import DEFAULT_MAX_HEADER_BYTES
 from graphtasks.web.batch import MAX_ITEM_HEADERS
 from graphtasks.web.preferences import MAX_ANNOTATION_PATTERNS
 from tests.integration.test_errors import assert_graph_error
-from tests.support.databases import database
-from tests.support.server import TASKS_PATH, Server
+from tests.support.server import TASKS_PATH, Server, backend_server
 
 BATCH = "/beta/$batch"
 TASKS = TASKS_PATH.removeprefix("/beta")
@@ -36,13 +35,8 @@ def small_budget(
 ) -> Iterator[Server]:
     """A server whose $batch answers may hold 64 KiB, the smallest budget Settings takes."""
     directory = tmp_path_factory.mktemp(f"batch-limits-{request.param}")
-    with database(request.param, directory) as url:
-        extra = ("--max-batch-response-bytes", str(BUDGET))
-        running = Server(url, directory / "server.log", extra_args=extra).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with backend_server(request.param, directory, "--max-batch-response-bytes", str(BUDGET)) as running:
+        yield running
 
 
 def tenant_client(server: Server) -> httpx.Client:

@@ -17,8 +17,7 @@ import pytest
 
 from graphtasks.odata.selection import EXPANDED_PAGE_SIZE
 from tests.integration.test_errors import assert_graph_error
-from tests.support.databases import database
-from tests.support.server import TASKS_PATH, Server
+from tests.support.server import TASKS_PATH, Server, backend_server
 
 BUDGET = 64 * 1024  # the smallest budget Settings takes
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -32,13 +31,8 @@ def small_budget(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     directory: Path = tmp_path_factory.mktemp(f"response-limits-{request.param}")
-    with database(request.param, directory) as url:
-        extra = ("--max-response-bytes", str(BUDGET))
-        running = Server(url, directory / "server.log", extra_args=extra).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with backend_server(request.param, directory, "--max-response-bytes", str(BUDGET)) as running:
+        yield running
 
 
 @pytest.fixture

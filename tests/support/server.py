@@ -22,7 +22,7 @@ from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 from graphtasks.storage.engine import open_database
 from graphtasks.storage.registry import SqlKeyStore
-from tests.support.databases import sqlite_database
+from tests.support.databases import database, sqlite_database
 
 TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
 
@@ -131,6 +131,17 @@ def sqlite_server(directory: Path, *extra_args: str, ca: Path | None = None) -> 
     """`graphtasks serve` with `extra_args` on a fresh SQLite database in `directory`, stopped after."""
     with sqlite_database(directory) as url:
         running = Server(url, directory / "server.log", extra_args=extra_args, ca=ca).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@contextmanager
+def backend_server(backend: str, directory: Path, *extra_args: str) -> Iterator[Server]:
+    """`graphtasks serve` with `extra_args` on a fresh database of `backend` (sqlite or postgres)."""
+    with database(backend, directory) as url:
+        running = Server(url, directory / "server.log", extra_args=extra_args).start()
         try:
             yield running
         finally:
