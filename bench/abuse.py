@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -24,6 +25,8 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 if __package__ in {None, ""}:  # run as a script: make `bench` and `tests` importable
@@ -48,6 +51,7 @@ SAMPLE_EVERY_S = 0.02
 SETTLE_S = 1.0  # after an attack, before the next one's baseline: lets freed memory return
 QUIET_MS, QUIET_WAIT_S = 100.0, 600.0  # before an attack, the server answers the victim this fast again
 VICTIM_INTERVAL_S = 0.02
+VICTIM_START_S = 60.0
 LINGER_S = 3.0  # the victim goes on this long after the attacker is done: work left running counts too
 
 
@@ -91,40 +95,54 @@ class Sampler(threading.Thread):
         return self.peak_kib
 
 
-class Victim(threading.Thread):
-    """Another tenant counting its tasks, one request every VICTIM_INTERVAL_S, timing each answer. A
-    request that takes longer also stands for the ones it kept from being sent (as wrk2 and
-    HdrHistogram correct for coordinated omission), so a 30 s freeze weighs as 30 s of slow answers,
-    not as one."""
+class Victim:
+    """Another tenant counting its tasks, one request every VICTIM_INTERVAL_S, timing each answer. It
+    runs in a process of its own, as another tenant's program would: in this one, the attacker's
+    client threads would keep it waiting on the GIL and its latency would be theirs. A request that
+    takes longer also stands for the ones it kept from being sent (as wrk2 and HdrHistogram correct for
+    coordinated omission), so a 30 s freeze weighs as 30 s of slow answers, not as one."""
 
     def __init__(self, url: str, token: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.token = url, token
-        self.latencies_ms: list[float] = []
-        self.failures = 0  # answers other than 200 (a 429 or 503 would be the server shedding the victim)
-        self._halt = threading.Event()
+        context = multiprocessing.get_context("spawn")
+        self._ready, self._halt = context.Event(), context.Event()
+        self._results, sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_count_tasks, args=(url, token, self._ready, self._halt, sender), daemon=True
+        )
 
-    def run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=120.0) as client:
-            while not self._halt.is_set():
-                started = time.perf_counter()
-                status = client.get(f"{TASKS}/$count").status_code
-                self.failures += status != 200
-                self._record(time.perf_counter() - started)
-                self._halt.wait(max(0.0, VICTIM_INTERVAL_S - (time.perf_counter() - started)))
+    def start(self) -> None:
+        """Once the victim's first answer came back."""
+        self._process.start()
+        if not self._ready.wait(VICTIM_START_S):
+            raise RuntimeError("the victim did not get its first answer")
 
-    def _record(self, latency_s: float) -> None:
-        while True:
-            self.latencies_ms.append(latency_s * 1000)
-            latency_s -= VICTIM_INTERVAL_S
-            if latency_s < VICTIM_INTERVAL_S:
-                return
-
-    def stop(self) -> list[float]:
+    def stop(self) -> tuple[list[float], int]:
+        """The latencies, in ms, and how many answers were not 200 (a 429 or 503 would be the server
+        shedding the victim)."""
         self._halt.set()
-        self.join()
-        return self.latencies_ms
+        latencies, failures = self._results.recv()
+        self._process.join()
+        return latencies, failures
+
+
+def _count_tasks(url: str, token: str, ready: Event, halt: Event, results: Connection) -> None:
+    latencies_ms: list[float] = []
+    failures = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=120.0) as client:
+        client.get(f"{TASKS}/$count")
+        ready.set()
+        while not halt.is_set():
+            started = time.perf_counter()
+            failures += client.get(f"{TASKS}/$count").status_code != 200
+            latency_s = time.perf_counter() - started
+            while True:
+                latencies_ms.append(latency_s * 1000)
+                latency_s -= VICTIM_INTERVAL_S
+                if latency_s < VICTIM_INTERVAL_S:
+                    break
+            halt.wait(max(0.0, VICTIM_INTERVAL_S - (time.perf_counter() - started)))
+    results.send((latencies_ms, failures))
 
 
 def token_for(database_url: str, tenant: str) -> str:
@@ -161,7 +179,7 @@ def measure(backend: str, name: str, attack: Attack, target: Target, victim_toke
     statuses = attack(target)
     seconds = time.perf_counter() - started
     time.sleep(LINGER_S)
-    latencies, peak = victim.stop(), sampler.stop()
+    (latencies, failures), peak = victim.stop(), sampler.stop()
     busy_after = wait_until_quiet(target.url, victim_token)
     return Outcome(
         backend,
@@ -171,7 +189,7 @@ def measure(backend: str, name: str, attack: Attack, target: Target, victim_toke
         round(_p99(latencies), 1),
         round(max(latencies, default=0.0), 1),
         len(latencies),
-        victim.failures,
+        failures,
         round(seconds, 2),
         round(busy_after, 1),
     )
@@ -183,16 +201,18 @@ def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-def run_backend(backend: str, sizes: dict[str, int], workdir: Path) -> list[Outcome]:
+def run_backend(
+    backend: str, sizes: dict[str, int], workdir: Path, attacks: dict[str, Attack], flags: tuple[str, ...]
+) -> list[Outcome]:
     attacker, victim = str(uuid.uuid4()), str(uuid.uuid4())
     with fresh_database(backend, workdir, POSTGRES_ADMIN_URL) as database_url:
-        server = graphtasks_server(f"abuse-{backend}", database_url, workdir)
+        server = graphtasks_server(f"abuse-{backend}", database_url, workdir, flags)
         with running(server):
             attacker_token, victim_token = token_for(database_url, attacker), token_for(database_url, victim)
             print(f"{backend}: preparing the attacker's data", file=sys.stderr, flush=True)
             target = prepare(server.url, attacker, attacker_token, sizes)
             outcomes = []
-            for name, attack in ATTACKS.items():
+            for name, attack in attacks.items():
                 outcome = measure(backend, name, attack, target, victim_token, server.pid)
                 print(f"  {name}: {outcome}", file=sys.stderr, flush=True)
                 outcomes.append(outcome)
@@ -232,11 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="smaller attacks, for CI")
     parser.add_argument("--out-dir", type=Path, default=Path("bench/results/abuse"))
+    parser.add_argument("--attack", default="", help="only the attacks whose name contains this text")
+    parser.add_argument(
+        "--serve-flag", action="append", default=[], help="a flag for graphtasks serve (repeatable)"
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     sizes = QUICK if args.quick else FULL
+    attacks = {name: attack for name, attack in ATTACKS.items() if args.attack in name}
+    flags = tuple(args.serve_flag)
     with tempfile.TemporaryDirectory(prefix="graphtasks-abuse-") as workdir:
-        outcomes = [o for backend in backends for o in run_backend(backend, sizes, Path(workdir))]
+        outcomes = [
+            o for backend in backends for o in run_backend(backend, sizes, Path(workdir), attacks, flags)
+        ]
     args.out_dir.mkdir(parents=True, exist_ok=True)
     table = report(outcomes)
     (args.out_dir / "abuse.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=2))

@@ -15,6 +15,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from starlette.types import ASGIApp
 
+from graphtasks.allocator import return_large_blocks
 from graphtasks.app import create_app
 from graphtasks.config import Settings
 
@@ -49,4 +50,5 @@ def app_from_environment() -> ASGIApp:
         raise RuntimeError(
             f"{SETTINGS_VARIABLE} is not set; start workers with `graphtasks serve --workers N`"
         )
+    return_large_blocks()
     return create_app(settings_from_json(text))

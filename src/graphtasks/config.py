@@ -5,6 +5,7 @@ No module-level instance: create_app and the CLI receive a Settings.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -29,6 +30,9 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 # The request line and the header block, in bytes (web/connections.py says why these numbers).
 DEFAULT_MAX_URL_BYTES = 16 * 1024
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+# One tenant's storage work at once: as many statements as the machine has cores (at least two), so one
+# tenant can keep every core busy but no more, and another tenant's statement is always next in line.
+DEFAULT_TENANT_CONCURRENCY = max(2, os.cpu_count() or 2)
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,10 @@ class Settings:
     # query_timeout_s is cut off (504), and one tenant holds at most tenant_concurrency of the storage
     # threads at once; its other requests wait their turn.
     query_timeout_s: float = 5.0
-    tenant_concurrency: int = 8
+    tenant_concurrency: int = DEFAULT_TENANT_CONCURRENCY
     # Responses: a page stops early, with its nextLink, once it holds max_response_bytes; a $batch answer
     # stops at max_batch_response_bytes, the items past it answered with an error.
-    max_response_bytes: int = 8 * 1024 * 1024
+    max_response_bytes: int = 4 * 1024 * 1024
     max_batch_response_bytes: int = 32 * 1024 * 1024
     # The Host values answered (empty: the bound host and its localhost forms), and the addresses whose
     # X-Forwarded-* headers are believed (empty: none).

@@ -17,10 +17,11 @@ from graphtasks.odata.paging import PageBudget
 from graphtasks.storage.query import FIRST_CHUNK_ROWS, MAX_CHUNK_ROWS, chunk_rows
 from graphtasks.web.serialization import (
     JSON,
+    PART_BYTES,
     ExpandedCollection,
     PageWriter,
-    collection_bytes,
     collection_json,
+    collection_response,
     expanded_json,
     with_members,
 )
@@ -148,14 +149,26 @@ def test_a_group_read_past_the_end_of_the_page_is_trimmed() -> None:
     [(None, None), (0, None), (12, "https://host/beta/x?$skiptoken=a.b"), (None, "https://h/?q='a b'")],
 )
 @pytest.mark.parametrize("bodies", [[], [{"id": "1"}], [{"id": "1"}, {"id": "2", "v": ["é", None]}]])
-def test_collection_bytes_is_the_collection_json_of_the_entities(
+def test_collection_response_is_the_collection_json_of_the_entities(
     bodies: list[JSON], count: int | None, next_link: str | None
 ) -> None:
     context = "https://graph.microsoft.com/beta/$metadata#deviceAppManagement/deviceAppManagementTasks"
-    rendered = collection_bytes(
+    response = collection_response(
         [orjson.dumps(body) for body in bodies], context, next_link=next_link, count=count
     )
+    rendered = b"".join(response.parts)
     assert rendered == orjson.dumps(collection_json(bodies, context, next_link=next_link, count=count))
+    assert response.headers["content-length"] == str(len(rendered))
+
+
+def test_a_large_collection_response_comes_in_parts_of_about_a_mebibyte() -> None:
+    bodies = [orjson.dumps({"id": str(n), "pad": "x" * 1000}) for n in range(3000)]
+    response = collection_response(bodies, "https://host/$metadata#x", next_link=None, count=None)
+    assert len(response.parts) == 3
+    assert all(len(part) < 2 * PART_BYTES for part in response.parts)
+    assert [body["id"] for body in orjson.loads(b"".join(response.parts))["value"]] == [
+        str(n) for n in range(3000)
+    ]
 
 
 @pytest.mark.parametrize(

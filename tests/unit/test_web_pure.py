@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from starlette.datastructures import Headers
 
@@ -42,6 +43,7 @@ from graphtasks.web.middleware import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
 from graphtasks.web.serialization import (
+    COLLECTION_CHUNK,
     Shape,
     collection_context,
     collection_json,
@@ -380,6 +382,22 @@ FOUNDING_RESPONSE: dict[str, Any] = {
 
 def test_task_json_of_founding_example() -> None:
     assert task_json(_founding_record()) == FOUNDING_RESPONSE
+
+
+@pytest.mark.parametrize("count", [COLLECTION_CHUNK, COLLECTION_CHUNK + 1, 3 * COLLECTION_CHUNK + 7])
+def test_a_long_collection_renders_as_its_items_in_order(count: int) -> None:
+    """Past COLLECTION_CHUNK items the collection is written a chunk at a time: same JSON text."""
+    record = _founding_record()
+    record.values["intendedSettings"] = [
+        None if n % 5 == 0 else {"name": f"n{n}", "value": "v"} for n in range(count)
+    ]
+    settings = orjson.loads(orjson.dumps(task_json(record)))["intendedSettings"]
+    assert settings == [
+        None
+        if n % 5 == 0
+        else {"@odata.type": "#microsoft.graph.keyValuePair", "name": f"n{n}", "value": "v"}
+        for n in range(count)
+    ]
 
 
 def test_task_json_property_order_is_docs_order() -> None:

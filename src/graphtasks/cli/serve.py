@@ -323,8 +323,10 @@ def _install_faults(settings: Settings) -> None:
 def _serve_in_process(settings: Settings, tls: TlsFiles | None) -> None:
     import uvicorn
 
+    from graphtasks.allocator import return_large_blocks
     from graphtasks.app import create_app
 
+    return_large_blocks()
     app = create_app(settings)
     print(banner(settings, tls), flush=True)
     uvicorn.run(app, **_uvicorn_options(settings, tls))

@@ -284,11 +284,14 @@ class _Run:
         for index, item in enumerate(items):
             status, answer = await self._answer(item)
             self.outcomes[item.id.lower()] = status
-            self.written += len(answer) + 1
-            yield answer if index == 0 else b"," + answer
+            self.written += _length(answer) + 1
+            if index:
+                yield b","
+            for part in answer:
+                yield part
         yield b"]}"
 
-    async def _answer(self, item: BatchItem) -> tuple[int, bytes]:
+    async def _answer(self, item: BatchItem) -> tuple[int, list[bytes]]:
         failed = next((d for d in item.depends_on if not 200 <= self.outcomes[d.lower()] < 300), None)
         if failed is not None:
             error = FailedDependency(f"The request depends on request '{failed}', which failed.")
@@ -300,14 +303,14 @@ class _Run:
         status, headers, body = await _dispatch(self.request, item)
         answer = _item(item.id, status, headers, body)
         # The first answer always comes whole, so that any request can be answered in a batch of its own.
-        if self.written == 0 or self.written + len(answer) <= self.budget:
+        if self.written == 0 or self.written + _length(answer) <= self.budget:
             return status, answer
         self.full = True
         if item.method == "GET":  # nothing changed: its client may ask again
             return self._error(item, self._over_budget("with this request's answer"))
         # A write that was done must not read as one that was not, or retrying it would repeat it: its
         # status and headers stay, its body is left out.
-        return status, _item(item.id, status, [h for h in headers if h[0].lower() != "content-type"], b"")
+        return status, _item(item.id, status, [h for h in headers if h[0].lower() != "content-type"], [])
 
     def _over_budget(self, when: str) -> ServiceUnavailable:
         return ServiceUnavailable(
@@ -316,7 +319,7 @@ class _Run:
             retry_after_s=1,
         )
 
-    def _error(self, item: BatchItem, error: GraphError) -> tuple[int, bytes]:
+    def _error(self, item: BatchItem, error: GraphError) -> tuple[int, list[bytes]]:
         state = self.request.scope.get("state", {})
         body = error_body(
             error,
@@ -326,11 +329,11 @@ class _Run:
         )
         headers = {"Content-Type": "application/json", **error.headers}
         answer = {"id": item.id, "status": error.status, "headers": headers, "body": body}
-        return error.status, orjson.dumps(answer)
+        return error.status, [orjson.dumps(answer)]
 
 
-async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Send one item through the whole application and collect its answer."""
+async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+    """Send one item through the whole application and collect its answer, in the parts it was sent in."""
     scope = _inner_scope(request.scope, item)
     pending: list[Message] = [{"type": "http.request", "body": item.body or b"", "more_body": False}]
     status, headers, parts = 500, [], []
@@ -344,10 +347,11 @@ async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[
             status = message["status"]
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
         elif message["type"] == "http.response.body":
-            parts.append(bytes(message.get("body", b"")))
+            if body := message.get("body", b""):
+                parts.append(bytes(body))
 
     await request.app(scope, receive, send)
-    return status, headers, b"".join(parts)  # one part, as most answers are sent: no copy
+    return status, headers, parts
 
 
 def _inner_scope(outer: Scope, item: BatchItem) -> Scope:
@@ -377,16 +381,23 @@ def _inner_scope(outer: Scope, item: BatchItem) -> Scope:
     }
 
 
-def _item(request_id: str, status: int, headers: list[tuple[str, str]], body: bytes) -> bytes:
+def _item(request_id: str, status: int, headers: list[tuple[str, str]], body: list[bytes]) -> list[bytes]:
+    """An item's answer, in parts: a JSON body goes in as the parts it was sent in."""
     shown = {_header_name(name): value for name, value in headers if name.lower() not in _OMITTED_HEADERS}
     answer: dict[str, Any] = {"id": request_id, "status": status, "headers": shown}
-    if body:
-        content_type = shown.get("Content-Type", "")
-        is_json = content_type.split(";")[0].strip().lower() == "application/json"
-        # JSON answers come from this application (orjson's own output), so they go in as they are,
-        # never parsed again: a page costs its bytes, not a tree of Python objects.
-        answer["body"] = orjson.Fragment(body) if is_json else base64.b64encode(body).decode("ascii")
-    return orjson.dumps(answer)
+    if not _length(body):
+        return [orjson.dumps(answer)]
+    content_type = shown.get("Content-Type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        answer["body"] = base64.b64encode(b"".join(body)).decode("ascii")
+        return [orjson.dumps(answer)]
+    # JSON answers come from this application (orjson's own output), so they go in as they are, never
+    # parsed again nor copied whole: a page costs its bytes once, not a tree of Python objects.
+    return [orjson.dumps(answer)[:-1] + b',"body":', *body, b"}"]
+
+
+def _length(parts: list[bytes]) -> int:
+    return sum(len(part) for part in parts)
 
 
 def _header_name(name: str) -> str:

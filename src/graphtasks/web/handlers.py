@@ -44,7 +44,7 @@ from graphtasks.storage.base import ChildQuery, TaskQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import ODATA_JSON, GraphJSONResponse
+from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.navigation import child_scope
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -63,8 +63,8 @@ from graphtasks.web.serialization import (
     ExpandedCollection,
     PageWriter,
     Shape,
-    collection_bytes,
     collection_context,
+    collection_response,
     entity_context,
     entity_json,
     expanded_json,
@@ -105,9 +105,7 @@ class TaskHandlers:
             )
         link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
         context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
-        return Response(
-            collection_bytes(bodies, context, next_link=link, count=page.count), media_type=ODATA_JSON
-        )
+        return collection_response(bodies, context, next_link=link, count=page.count)
 
     async def count_tasks(self, request: Request) -> Response:
         options = query_options(request, COUNT_OPTIONS)

@@ -29,7 +29,7 @@ from graphtasks.storage.base import ChildQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import ODATA_JSON, GraphJSONResponse
+from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
@@ -42,7 +42,7 @@ from graphtasks.web.requests import (
 )
 from graphtasks.web.serialization import (
     PageWriter,
-    collection_bytes,
+    collection_response,
     entity_body,
     entity_json,
     navigation_context,
@@ -76,8 +76,7 @@ class NavigationHandlers:
         next_keys = writer.finish(page.next_keys)
         link = continuation(request, base, self.skiptokens, next_keys, scope=child_scope(query))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
-        body = collection_bytes(writer.bodies, context, next_link=link, count=page.count)
-        return Response(body, media_type=ODATA_JSON)
+        return collection_response(writer.bodies, context, next_link=link, count=page.count)
 
     async def count_children(self, request: Request) -> Response:
         _, query = await self._query(request, query_options(request, COUNT_OPTIONS))

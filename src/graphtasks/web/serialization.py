@@ -12,11 +12,14 @@ together from their bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from graphtasks.model import edm
 from graphtasks.model.records import ChildRecord, TaskRecord
@@ -25,6 +28,7 @@ from graphtasks.model.validation import ComplexValue, Value
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
 from graphtasks.web.etags import etag_of
+from graphtasks.web.middleware import ODATA_JSON
 
 JSON = dict[str, Any]
 STATUS_NOTE_ANNOTATION = "@graphtasks.statusNote"
@@ -113,11 +117,54 @@ def collection_json(bodies: list[JSON], context: str, *, next_link: str | None, 
     return envelope
 
 
-def collection_bytes(bodies: list[bytes], context: str, *, next_link: str | None, count: int | None) -> bytes:
+def collection_response(
+    bodies: list[bytes], context: str, *, next_link: str | None, count: int | None
+) -> PartsResponse:
     """collection_json's document with its entities already rendered: its envelope ends with the empty
     `"value":[]}`, which they are put into."""
     envelope = orjson.dumps(collection_json([], context, next_link=next_link, count=count))
-    return b"".join((envelope[:-2], b",".join(bodies), b"]}"))
+    pieces = [envelope[:-2]]
+    for index, body in enumerate(bodies):
+        pieces += (body,) if index == 0 else (b",", body)
+    pieces.append(b"]}")
+    return PartsResponse(list(_joined(pieces)))
+
+
+# A page's answer is sent in parts of about this size, so that a page of large entities is never copied
+# into one buffer (its entities are already the bytes to send).
+PART_BYTES = 1024 * 1024
+
+
+def _joined(pieces: list[bytes]) -> Iterator[bytes]:
+    """The pieces, small ones joined into parts of about PART_BYTES; a larger piece is a part alone."""
+    group: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if len(piece) >= PART_BYTES and group:
+            yield b"".join(group)
+            group, size = [], 0
+        group.append(piece)
+        size += len(piece)
+        if size >= PART_BYTES:
+            yield b"".join(group)
+            group, size = [], 0
+    if group:
+        yield b"".join(group)
+
+
+class PartsResponse(Response):
+    """A 200 JSON answer sent as the parts it was made of, with its whole Content-Length."""
+
+    media_type = ODATA_JSON
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.status_code, self.background, self.parts = 200, None, parts
+        self.init_headers({"content-length": str(sum(len(part) for part in parts))})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        for index, part in enumerate(self.parts, 1):
+            await send({"type": "http.response.body", "body": part, "more_body": index < len(self.parts)})
 
 
 def with_members(body: bytes, members: JSON) -> bytes:
@@ -230,15 +277,36 @@ def navigation_context(
     return f"{graph_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
 
 
+# A complex collection longer than this is rendered to JSON text a chunk at a time, so that a task with
+# 100,000 settings never holds 100,000 rendered dicts at once (docs/resilience.md, "Response size").
+COLLECTION_CHUNK = 1024
+
+
 def _property_json(prop: Property, value: Value) -> Any:
     if isinstance(value, list):
         assert isinstance(prop.type, ComplexType)  # noqa: S101 - collections are complex in this model
-        complex_type = prop.type
-        # A null item stays null, in its place (the model says which collections may hold one).
-        return [None if item is None else _complex_json(complex_type, item) for item in value]
+        if len(value) > COLLECTION_CHUNK:
+            return _collection_fragment(prop.type, value)
+        return _items_json(prop.type, value)
     if prop.type is DATETIME_OFFSET and isinstance(value, int):
         return edm.format_datetime_offset(value)
     return value
+
+
+def _items_json(complex_type: ComplexType, items: list[ComplexValue | None]) -> list[JSON | None]:
+    # A null item stays null, in its place (the model says which collections may hold one).
+    return [None if item is None else _complex_json(complex_type, item) for item in items]
+
+
+def _collection_fragment(complex_type: ComplexType, items: list[ComplexValue | None]) -> orjson.Fragment:
+    """The collection's JSON text, rendered and written a chunk of items at a time."""
+    text = io.BytesIO()
+    text.write(b"[")
+    for start in range(0, len(items), COLLECTION_CHUNK):
+        chunk = orjson.dumps(_items_json(complex_type, items[start : start + COLLECTION_CHUNK]))
+        text.write(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
+    text.write(b"]")
+    return orjson.Fragment(text.getvalue())
 
 
 def _complex_json(complex_type: ComplexType, value: ComplexValue) -> JSON:
