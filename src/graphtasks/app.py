@@ -6,17 +6,23 @@ The request path, layer by layer, is drawn in web/application.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphtasks.auth.admin import admin_key
+import orjson
+
+from graphtasks.auth.admin import AdminAccess, admin_key, is_loopback
 from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.token_service import TokenService
 from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuers
 from graphtasks.config import Settings
+from graphtasks.errors import GraphError
+from graphtasks.model import edm
+from graphtasks.model.fixtures import read_tasks
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
@@ -25,8 +31,9 @@ from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
-from graphtasks.traffic.throttling import MemoryCounterStore, Throttle, parse_throttle
+from graphtasks.traffic.throttling import CounterStore, MemoryCounterStore, parse_throttle
 from graphtasks.web.admin import admin_routes
+from graphtasks.web.admin_state import AdminState, state_routes
 from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.blocking import BlockingCalls
@@ -35,6 +42,7 @@ from graphtasks.web.documents import document_routes
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
 from graphtasks.web.hosts import allowed_hosts
+from graphtasks.web.journal import Journal
 from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.requests import base_url
@@ -89,18 +97,32 @@ def install_faults_file(plans: FaultPlans, path: str) -> None:
     plans.replace(plan)
 
 
-def _throttle(settings: Settings, database: Database) -> tuple[Throttle | None, Callable[[], None]]:
-    """The throttle of the settings' profile, with its counters in Redis or the database, and what
-    closes it."""
-    limits = parse_throttle(settings.throttle)
-    if limits is None:
-        return None, lambda: None
+def load_tasks_file(store: TaskStore, path: str, tenant: str) -> int:
+    """Add the tasks of the file at `path` (model/fixtures.py) to the tenant the file names (an export)
+    or to `tenant`; those whose ids the tenant has already are left as they are, so a server restarted
+    with the same file on the same database starts as it was. How many were added."""
+    try:
+        document = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise ValueError(f"tasks to load, {path}: {error}") from None
+    if isinstance(document, dict) and isinstance(document.get("tenant"), str):
+        tenant = document["tenant"]
+    try:
+        stored = read_tasks(document, created=edm.ticks_from_unix_ns(time.time_ns()))
+    except GraphError as error:
+        raise ValueError(f"tasks to load, {path}: {error.message}") from None
+    return store.add_tasks(tenant, stored, skip_existing=True)
+
+
+def _counters(settings: Settings, database: Database) -> tuple[CounterStore, Callable[[], None]]:
+    """Where throttling counts live: Redis when given; this process's memory when it alone serves the
+    database (SQLite, one worker); else the database. And what closes it."""
     if settings.redis_url is not None:
         redis_store = RedisCounterStore(settings.redis_url)
-        return Throttle(limits, redis_store), redis_store.close
+        return redis_store, redis_store.close
     if database.dialect == "sqlite" and settings.workers == 1:
-        return Throttle(limits, MemoryCounterStore()), lambda: None
-    return Throttle(limits, SqlCounterStore(database)), lambda: None
+        return MemoryCounterStore(), lambda: None
+    return SqlCounterStore(database), lambda: None
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphApplication:
@@ -119,8 +141,8 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     licences = TenantLicences(backend.tenants.find)
     plans = fault_plans(backend.database)
     plans.load()
-    throttle, close_throttle = _throttle(settings, backend.database)
-    gate = TrafficGate(throttle, plans, calls=calls)
+    counters, close_counters = _counters(settings, backend.database)
+    gate = TrafficGate(parse_throttle(settings.throttle), counters, plans, calls=calls)
     guard = make_guard(
         token_verifier(settings, backend.keys),
         licences,
@@ -131,8 +153,17 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     token_service = TokenService(
         backend.keys, settings.cloud, backend.apps.find, SqlAssertionStore(backend.database)
     )
+    access = AdminAccess(
+        admin_key(backend.keys),
+        loopback_trusted=not settings.admin_key_required and is_loopback(settings.host),
+    )
+    journal = Journal(settings.journal_size) if settings.journal_size else None
+    state = AdminState(
+        settings, access, backend.store, backend.keys, backend.tenants.put, licences, gate, journal, calls
+    )
     routes = [
-        *admin_routes(plans, admin_key(backend.keys), calls=calls),
+        *admin_routes(plans, access, calls=calls),
+        *state_routes(state),
         *graph_routes(tasks, navigation, guard),
         *batch_routes(
             batch_handler(
@@ -148,9 +179,13 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
 
     def shut_down() -> None:
         calls.close()
-        close_throttle()
+        close_counters()
 
     request_log = RequestLog(settings.log_format) if settings.request_log else None
     return GraphApplication(
-        routes, on_shutdown=shut_down, hosts=allowed_hosts(settings), request_log=request_log
+        routes,
+        on_shutdown=shut_down,
+        hosts=allowed_hosts(settings),
+        request_log=request_log,
+        journal=journal,
     )

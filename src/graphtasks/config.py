@@ -18,6 +18,9 @@ REQUEST_LOGGER = "graphtasks.requests"
 
 DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 # The tenant `graphtasks token` issues for when no --tenant is given.
+# --database memory: a database in the server process's memory, nothing written to disk, gone when the
+# process ends (storage/engine.py).
+MEMORY_DATABASE = "memory"
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
 # The issuer of tokens made offline by `graphtasks token` (which cannot know the origin clients will
 # reach) when no --issuer is given. Every server without --issuer accepts it from its own key, beside the
@@ -100,6 +103,14 @@ class Settings:
     # X-Forwarded-* headers are believed (empty: none).
     allowed_hosts: tuple[str, ...] = ()
     forwarded_allow_ips: tuple[str, ...] = ()
+    # The request journal (web/journal.py): the most recent requests kept per tenant; 0 keeps none.
+    journal_size: int = 1000
+    # Tasks to load at start (model/fixtures.py), into load_tenant.
+    load_file: str | None = None
+    load_tenant: str = DEFAULT_TENANT
+    # A loopback-bound server answers admin requests from this machine without the key
+    # (auth/admin.py) unless this is set.
+    admin_key_required: bool = False
 
     @property
     def cloud(self) -> Cloud:
@@ -142,6 +153,8 @@ class Settings:
             raise ValueError(f"the port must be between 0 and 65535, not {self.port}")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
+        if self.workers > 1 and self.database_url == MEMORY_DATABASE:
+            raise ValueError("a memory database lives in one process: it cannot serve --workers")
         if self.max_connections < 1:
             raise ValueError("the connection limit must be at least 1")
         if self.max_url_bytes < 1024 or self.max_header_bytes < 1024:
@@ -154,6 +167,8 @@ class Settings:
     def _check_budgets(self) -> None:
         if self.query_timeout_s <= 0:
             raise ValueError("the query timeout must be positive")
+        if self.journal_size < 0:
+            raise ValueError("--journal-size must not be negative")
         if self.tenant_concurrency < 1:
             raise ValueError("--tenant-concurrency must be at least 1")
         if min(self.max_response_bytes, self.max_batch_response_bytes) < 64 * 1024:

@@ -15,6 +15,7 @@ Code anywhere raises these; web/middleware.py is the single place that turns the
     ├── InvalidVersion              404 ResourceNotFound (gateway, plain message)
     ├── MethodNotAllowed            405 Request_BadRequest (+ Allow)
     ├── RequestTimeout              408 RequestTimeout (a slow client; web/http_protocol.py)
+    ├── Conflict                    409 Conflict (an import naming a task id that exists)
     ├── PreconditionFailed          412 PreconditionFailed (If-Match; a graphtasks extension)
     ├── FailedDependency            424 FailedDependency ($batch: a request whose dependency failed)
     ├── PayloadTooLarge             413 RequestEntityTooLarge
@@ -115,6 +116,10 @@ class MethodNotAllowed(GraphError):
             "Specified HTTP method is not allowed for the request target.",
             headers={"Allow": ", ".join(allowed)},
         )
+
+
+class Conflict(GraphError):
+    status, code = 409, "Conflict"
 
 
 class PreconditionFailed(GraphError):

@@ -56,6 +56,9 @@ CHANGED = dataclasses.replace(
         max_batch_response_bytes=200_000,
         allowed_hosts=("graph.example", "localhost"),
         forwarded_allow_ips=("10.0.0.1",),
+        journal_size=7,
+        load_file="/etc/graphtasks/tasks.json",
+        load_tenant="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
     ),
     **FLIPPED_SWITCHES,
 )

@@ -33,6 +33,10 @@ class TenantLicences:
         entry = self._known.get(tenant_id)
         return entry[1] if entry and time.monotonic() - entry[0] < self._ttl_s else None
 
+    def forget(self, tenant_id: str) -> None:
+        """Drop the cached answer: the tenant was just registered or changed here."""
+        self._known.pop(tenant_id, None)
+
     def look_up(self, tenant_id: str) -> bool:
         """Reads the registry (blocking I/O: call it off the event loop) and caches the answer."""
         tenant = self._find(tenant_id)

@@ -1,5 +1,6 @@
 """The `graphtasks` command: a Microsoft Graph beta server for Intune's deviceAppManagementTasks, and the
-commands that look after its database (apps, tenants, tokens, seed data, fault plans).
+commands that look after its database (apps, tenants, tokens, seed data, fault plans) and a running
+server's state (reset, export, import, the request journal).
 
 Flags fall back to GRAPHTASKS_* environment variables, then to the defaults in config.py. Every failure
 ends as one line on stderr and a non-zero exit (cli/failures.py), never a traceback.
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphtasks import __version__
-from graphtasks.cli import apps, faults, seed, serve, tenants, tokens
+from graphtasks.cli import apps, faults, seed, serve, state, tenants, tokens
 from graphtasks.cli.common import Parser
 from graphtasks.cli.failures import failure_line
 from graphtasks.cli.tokens import attach_negative_durations, parse_duration
@@ -28,6 +29,10 @@ _COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace],
     "tenants": (tenants.add_parser, tenants.run),
     "token": (tokens.add_parser, tokens.run),
     "faults": (faults.add_parser, faults.run),
+    "reset": (state.add_reset_parser, state.run_reset),
+    "export": (state.add_export_parser, state.run_export),
+    "import": (state.add_import_parser, state.run_import),
+    "requests": (state.add_requests_parser, state.run_requests),
 }
 
 

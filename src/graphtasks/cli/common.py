@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.clouds import CLOUDS
-from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
+from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, MEMORY_DATABASE, Settings
 
 if TYPE_CHECKING:
     from graphtasks.app import Backend
@@ -169,6 +169,11 @@ def opened_backend(args: argparse.Namespace) -> Iterator[Backend]:
 def refuse_missing_sqlite_file(database_url: str) -> None:
     from sqlalchemy.engine import make_url
 
+    if database_url == MEMORY_DATABASE:
+        raise CliError(
+            "a memory database belongs to the server process that holds it",
+            "reach that server instead, with --url http://HOST:PORT",
+        )
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return

@@ -11,7 +11,7 @@ import traceback
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from graphtasks.cli.common import ENV_PREFIX, CliError
-from graphtasks.errors import GraphError
+from graphtasks.errors import GraphError, Retryable
 
 DEBUG_VARIABLE = f"{ENV_PREFIX}DEBUG"
 
@@ -29,8 +29,10 @@ def _as_cli_error(error: Exception) -> CliError:
         return CliError(f"not a database URL: {error}", "use sqlite:///PATH or postgresql://user@host/db")
     if isinstance(error, DBAPIError):
         return _database_error(error)
-    if isinstance(error, GraphError):  # a storage outage, told as the server would tell a client
+    if isinstance(error, Retryable):  # a storage outage, told as the server would tell a client
         return CliError(f"the database is unavailable: {error.message}")
+    if isinstance(error, GraphError):  # refused as the admin API would refuse it (an import's 409)
+        return CliError(f"refused: {error.status} {error.code}: {error.message}")
     if isinstance(error, ValueError):
         return CliError(str(error))
     if isinstance(error, OSError):

@@ -14,7 +14,7 @@ import shlex
 import socket
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
@@ -26,14 +26,18 @@ from graphtasks.cli.common import (
     cloud_option,
     comma_list,
     database_options,
+    guid,
     option,
     readable_file,
 )
 from graphtasks.clouds import cloud_named
-from graphtasks.config import DEFAULT_TENANT, LOG_FORMATS, REQUEST_LOGGER, Settings
+from graphtasks.config import DEFAULT_TENANT, LOG_FORMATS, MEMORY_DATABASE, REQUEST_LOGGER, Settings
 from graphtasks.tls import TlsFiles, local_tls
 from graphtasks.web.connections import connection_options, raise_descriptor_limit
 from graphtasks.web.hosts import allowed_hosts
+
+if TYPE_CHECKING:
+    from graphtasks.app import Backend
 
 
 def add_parser(commands: Any) -> None:
@@ -233,6 +237,34 @@ def _traffic_options(parser: argparse.ArgumentParser) -> None:
         type=readable_file,
         help="a JSON file of fault and latency injection rules to start with (see docs/resilience.md)",
     )
+    option(
+        parser,
+        "--journal-size",
+        setting="journal_size",
+        type=int,
+        help="requests kept per tenant in the request journal (graphtasks requests); 0 keeps none",
+    )
+    option(
+        parser,
+        "--admin-key-required",
+        setting="admin_key_required",
+        action="store_true",
+        help="ask for the admin key even from this machine (a loopback-bound server does not)",
+    )
+    option(
+        parser,
+        "--load",
+        setting="load_file",
+        type=readable_file,
+        help="a JSON file of tasks to add at start (an export, a collection answer or a list of tasks)",
+    )
+    option(
+        parser,
+        "--load-tenant",
+        setting="load_tenant",
+        type=guid,
+        help="the tenant --load adds tasks to, when the file does not name one",
+    )
 
 
 def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
@@ -264,11 +296,10 @@ def run(args: argparse.Namespace) -> int:
     tls = _tls(args)
     _check_port_free(settings)
     raise_descriptor_limit(settings)  # workers inherit it
-    if settings.faults_file is not None:
-        _install_faults(settings)
     if args.workers == 1:
         _serve_in_process(settings, tls)
     else:
+        _prepare_database(settings)
         _serve_workers(settings, tls, args.workers)
     return 0
 
@@ -299,6 +330,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=args.redis,
         workers=args.workers,
         faults_file=args.faults,
+        journal_size=args.journal_size,
+        admin_key_required=args.admin_key_required,
+        load_file=args.load,
+        load_tenant=args.load_tenant,
         query_timeout_s=args.query_timeout,
         tenant_concurrency=args.tenant_concurrency,
         max_response_bytes=args.max_response_bytes,
@@ -308,26 +343,39 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _install_faults(settings: Settings) -> None:
-    """Put the --faults plan in force, once, here: an app (or a worker uvicorn restarts later) never
-    installs it, so nothing undoes a change made at run time."""
-    from graphtasks.app import fault_plans, install_faults_file, open_backend
+def _prepare_database(settings: Settings) -> None:
+    """--faults and --load for the worker processes, done once, here, on a connection of its own."""
+    from graphtasks.app import open_backend
 
-    database = open_backend(settings).database
+    backend = open_backend(settings)
     try:
-        install_faults_file(fault_plans(database), settings.faults_file or "")
+        _prepare(backend, settings)
     finally:
-        database.dispose()
+        backend.database.dispose()
+
+
+def _prepare(backend: Backend, settings: Settings) -> None:
+    """Put the --faults plan in force and add the --load tasks, once, at start: an app (or a worker
+    uvicorn restarts later) never does, so nothing undoes a change made at run time."""
+    from graphtasks.app import fault_plans, install_faults_file, load_tasks_file
+
+    if settings.faults_file is not None:
+        install_faults_file(fault_plans(backend.database), settings.faults_file)
+    if settings.load_file is not None:
+        added = load_tasks_file(backend.store, settings.load_file, settings.load_tenant)
+        print(f"graphtasks: {added} tasks loaded from {settings.load_file}", flush=True)
 
 
 def _serve_in_process(settings: Settings, tls: TlsFiles | None) -> None:
     import uvicorn
 
     from graphtasks.allocator import return_large_blocks
-    from graphtasks.app import create_app
+    from graphtasks.app import create_app, open_backend
 
     return_large_blocks()
-    app = create_app(settings)
+    backend = open_backend(settings)
+    _prepare(backend, settings)
+    app = create_app(settings, backend=backend)
     print(banner(settings, tls), flush=True)
     uvicorn.run(app, **_uvicorn_options(settings, tls))
 
@@ -428,6 +476,8 @@ def _tls(args: argparse.Namespace) -> TlsFiles | None:
 def token_command(settings: Settings) -> str:
     """The `graphtasks token` command line whose tokens this server accepts: same database (so the same
     key), cloud (the audience) and issuer."""
+    if settings.database_url == MEMORY_DATABASE:
+        return shlex.join(["graphtasks", "token", "--url", f"http://{settings.host}:{settings.port}"])
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     words = ["graphtasks", "token", "--database", database]
     if settings.cloud_name != SETTING_DEFAULTS["cloud_name"]:
@@ -437,13 +487,26 @@ def token_command(settings: Settings) -> str:
     return shlex.join(words)
 
 
-def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1) -> str:
-    """What `graphtasks serve` prints before it listens: where, which database, cloud, issuers, TLS."""
+def _database_lines(settings: Settings) -> list[str]:
+    group_commit = f"group commit: {'on' if settings.group_commit else 'off'}"
+    if settings.database_url == MEMORY_DATABASE:
+        return [
+            "  database   memory (nothing written to disk; gone when the server stops)",
+            f"             ({group_commit})",
+        ]
     url = make_url(settings.database_url)
-    where = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     flush = (
         settings.flush_to_disk if settings.flush_to_disk is not None else url.get_backend_name() != "sqlite"
     )
+    return [
+        f"  database   {url.render_as_string(hide_password=True)}",
+        f"             (flush to disk: {'on' if flush else 'off'}; {group_commit})",
+    ]
+
+
+def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1) -> str:
+    """What `graphtasks serve` prints before it listens: where, which database, cloud, issuers, TLS."""
+    where = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     lines = [
         f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
         f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
@@ -455,9 +518,7 @@ def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1)
             if settings.forwarded_allow_ips
             else ""
         ),
-        f"  database   {url.render_as_string(hide_password=True)}",
-        f"             (flush to disk: {'on' if flush else 'off'};"
-        f" group commit: {'on' if settings.group_commit else 'off'})",
+        *_database_lines(settings),
         f"  cloud      {settings.cloud_name}: tokens for {settings.cloud.graph_url}",
         f"  throttling {settings.throttle}"
         + (

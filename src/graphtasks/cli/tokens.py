@@ -1,5 +1,6 @@
 """`graphtasks token`: a bearer token signed with the database's key, application (roles) or delegated
-(scopes), and the durations its --expires takes ('3600', '10m', '-5m' for an expired one).
+(scopes), and the durations its --expires takes ('3600', '10m', '-5m' for an expired one). With --url,
+the running server there signs it (its admin API), so no access to its database is needed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token, parse_permissions
 from graphtasks.cli.common import cloud_option, database_options, guid, opened_backend, permissions
+from graphtasks.cli.remote import admin_client, url_options
 from graphtasks.clouds import cloud_named
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 
@@ -33,6 +35,7 @@ def add_parser(commands: Any) -> None:
     token.add_argument(
         "--expires", default="3600", help="lifetime: seconds or 10m / 2h / 1d; negative = expired"
     )
+    url_options(token)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,12 +50,26 @@ def run(args: argparse.Namespace) -> int:
         user=args.user,
         expires_in=parse_duration(args.expires),
     )
+    if args.url:
+        print(_token_from_server(args, request))
+        return 0
     with opened_backend(args) as backend:
         audience = cloud_named(args.cloud).graph_url
         print(
             issue_token(backend.keys, request, issuer_base=args.issuer or DEFAULT_ISSUER, audience=audience)
         )
     return 0
+
+
+def _token_from_server(args: argparse.Namespace, request: TokenRequest) -> str:
+    """A token the running server at --url signs, as it signs its own (its cloud, its issuer)."""
+    body: dict[str, Any] = {"tenant": request.tenant_id, "expiresIn": request.expires_in}
+    if request.scopes is not None:
+        body["scopes"], body["user"] = list(request.scopes), request.user
+    else:
+        body["roles"] = list(request.roles)
+    with admin_client(args) as admin:
+        return str(admin.call("POST", "/tokens", json=body)["access_token"])
 
 
 def attach_negative_durations(argv: list[str]) -> list[str]:

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
 
+# The annotation a task's status note is shown as, when asked for (Prefer: odata.include-annotations), and
+# kept as in exports: not a Graph property (docs/graph-behaviour.md, "updateStatus").
+STATUS_NOTE_ANNOTATION = "@graphtasks.statusNote"
+
 
 @dataclass(frozen=True)
 class TaskRecord:
@@ -30,3 +34,12 @@ class ChildRecord:
     type: EntityType
     # Every property of `type` but `id`, canonical.
     values: Values
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task with its navigation collections: what an export holds and an import writes."""
+
+    record: TaskRecord
+    # Navigation name -> its entities, for each navigation the task's type has.
+    children: dict[str, list[ChildRecord]] = field(default_factory=dict)

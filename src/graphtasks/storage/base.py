@@ -10,11 +10,11 @@ that no page is read much past what its answer can hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
 from graphtasks.odata.ast import Node
@@ -146,6 +146,25 @@ class TaskStore(Protocol):
     ) -> dict[str, list[ChildRecord]]:
         """$expand: the children of each parent task id, typed as its entry in `parents` says, in id
         order; with `limit`, at most that many of each."""
+        ...
+
+    # --- a tenant's whole state: exports, imports, resets ---
+
+    def tasks_of(
+        self, tenant_id: str, *, after: tuple[int, str] | None = None, limit: int = 500
+    ) -> list[StoredTask]:
+        """Up to `limit` of the tenant's tasks with their navigation collections, oldest first
+        (createdDateTime, then id), after the one whose (createdDateTime, id) is `after`."""
+        ...
+
+    def add_tasks(self, tenant_id: str, stored: Sequence[StoredTask], *, skip_existing: bool = False) -> int:
+        """Write the tasks and their collections in one transaction, ids and createdDateTime as given:
+        all or nothing; how many were written. Conflict if the tenant has a task with one of their ids,
+        or, with `skip_existing`, those are left as they are."""
+        ...
+
+    def remove_tasks(self, tenant_id: str | None) -> int:
+        """Delete a tenant's tasks (every tenant's, for None) and their collections; how many tasks."""
         ...
 
 

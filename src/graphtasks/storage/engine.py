@@ -23,8 +23,10 @@ gone); a write never is, since under group commit its transaction is other calle
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -34,6 +36,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from graphtasks.config import MEMORY_DATABASE
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
 from graphtasks.storage.outages import (
@@ -294,8 +297,11 @@ def _end_autocommit(conn: Connection, driver_connection: Any) -> None:
 
 
 def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: bool = True) -> Database:
-    """Connect to `url` (sqlite:///path or postgresql://...). `flush_to_disk` None keeps each default:
-    off for SQLite (its recommended WAL setting), on for PostgreSQL (the server's own default)."""
+    """Connect to `url` (sqlite:///path, postgresql://..., or MEMORY_DATABASE). `flush_to_disk` None
+    keeps each default: off for SQLite (its recommended WAL setting), on for PostgreSQL (the server's
+    own default)."""
+    if url == MEMORY_DATABASE:
+        return Database(_memory_engine(), group_commit=group_commit)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return Database(_sqlite_engine(url, flush_to_disk=bool(flush_to_disk)), group_commit=group_commit)
@@ -320,9 +326,23 @@ def _lost_lock_wait(error: BaseException) -> bool:
 WORKER_THREADS = 40
 
 
+def _memory_engine() -> Engine:
+    """A SQLite database in memory that every connection of this process shares, through SQLite's memdb
+    VFS (a name starting with "/"). Unlike `:memory:` (one connection's own) or a shared cache (table
+    locks that fail at once instead of waiting), its connections lock as a file's do, so the engine
+    behaves as on a file, without WAL. SQLite frees the database with its last connection: one is kept
+    open until the engine is disposed, whatever the pool closes meanwhile."""
+    name = f"/graphtasks-{uuid.uuid4().hex}"
+    keeper = sqlite3.connect(f"file:{name}?vfs=memdb", uri=True)
+    engine = _sqlite_engine(f"sqlite:///file:{name}?vfs=memdb&uri=true", flush_to_disk=False)
+    event.listen(engine, "engine_disposed", lambda _engine: keeper.close())
+    return engine
+
+
 def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
-    path = make_url(url).database
-    if path and path != ":memory:":
+    parsed = make_url(url)
+    path = parsed.database
+    if path and path != ":memory:" and "uri" not in parsed.query:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # One connection per worker thread plus one for the point reads the event loop makes itself
     # (web/blocking.py), so the loop never waits for a connection; and no overflow: an overflow connection

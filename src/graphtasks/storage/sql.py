@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +31,15 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
+    literal,
     select,
+    tuple_,
     update,
 )
 
-from graphtasks.errors import NotFound, child_not_found, task_not_found
-from graphtasks.model.records import ChildRecord, TaskRecord
-from graphtasks.model.schema import EntityType
+from graphtasks.errors import Conflict, NotFound, child_not_found, task_not_found
+from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
+from graphtasks.model.schema import EntityType, navigation_target
 from graphtasks.model.validation import Values
 from graphtasks.storage.base import ChildQuery, Page, PageRequest, PageSink, Precondition, TaskQuery
 from graphtasks.storage.engine import Database
@@ -51,7 +53,15 @@ from graphtasks.storage.query import (
     task_collection,
 )
 from graphtasks.storage.seeding import SeedRun, seed_statement
-from graphtasks.storage.tables import CHILD_TABLES, child_values, record_from_row, row_values, task_row, tasks
+from graphtasks.storage.tables import (
+    CHILD_TABLES,
+    COLUMNS,
+    child_values,
+    record_from_row,
+    row_values,
+    task_row,
+    tasks,
+)
 
 # The statements every task request makes, built once with bind parameters: built per request, a
 # statement cost more Python than SQLite takes to run it (its clauses, then SQLAlchemy's cache key over
@@ -109,6 +119,21 @@ def _child_key(query: ChildQuery, child_id: str) -> dict[str, str]:
     """The parameters of a child statement's key; an id that cannot exist is a 404 before any query."""
     _require_possible_id(child_id, lambda child: child_not_found(query.navigation, child))
     return {"key_tenant": query.tenant_id, "key_task": query.task_id, "key_id": child_id}
+
+
+# Tasks an import writes per statement: few enough for SQLite's bound-parameter limit (32,766) with every
+# column of a task bound, many enough that the statements cost little.
+_IMPORT_CHUNK = 200
+
+
+def _child_row(tenant_id: str, task_id: str, navigation: str, child: ChildRecord) -> dict[str, Any]:
+    columns = CHILD_TABLES[navigation].columns
+    row = {columns[name].name: value for name, value in child.values.items()}
+    return row | {"tenant_id": tenant_id, "task_id": task_id, "id": child.id}
+
+
+def _of_tenant(statement: Delete, table: Table, tenant_id: str | None) -> Delete:
+    return statement if tenant_id is None else statement.where(table.c.tenant_id == tenant_id)
 
 
 def _require_possible_id(task_id: str, missing: Callable[[str], NotFound]) -> None:
@@ -226,9 +251,7 @@ class SqlTaskStore:
             return self._get_child(conn, query, child_id)
 
     def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
-        columns = CHILD_TABLES[query.navigation].columns
-        row = {columns[name].name: value for name, value in child.values.items()}
-        row |= {"tenant_id": query.tenant_id, "task_id": query.task_id, "id": child.id}
+        row = _child_row(query.tenant_id, query.task_id, query.navigation, child)
 
         def unit(conn: Connection) -> None:
             # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
@@ -284,6 +307,72 @@ class SqlTaskStore:
                     ChildRecord(row.id, parents[row.task_id], child_values(row, child.columns))
                 )
         return found
+
+    # --- a tenant's whole state ---
+
+    def tasks_of(
+        self, tenant_id: str, *, after: tuple[int, str] | None = None, limit: int = 500
+    ) -> list[StoredTask]:
+        created = COLUMNS["createdDateTime"]
+        statement = select(tasks).where(tasks.c.tenant_id == tenant_id)
+        if after is not None:
+            statement = statement.where(
+                tuple_(created, tasks.c.id) > tuple_(literal(after[0]), literal(after[1]))
+            )
+        with self._db.read() as conn:
+            rows = conn.execute(statement.order_by(created, tasks.c.id).limit(limit)).all()
+        stored = {row.id: StoredTask(record_from_row(row)) for row in rows}
+        for task in stored.values():
+            task.children.update((navigation.name, []) for navigation in task.record.type.navigation)
+        for navigation in CHILD_TABLES:
+            parents = {
+                task_id: target
+                for task_id, task in stored.items()
+                if (target := navigation_target(task.record.type, navigation)) is not None
+            }
+            for task_id, children in self.children_of(tenant_id, navigation, parents).items():
+                stored[task_id].children[navigation] = children
+        return list(stored.values())
+
+    def add_tasks(self, tenant_id: str, stored: Sequence[StoredTask], *, skip_existing: bool = False) -> int:
+        added = 0
+        with self._db.write() as conn:
+            for start in range(0, len(stored), _IMPORT_CHUNK):
+                chunk = stored[start : start + _IMPORT_CHUNK]
+                ids = [task.record.id for task in chunk]
+                taken = set(
+                    conn.execute(
+                        select(tasks.c.id).where(tasks.c.tenant_id == tenant_id, tasks.c.id.in_(ids))
+                    ).scalars()
+                )
+                if taken and not skip_existing:
+                    raise Conflict(
+                        f"The tenant has a task with the id {min(taken)} already; nothing was written."
+                    )
+                chunk = [task for task in chunk if task.record.id not in taken]
+                added += len(chunk)
+                if not chunk:
+                    continue
+                rows = [
+                    task_row(tenant_id, task.record) | {"status_note": task.record.status_note}
+                    for task in chunk
+                ]
+                conn.execute(_INSERT_TASK, rows)
+                for navigation in CHILD_TABLES:
+                    child_rows = [
+                        _child_row(tenant_id, task.record.id, navigation, child)
+                        for task in chunk
+                        for child in task.children.get(navigation, [])
+                    ]
+                    if child_rows:
+                        conn.execute(_CHILD_STATEMENTS[navigation].insert, child_rows)
+        return added
+
+    def remove_tasks(self, tenant_id: str | None) -> int:
+        with self._db.write() as conn:
+            for child in CHILD_TABLES.values():
+                conn.execute(_of_tenant(delete(child.table), child.table, tenant_id))
+            return int(conn.execute(_of_tenant(delete(tasks), tasks, tenant_id)).rowcount)
 
     # --- shared ---
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphtasks.errors import GatewayTimeout, GraphError, ServiceUnavailable, TooManyRequests
@@ -73,6 +73,15 @@ class FaultPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "rules": [rule.to_json() for rule in self.rules]}
+
+    def for_tenant(self, tenant: str) -> FaultPlan:
+        """This plan's rules, each for `tenant` alone."""
+        return FaultPlan(self.seed, tuple(replace(rule, tenant=tenant) for rule in self.rules))
+
+    def with_tenant_rules(self, tenant: str, rules: tuple[FaultRule, ...]) -> FaultPlan:
+        """This plan with `rules` in place of those for `tenant` alone."""
+        kept = tuple(rule for rule in self.rules if rule.tenant != tenant)
+        return FaultPlan(self.seed, kept + rules)
 
 
 def parse_plan(document: Any, *, operations: Collection[str]) -> FaultPlan:

@@ -4,8 +4,8 @@
     PUT    /graphtasks/admin/faults     replace it (the JSON document of traffic/faults.py)
     DELETE /graphtasks/admin/faults     no faults any more
 
-Outside Graph's URL space, and guarded by the admin key (auth/admin.py), never by a Graph token: a
-tenant's app must not be able to make the server fail for other tenants. Errors are Graph-shaped.
+Outside Graph's URL space, and guarded by the admin key (auth/admin.py, AdminAccess), never by a Graph
+token: a tenant's app must not be able to make the server fail for other tenants. Errors are Graph-shaped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from graphtasks.auth.admin import check_admin
+from graphtasks.auth.admin import AdminAccess
 from graphtasks.errors import BadRequest
 from graphtasks.traffic.faults import FaultPlan, parse_plan
 from graphtasks.web.blocking import BlockingCalls
@@ -25,17 +25,17 @@ from graphtasks.web.traffic import FaultPlans
 FAULTS_PATH = "/graphtasks/admin/faults"
 
 
-def admin_routes(plans: FaultPlans, key: str, *, calls: BlockingCalls) -> list[Route]:
+def admin_routes(plans: FaultPlans, access: AdminAccess, *, calls: BlockingCalls) -> list[Route]:
     def answer(version: int, plan: FaultPlan) -> Response:
         return GraphJSONResponse({"version": version, **plan.to_json()})
 
     async def show(request: Request) -> Response:
-        check_admin(request.headers.get("authorization"), key)
+        access.check(request.scope, request.headers.get("authorization"))
         await calls.run(plans.load)
         return answer(plans.version, plans.injector.plan)
 
     async def replace(request: Request) -> Response:
-        check_admin(request.headers.get("authorization"), key)
+        access.check(request.scope, request.headers.get("authorization"))
         document = await read_json(request, limit=PLAN_LIMIT)
         try:
             plan = parse_plan(document, operations=plans.operations)
@@ -45,7 +45,7 @@ def admin_routes(plans: FaultPlans, key: str, *, calls: BlockingCalls) -> list[R
         return answer(version, plan)
 
     async def clear(request: Request) -> Response:
-        check_admin(request.headers.get("authorization"), key)
+        access.check(request.scope, request.headers.get("authorization"))
         await calls.run(plans.replace, FaultPlan())
         return Response(status_code=204)
 

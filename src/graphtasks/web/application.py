@@ -2,8 +2,8 @@
 
 Request path, outermost first:
   GraphContextMiddleware    canonical path, request-id / client-request-id / OData-Version, every
-                            exception raised before the response started -> a Graph error body, and
-                            the request log's line
+                            exception raised before the response started -> a Graph error body, the
+                            request log's line and the journal's entry (web/journal.py)
   HostCheck                 a Host the server does not answer to -> 400 (web/hosts.py)
   Router (Starlette)        web/routes.py (Graph operations, $batch) + documents + discovery
     guard                   bearer token -> Principal, permission check (web/guard.py)
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
 from graphtasks.web.hosts import AllowedHosts, HostCheck
+from graphtasks.web.journal import Journal
 from graphtasks.web.middleware import GraphContextMiddleware
 from graphtasks.web.request_log import RequestLog
 
@@ -39,7 +40,10 @@ class GraphApplication:
         on_shutdown: Callable[[], None],
         hosts: AllowedHosts,
         request_log: RequestLog | None = None,
+        journal: Journal | None = None,
     ) -> None:
+        self.close = on_shutdown  # what the server's shutdown runs; an in-process harness calls it
+
         @asynccontextmanager
         async def lifespan(_app: Any) -> AsyncIterator[None]:
             yield
@@ -49,7 +53,7 @@ class GraphApplication:
         self.router = Router(list(routes), redirect_slashes=False, lifespan=lifespan)
         # When any Host is answered, no layer: it would only cost a call per request.
         routed = self.router if hosts.any_host else HostCheck(self.router, hosts)
-        self._stack = GraphContextMiddleware(routed, request_log=request_log)
+        self._stack = GraphContextMiddleware(routed, request_log=request_log, journal=journal)
 
     @property
     def routes(self) -> list[BaseRoute]:

@@ -40,6 +40,7 @@ from graphtasks.config import DEFAULT_MAX_HEADER_BYTES, Settings
 from graphtasks.errors import BadRequest, FailedDependency, GraphError, HeadersTooLarge, ServiceUnavailable
 from graphtasks.web.bodies import read_json
 from graphtasks.web.middleware import ODATA_JSON, error_body
+from graphtasks.web.request_log import BATCH_ITEM
 from graphtasks.web.routes import GraphHandler
 
 MAX_REQUESTS = 20
@@ -64,8 +65,6 @@ _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
-# Marks the scope of an inner request, so that a batch inside a batch is refused however it is spelled.
-BATCH_ITEM = "graphtasks.batch_item"
 # Characters a query keeps as they are; everything else (spaces, non-ASCII text) is percent-encoded.
 _QUERY_SAFE = "&=+$,;:@/?'()!*-._~%"
 

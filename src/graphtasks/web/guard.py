@@ -18,7 +18,6 @@ from starlette.responses import Response
 from graphtasks.auth.permissions import Access, authorize
 from graphtasks.auth.tenants import TenantLicences, not_applicable
 from graphtasks.auth.tokens import KeysOutdated, Principal, TokenVerifier
-from graphtasks.web.batch import BATCH_ITEM
 from graphtasks.web.blocking import (
     BlockingCalls,
     Caller,
@@ -27,6 +26,7 @@ from graphtasks.web.blocking import (
     reset_caller,
     set_caller,
 )
+from graphtasks.web.request_log import BATCH_ITEM
 from graphtasks.web.routes import GraphHandler, Guard
 from graphtasks.web.traffic import TrafficGate
 
@@ -64,6 +64,9 @@ def make_guard(
             return await _authenticate(verifier, authorization, origin(request), calls)
 
         async def admitted(request: Request, principal: Principal) -> Response:
+            # Known from here on, whatever the answer: the request log and the journal file a refused
+            # or throttled request under its tenant too.
+            request.state.principal = principal
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
@@ -76,7 +79,6 @@ def make_guard(
                 await gate.admit(
                     principal.tenant_id, principal.client_id, method=request.method, operation=name
                 )
-            request.state.principal = principal
             return await handler(request)
 
         return guarded

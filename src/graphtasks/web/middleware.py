@@ -6,7 +6,8 @@ the request-id), and stamps both plus `OData-Version` on every response. It is a
 exception raised before the response started becomes Graph's `{"error": {"code", "message",
 "innerError"}}`: ours (GraphError), the router's 404/405 (HTTPException) and anything unexpected (500).
 Given a RequestLog, it also times each request and has its line written when the answer is done
-(web/request_log.py), whatever the answer was.
+(web/request_log.py), whatever the answer was; given a Journal, it files a copy of the request and its
+answer there (web/journal.py).
 
 Unexpected errors go to the `graphtasks` logger through an ErrorLog: a traceback the first time an
 error strikes at a site, then only a count, at most once a minute per site (docs/resilience.md,
@@ -35,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.errors import BadRequest, GraphError, MethodNotAllowed
+from graphtasks.web.journal import Exchange, Journal
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.routes import canonical_path, unmatched_path_error
 
@@ -54,31 +56,35 @@ class GraphJSONResponse(Response):
 
 class GraphContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, request_log: RequestLog | None = None, errors: ErrorLog | None = None
+        self,
+        app: ASGIApp,
+        *,
+        request_log: RequestLog | None = None,
+        journal: Journal | None = None,
+        errors: ErrorLog | None = None,
     ) -> None:
         self.app = app
         self.request_log = request_log
+        self.journal = journal
         self.errors = errors or ErrorLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.request_log is None:
+        if self.request_log is None and self.journal is None:
             await self._answer(scope, receive, send)
             return
-        started_at, status = time.perf_counter(), None
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started_ns, started_at = time.time_ns(), time.perf_counter()
+        exchange = Exchange(receive, send, keep_bodies=self.journal is not None)
         try:
-            await self._answer(scope, receive, send_noting_status)
+            await self._answer(scope, exchange.receive if self.journal else receive, exchange.send)
         finally:
-            self.request_log.record(scope, status, time.perf_counter() - started_at)
+            elapsed_s = time.perf_counter() - started_at
+            if self.request_log is not None:
+                self.request_log.record(scope, exchange.status, elapsed_s)
+            if self.journal is not None:
+                exchange.file_in(self.journal, scope, started_ns, elapsed_s)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["path"] = canonical_path(scope["path"])

@@ -47,6 +47,7 @@ from graphtasks.model.jsonschema import (
     type_schemas,
     write_schema,
 )
+from graphtasks.model.records import STATUS_NOTE_ANNOTATION
 from graphtasks.odata.options import MAX_PAGE_SIZE
 from graphtasks.web.openapi_operations import (
     LIMITS,
@@ -66,7 +67,6 @@ from graphtasks.web.openapi_operations import (
     template,
 )
 from graphtasks.web.routes import TASK
-from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
 
 JSON = dict[str, Any]
 ERRORS = "microsoft.graph.ODataErrors"

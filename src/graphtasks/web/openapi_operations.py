@@ -26,10 +26,10 @@ from starlette.responses import Response
 
 from graphtasks.auth.permissions import Access
 from graphtasks.model import schema as model
+from graphtasks.model.records import STATUS_NOTE_ANNOTATION
 from graphtasks.model.schema import EntityType
 from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS
 from graphtasks.web.routes import CAST, NAVIGATION, GraphHandler, graph_routes
-from graphtasks.web.serialization import STATUS_NOTE_ANNOTATION
 
 VERSION = "/beta"  # every route starts with it; the server URL carries it, the paths do not
 MINIMAL, REPRESENTATION = "return=minimal", "return=representation"

@@ -20,6 +20,9 @@ from graphtasks.config import REQUEST_LOGGER
 
 # Set by a handler that knows who called without a bearer token (the token endpoint): (tenant, app id).
 CALLER_STATE = "caller"
+# Marks the scope of a request inside a $batch (web/batch.py), so that a batch inside a batch is refused
+# however it is spelled, and the journal can tell such requests apart.
+BATCH_ITEM = "graphtasks.batch_item"
 
 
 class RequestLog:
@@ -32,7 +35,7 @@ class RequestLog:
         if not self._logger.isEnabledFor(logging.INFO):
             return
         state = scope.get("state", {})
-        tenant, app = _caller(state)
+        tenant, app = caller_of(state)
         fields: dict[str, Any] = {
             "time": self._clock.now(),
             "method": scope["method"],
@@ -46,7 +49,8 @@ class RequestLog:
         self._logger.info(orjson.dumps(fields).decode() if self._json else _text(fields))
 
 
-def _caller(state: dict[str, Any]) -> tuple[str | None, str | None]:
+def caller_of(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The tenant and app id a request spoke for, as far as they are known."""
     principal = state.get("principal")
     if isinstance(principal, Principal):
         return principal.tenant_id, principal.client_id or None

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from graphtasks.model import edm
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, TaskRecord
 from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, EntityType, Property
 from graphtasks.model.validation import ComplexValue, Value
 from graphtasks.odata.paging import KeyValue, PageBudget
@@ -31,7 +31,6 @@ from graphtasks.web.etags import etag_of
 from graphtasks.web.middleware import ODATA_JSON
 
 JSON = dict[str, Any]
-STATUS_NOTE_ANNOTATION = "@graphtasks.statusNote"
 Rendered = TypeVar("Rendered", TaskRecord, ChildRecord)
 
 
