@@ -48,11 +48,20 @@ from bench.servers import (
 
 GOAL_RSS_MIB, GOAL_P99_MS = 100.0, 500.0
 SAMPLE_EVERY_S = 0.02
-SETTLE_S = 1.0  # after an attack, before the next one's baseline: lets freed memory return
 QUIET_MS, QUIET_WAIT_S = 100.0, 600.0  # before an attack, the server answers the victim this fast again
 VICTIM_INTERVAL_S = 0.02
 VICTIM_START_S = 60.0
-LINGER_S = 3.0  # the victim goes on this long after the attacker is done: work left running counts too
+
+
+@dataclass(frozen=True)
+class Pace:
+    # After an attack, before the next one's baseline: lets freed memory return.
+    settle_s: float
+    # The victim goes on this long after the attacker is done: work left running counts too.
+    linger_s: float
+
+
+FULL_PACE, QUICK_PACE = Pace(1.0, 3.0), Pace(0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class Outcome:
     victim_requests: int
     victim_failures: int
     seconds: float
-    busy_after_s: float  # after the attack and LINGER_S, until the server answered promptly again
+    busy_after_s: float  # after the attack and the linger, until the server answered promptly again
 
     @property
     def within_goals(self) -> bool:
@@ -155,7 +164,7 @@ def token_for(database_url: str, tenant: str) -> str:
     return output.strip()
 
 
-def wait_until_quiet(url: str, token: str) -> float:
+def wait_until_quiet(url: str, token: str, pace: Pace) -> float:
     """Seconds until a count answers within QUIET_MS: work an attack left running (a query nobody
     waits for) is measured here, and not charged to the next attack."""
     started_waiting = time.monotonic()
@@ -165,12 +174,23 @@ def wait_until_quiet(url: str, token: str) -> float:
             client.get(f"{TASKS}/$count")
             if (time.perf_counter() - started) * 1000 < QUIET_MS:
                 break
-            time.sleep(SETTLE_S)
+            time.sleep(pace.settle_s)
     return time.monotonic() - started_waiting
 
 
-def measure(backend: str, name: str, attack: Attack, target: Target, victim_token: str, pid: int) -> Outcome:
-    time.sleep(SETTLE_S)
+@dataclass(frozen=True)
+class Stage:
+    """Where the attacks of one backend run: the server's process, the victim's token, the pace."""
+
+    backend: str
+    pid: int
+    victim_token: str
+    pace: Pace
+
+
+def measure(stage: Stage, name: str, attack: Attack, target: Target) -> Outcome:
+    backend, pid, victim_token, pace = stage.backend, stage.pid, stage.victim_token, stage.pace
+    time.sleep(pace.settle_s)
     baseline = memory_of(pid).rss_kib
     sampler, victim = Sampler(pid), Victim(target.url, victim_token)
     sampler.start()
@@ -178,9 +198,9 @@ def measure(backend: str, name: str, attack: Attack, target: Target, victim_toke
     started = time.perf_counter()
     statuses = attack(target)
     seconds = time.perf_counter() - started
-    time.sleep(LINGER_S)
+    time.sleep(pace.linger_s)
     (latencies, failures), peak = victim.stop(), sampler.stop()
-    busy_after = wait_until_quiet(target.url, victim_token)
+    busy_after = wait_until_quiet(target.url, victim_token, pace)
     return Outcome(
         backend,
         name,
@@ -202,7 +222,12 @@ def _p99(values: list[float]) -> float:
 
 
 def run_backend(
-    backend: str, sizes: dict[str, int], workdir: Path, attacks: dict[str, Attack], flags: tuple[str, ...]
+    backend: str,
+    sizes: dict[str, int],
+    workdir: Path,
+    attacks: dict[str, Attack],
+    flags: tuple[str, ...],
+    pace: Pace = FULL_PACE,
 ) -> list[Outcome]:
     attacker, victim = str(uuid.uuid4()), str(uuid.uuid4())
     with fresh_database(backend, workdir, POSTGRES_ADMIN_URL) as database_url:
@@ -212,8 +237,9 @@ def run_backend(
             print(f"{backend}: preparing the attacker's data", file=sys.stderr, flush=True)
             target = prepare(server.url, attacker, attacker_token, sizes)
             outcomes = []
+            stage = Stage(backend, server.pid, victim_token, pace)
             for name, attack in attacks.items():
-                outcome = measure(backend, name, attack, target, victim_token, server.pid)
+                outcome = measure(stage, name, attack, target)
                 print(f"  {name}: {outcome}", file=sys.stderr, flush=True)
                 outcomes.append(outcome)
                 server.check_alive()
@@ -258,12 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    sizes = QUICK if args.quick else FULL
+    sizes, pace = (QUICK, QUICK_PACE) if args.quick else (FULL, FULL_PACE)
     attacks = {name: attack for name, attack in ATTACKS.items() if args.attack in name}
     flags = tuple(args.serve_flag)
     with tempfile.TemporaryDirectory(prefix="graphtasks-abuse-") as workdir:
         outcomes = [
-            o for backend in backends for o in run_backend(backend, sizes, Path(workdir), attacks, flags)
+            o
+            for backend in backends
+            for o in run_backend(backend, sizes, Path(workdir), attacks, flags, pace)
         ]
     args.out_dir.mkdir(parents=True, exist_ok=True)
     table = report(outcomes)

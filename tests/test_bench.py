@@ -27,7 +27,7 @@ from tests.support.databases import POSTGRES_ADMIN_URL, in_ci
 ROOT = Path(__file__).parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OPERATIONS = ["bare", "create", "get", "patch", "list"]
-QUICK_CONCURRENCIES = [1, 32]
+QUICK_CONCURRENCIES = [32]
 QUICK_SIZES = [0, 1000]
 SECTIONS = [
     "### Operations",

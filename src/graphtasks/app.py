@@ -138,7 +138,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     skiptokens = SkiptokenSigner(backend.keys.derive_secret("skiptoken"))
     tasks = TaskHandlers(settings, backend.store, skiptokens, calls)
     navigation = NavigationHandlers(settings, backend.store, skiptokens, calls)
-    licences = TenantLicences(backend.tenants.find)
+    licences = TenantLicences(backend.tenants.find, ttl_s=settings.licence_cache_s)
     plans = fault_plans(backend.database)
     plans.load()
     counters, close_counters = _counters(settings, backend.database)

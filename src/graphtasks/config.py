@@ -108,6 +108,8 @@ class Settings:
     # Tasks to load at start (model/fixtures.py), into load_tenant.
     load_file: str | None = None
     load_tenant: str = DEFAULT_TENANT
+    # How long a tenant's licence (the tenant registry) is believed before it is read again.
+    licence_cache_s: float = 5.0
     # A loopback-bound server answers admin requests from this machine without the key
     # (auth/admin.py) unless this is set.
     admin_key_required: bool = False
@@ -167,6 +169,8 @@ class Settings:
     def _check_budgets(self) -> None:
         if self.query_timeout_s <= 0:
             raise ValueError("the query timeout must be positive")
+        if self.licence_cache_s < 0:
+            raise ValueError("--licence-cache must not be negative")
         if self.journal_size < 0:
             raise ValueError("--journal-size must not be negative")
         if self.tenant_concurrency < 1:

@@ -57,6 +57,7 @@ CHANGED = dataclasses.replace(
         allowed_hosts=("graph.example", "localhost"),
         forwarded_allow_ips=("10.0.0.1",),
         journal_size=7,
+        licence_cache_s=0.5,
         load_file="/etc/graphtasks/tasks.json",
         load_tenant="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
     ),

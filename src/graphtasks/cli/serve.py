@@ -246,6 +246,13 @@ def _traffic_options(parser: argparse.ArgumentParser) -> None:
     )
     option(
         parser,
+        "--licence-cache",
+        setting="licence_cache_s",
+        type=float,
+        help="seconds a tenant's licence is believed before the tenant registry is read again",
+    )
+    option(
+        parser,
         "--admin-key-required",
         setting="admin_key_required",
         action="store_true",
@@ -331,6 +338,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         workers=args.workers,
         faults_file=args.faults,
         journal_size=args.journal_size,
+        licence_cache_s=args.licence_cache,
         admin_key_required=args.admin_key_required,
         load_file=args.load,
         load_tenant=args.load_tenant,
