@@ -1,4 +1,5 @@
-"""Fixtures: a graphtasks server on a real port for each storage backend, and clients for it."""
+"""Fixtures: a graphtasks server for each storage backend (in process, or on a real port), and clients
+for it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import Server, backend_server, sqlite_server
+from tests.support.server import Server, app_server, backend_server, sqlite_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server per test module and backend, on its own fresh database."""
+    """One server per test module and backend, on its own fresh database: the application in this
+    process, reached through `server.client()`. A module whose point is the process, the socket or the
+    CLI asks for `real_server` instead."""
+    with app_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def real_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`graphtasks serve` as a process on a real port, per test module and backend."""
     with backend_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as running:
         yield running
 

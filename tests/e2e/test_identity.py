@@ -110,7 +110,9 @@ def bearer_client(server: Server, result: dict[str, Any]) -> httpx.Client:
     """An HTTP client for the server carrying the access token MSAL returned (which it must have)."""
     assert "access_token" in result, result
     headers = {"Authorization": f"Bearer {result['access_token']}"}
-    return httpx.Client(base_url=server.url, headers=headers, verify=server.verify)
+    return httpx.Client(
+        base_url=server.url, headers=headers, verify=server.verify, transport=server.transport()
+    )
 
 
 @pytest.mark.usefixtures("trust")

@@ -9,7 +9,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from msgraph_beta import GraphServiceClient
 from msgraph_beta.generated.device_app_management.device_app_management_tasks.item.update_status.update_status_post_request_body import (  # noqa: E501
@@ -28,8 +27,11 @@ pytestmark = sdk_marks
 
 def put_plan(server: Server, *rules: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {admin_key(server.keys())}"}
-    answer = httpx.put(
-        f"{server.url}/graphtasks/admin/faults", json={"seed": 1, "rules": list(rules)}, headers=headers
+    answer = server.request(
+        "PUT",
+        f"{server.url}/graphtasks/admin/faults",
+        json={"seed": 1, "rules": list(rules)},
+        headers=headers,
     )
     assert answer.status_code == 200, answer.text
 

@@ -27,7 +27,7 @@ from tests.support.server import TASKS_PATH, Server
 
 def call(server: Server, method: str, token: str | None, json_body: object = None) -> httpx.Response:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    return httpx.request(method, server.tasks_url, headers=headers, json=json_body, timeout=30)
+    return server.request(method, server.tasks_url, headers=headers, json=json_body, timeout=30)
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,8 @@ def test_token_command_options(server: Server, flags: list[str], status: int) ->
 
 
 def test_discovery_publishes_the_issuer_and_keys(server: Server) -> None:
-    config = httpx.get(f"{server.url}/common/v2.0/.well-known/openid-configuration").json()
-    keys = httpx.get(config["jwks_uri"]).json()["keys"]
+    config = server.request("GET", f"{server.url}/common/v2.0/.well-known/openid-configuration").json()
+    keys = server.request("GET", config["jwks_uri"]).json()["keys"]
     # The issuer shares the authority's origin, as on Entra.
     assert config["issuer"] == f"{server.url}/common/v2.0"
     token = server.token()

@@ -109,7 +109,7 @@ def test_each_inner_request_is_checked_for_its_own_permission(server: Server) ->
 
 
 def test_a_batch_without_a_valid_token_is_401(server: Server) -> None:
-    response = httpx.post(f"{server.url}{BATCH}", json={"requests": [create("1", "x")]})
+    response = server.request("POST", f"{server.url}{BATCH}", json={"requests": [create("1", "x")]})
     assert_graph_error(response, 401, "InvalidAuthenticationToken")
 
 

@@ -7,15 +7,12 @@ file's tasks, once however often it restarts. The commands run in this process, 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +23,9 @@ import pytest
 
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import DEFAULT_CLIENT_ID
-from graphtasks.cli import main
 from graphtasks.config import DEFAULT_TENANT, MEMORY_DATABASE
 from tests.support.cli import failure_line, graphtasks
+from tests.support.cli import in_process as cli
 from tests.support.databases import sqlite_database
 from tests.support.server import TASKS_PATH, Server, backend_server, free_port
 
@@ -65,21 +62,6 @@ class Target:
 
     server: Server
     where: tuple[str, ...]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`graphtasks ARGS`, run in this process: its exit status and what it printed."""
-    out, err = io.BytesIO(), io.BytesIO()
-    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
-    with redirect_stdout(stdout), redirect_stderr(stderr):
-        try:
-            status = main(list(args))
-        except SystemExit as leaving:
-            status = leaving.code if isinstance(leaving.code, int) else 1
-    return subprocess.CompletedProcess(
-        ["graphtasks", *args], status, out.getvalue().decode(), err.getvalue().decode()
-    )
 
 
 def succeeded(*args: str) -> str:

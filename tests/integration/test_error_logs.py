@@ -24,6 +24,13 @@ from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.web.middleware import ErrorLog
 from tests.support.server import TASKS_PATH, Server
 
+
+@pytest.fixture(scope="module")
+def server(real_server: Server) -> Server:
+    """`graphtasks serve` as a process: what it writes to its log is the point."""
+    return real_server
+
+
 # What a failing statement carries into SQLAlchemy's exception text: the statement, and parameters with
 # the tenant and a value the client sent. None of it may reach the log.
 SECRET = "client-value-7f3a9c"

@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 import uuid
 
-import httpx
-
 from tests.integration.test_errors import assert_graph_error
 from tests.support.server import TASKS_PATH, Server
 
@@ -122,7 +120,7 @@ def test_without_conditional_headers_nothing_changes(server: Server) -> None:
         url = f"{TASKS_PATH}/{task['id']}"
         assert client.patch(url, json={"displayName": "plain 2"}).status_code == 204
         assert client.delete(url).status_code == 204
-    assert httpx.get(f"{server.url}{TASKS_PATH}").status_code == 401
+    assert server.request("GET", f"{server.url}{TASKS_PATH}").status_code == 401
 
 
 def test_no_304_under_expand(server: Server) -> None:

@@ -29,6 +29,13 @@ from tests.integration.test_openapi import (
 )
 from tests.support.server import Server
 
+
+@pytest.fixture(scope="module")
+def server(real_server: Server) -> Server:
+    """`graphtasks serve` as a process: the live server, its HTTP parser and socket included, is the point."""
+    return real_server
+
+
 LIVE = settings(
     max_examples=25,
     deadline=None,

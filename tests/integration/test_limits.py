@@ -22,6 +22,13 @@ import pytest
 from tests.support.server import TASKS_PATH, Server, sqlite_server
 from tests.unit.test_filters_sql import DEEPEST_LAMBDA
 
+
+@pytest.fixture(scope="module")
+def server(real_server: Server) -> Server:
+    """`graphtasks serve` as a process: the limits are the connection's and the HTTP parser's."""
+    return real_server
+
+
 MAX_CONNECTIONS = 4
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ import pytest
 from graphtasks.config import DEFAULT_TENANT
 from tests.conftest import BACKENDS
 from tests.integration.test_errors import assert_graph_error
+from tests.support.cli import in_process
 from tests.support.server import TASKS_PATH, Server, backend_server
 
 NOT_APPLICABLE = "Request not applicable to target tenant."
@@ -30,17 +29,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def tenants(server: Server, *args: str) -> Any:
-    command = [
-        sys.executable,
-        "-m",
-        "graphtasks",
-        "tenants",
-        *args,
-        "--database",
-        server.database_url,
-        "--json",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    result = in_process("tenants", *args, "--database", server.database_url, "--json")
+    assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 

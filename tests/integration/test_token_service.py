@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,16 +19,24 @@ from sqlalchemy import create_engine, text
 
 from graphtasks.auth.assertions import JWT_BEARER
 from tests.integration.test_errors import assert_graph_error
+from tests.support.cli import in_process
 from tests.support.server import Server
 from tests.unit.test_client_assertion import Credential, make_credential, sign_assertion
+
+
+@pytest.fixture(scope="module")
+def server(real_server: Server) -> Server:
+    """`graphtasks serve` as a process: the identity clients and the CLI reach it over the network."""
+    return real_server
+
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 ENTRA_TOKEN_ENDPOINT = "https://login.microsoftonline.com/{}/oauth2/v2.0/token"
 
 
 def apps(server: Server, *args: str) -> Any:
-    command = [sys.executable, "-m", "graphtasks", "apps", *args, "--database", server.database_url, "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    result = in_process("apps", *args, "--database", server.database_url, "--json")
+    assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 
@@ -154,8 +161,7 @@ def test_openid_configuration_points_at_the_token_endpoint(server: Server) -> No
 
 
 def apps_run(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "graphtasks", "apps", *args, "--database", server.database_url]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    return in_process("apps", *args, "--database", server.database_url)
 
 
 def certificate_file(directory: Path, credential: Credential) -> Path:

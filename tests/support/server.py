@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -10,18 +11,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import TokenRequest, issue_token
+from graphtasks.cli.serve import settings_from_arguments
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT
 from graphtasks.storage.engine import open_database
 from graphtasks.storage.registry import SqlKeyStore
+from graphtasks.testing._servers import InProcessServer
 from tests.support.databases import database, sqlite_database
 
 TASKS_PATH = "/beta/deviceAppManagement/deviceAppManagementTasks"
@@ -123,7 +127,18 @@ class Server:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, verify=self.verify)
+        return httpx.Client(
+            base_url=self.url, headers=headers, timeout=30.0, verify=self.verify, transport=self.transport()
+        )
+
+    def transport(self) -> httpx.BaseTransport | None:
+        """How requests reach this server; None: over the network."""
+        return None
+
+    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """httpx.request, sent to this server however it is reached, with no token of its own."""
+        with httpx.Client(timeout=30.0, verify=self.verify, transport=self.transport()) as http:
+            return http.request(method, url, **options)
 
 
 @contextmanager
@@ -138,11 +153,47 @@ def sqlite_server(directory: Path, *extra_args: str, ca: Path | None = None) -> 
 
 
 @contextmanager
-def backend_server(backend: str, directory: Path, *extra_args: str) -> Iterator[Server]:
-    """`graphtasks serve` with `extra_args` on a fresh database of `backend` (sqlite or postgres)."""
+def backend_server(
+    backend: str, directory: Path, *extra_args: str, kind: type[Server] = Server
+) -> Iterator[Server]:
+    """`graphtasks serve` with `extra_args` on a fresh database of `backend` (sqlite or postgres); with
+    `kind` AppServer, the application in this process."""
     with database(backend, directory) as url:
-        running = Server(url, directory / "server.log", extra_args=extra_args).start()
+        running = kind(url, directory / "server.log", extra_args=extra_args).start()
         try:
             yield running
         finally:
             running.stop()
+
+
+@dataclass
+class AppServer(Server):
+    """The same face as Server, for the application in this process: `graphtasks serve`'s flags make
+    its settings, requests go through client() with no socket (graphtasks.testing's transports), and
+    `url` names a port nothing listens on, so a request sent around client() fails loudly."""
+
+    _harness: InProcessServer | None = None
+
+    def start(self) -> AppServer:
+        settings = settings_from_arguments(["--database", self.database_url, "--quiet", *self.extra_args])
+        self._harness = InProcessServer(dataclasses.replace(settings, base_url=settings.base_url or self.url))
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self._harness is not None:
+            self._harness.close()
+            self._harness = None
+
+    def transport(self) -> httpx.BaseTransport:
+        assert self._harness is not None, "the server is not started"
+        return self._harness.transport()
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        assert self._harness is not None, "the server is not started"
+        return self._harness.async_transport()
+
+
+def app_server(backend: str, directory: Path, *extra_args: str) -> AbstractContextManager[Server]:
+    """The application in process, with `extra_args` as `graphtasks serve` flags, on a fresh database of
+    `backend` (sqlite or postgres)."""
+    return backend_server(backend, directory, *extra_args, kind=AppServer)

@@ -311,6 +311,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_from_arguments(arguments: list[str]) -> Settings:
+    """The Settings `graphtasks serve ARGUMENTS` would run with (for a server made in process)."""
+    parser = argparse.ArgumentParser(prog="graphtasks")
+    add_parser(parser.add_subparsers(dest="command"))
+    return _settings(parser.parse_args(["serve", *arguments]))
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         database_url=args.database,
