@@ -6,7 +6,6 @@ The request path, layer by layer, is drawn in web/application.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,7 @@ from graphtasks.auth.token_service import TokenService
 from graphtasks.auth.tokens import TokenVerifier, TrustedIssuer, own_issuers
 from graphtasks.config import Settings
 from graphtasks.errors import GraphError
-from graphtasks.model import edm
-from graphtasks.model.fixtures import read_tasks
+from graphtasks.model.fixtures import named_tenant, read_tasks
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
@@ -105,10 +103,9 @@ def load_tasks_file(store: TaskStore, path: str, tenant: str) -> int:
         document = orjson.loads(Path(path).read_bytes())
     except (OSError, orjson.JSONDecodeError) as error:
         raise ValueError(f"tasks to load, {path}: {error}") from None
-    if isinstance(document, dict) and isinstance(document.get("tenant"), str):
-        tenant = document["tenant"]
+    tenant = named_tenant(document) or tenant
     try:
-        stored = read_tasks(document, created=edm.ticks_from_unix_ns(time.time_ns()))
+        stored = read_tasks(document)
     except GraphError as error:
         raise ValueError(f"tasks to load, {path}: {error.message}") from None
     return store.add_tasks(tenant, stored, skip_existing=True)

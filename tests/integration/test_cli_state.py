@@ -24,17 +24,13 @@ import pytest
 from graphtasks.auth.permissions import ALL_PERMISSIONS
 from graphtasks.auth.tokens import DEFAULT_CLIENT_ID
 from graphtasks.config import DEFAULT_TENANT, MEMORY_DATABASE
+from tests.integration.test_navigation import APP_VULNERABILITY, SECURITY_CONFIGURATION
 from tests.support.cli import failure_line, graphtasks
 from tests.support.cli import in_process as cli
 from tests.support.databases import sqlite_database
 from tests.support.server import TASKS_PATH, Server, backend_server, free_port
 
 ADMIN = "/graphtasks/admin"
-APP_VULNERABILITY = {"@odata.type": "#microsoft.graph.appVulnerabilityTask", "displayName": "Update Reader"}
-SECURITY_CONFIGURATION = {
-    "@odata.type": "#microsoft.graph.securityConfigurationTask",
-    "displayName": "Harden",
-}
 MANAGED_DEVICE = {
     "@odata.type": "#microsoft.graph.appVulnerabilityManagedDevice",
     "managedDeviceId": "device-7",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +18,7 @@ import orjson
 from graphtasks.cli.common import CliError, database_options, guid, opened_backend, readable_file
 from graphtasks.cli.remote import admin_client, url_options
 from graphtasks.config import DEFAULT_TENANT
-from graphtasks.model import edm
-from graphtasks.model.fixtures import read_tasks
+from graphtasks.model.fixtures import named_tenant, read_tasks
 from graphtasks.model.records import StoredTask
 from graphtasks.web.exports import EXPORT_CHUNK, After, export_stream
 
@@ -103,31 +101,23 @@ def _output(path: str | None) -> Iterator[IO[bytes]]:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_bytes()
     try:
-        document = orjson.loads(Path(args.file).read_bytes())
+        document = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise CliError(f"{args.file} is not JSON: {error}") from None
-    tenant = args.tenant or _named_tenant(document) or DEFAULT_TENANT
+    tenant = args.tenant or named_tenant(document) or DEFAULT_TENANT
     if args.url:
         with admin_client(args) as admin:
-            imported = admin.call(
-                "POST",
-                f"/tenants/{tenant}/import",
-                content=orjson.dumps(document),
-                headers={"Content-Type": "application/json"},
-            )["imported"]
+            path = f"/tenants/{tenant}/import"
+            headers = {"Content-Type": "application/json"}
+            imported = admin.call("POST", path, content=text, headers=headers)["imported"]
     else:
-        stored = read_tasks(document, created=edm.ticks_from_unix_ns(time.time_ns()))
+        stored = read_tasks(document)
         with opened_backend(args) as backend:
             imported = backend.store.add_tasks(tenant, stored)
     print(f"{imported} tasks imported into tenant {tenant}")
     return 0
-
-
-def _named_tenant(document: object) -> str | None:
-    """The tenant an export names (a `graphtasks export` goes back where it came from by default)."""
-    tenant = document.get("tenant") if isinstance(document, dict) else None
-    return tenant if isinstance(tenant, str) else None
 
 
 def run_requests(args: argparse.Namespace) -> int:

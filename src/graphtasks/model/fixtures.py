@@ -18,6 +18,7 @@ Pure: reads model/schema.py and model/validation.py, never HTTP or storage.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from typing import cast
@@ -33,10 +34,13 @@ EXPORT_VERSION = 1
 EXPORT_MARK = "@graphtasks.export"
 
 
-def read_tasks(document: object, *, created: int) -> list[StoredTask]:
-    """The tasks of `document`. A task without createdDateTime gets `created` (ticks) plus its place in
-    the document, so that such tasks list in the document's order, as if created one after another.
-    BadRequest names the first task that is wrong, by its place in the document."""
+def read_tasks(document: object, *, created: int | None = None) -> list[StoredTask]:
+    """The tasks of `document`. A task without createdDateTime gets `created` (ticks; now, as a create
+    would, when not given) plus its place in the document, so that such tasks list in the document's
+    order, as if created one after another. BadRequest names the first task that is wrong, by its place
+    in the document."""
+    if created is None:
+        created = edm.ticks_from_unix_ns(time.time_ns())
     tasks: list[StoredTask] = []
     seen: set[str] = set()
     for index, body in enumerate(_task_bodies(document)):
@@ -49,6 +53,12 @@ def read_tasks(document: object, *, created: int) -> list[StoredTask]:
         seen.add(task.record.id)
         tasks.append(task)
     return tasks
+
+
+def named_tenant(document: object) -> str | None:
+    """The tenant an export names, so that it goes back where it came from; None for other documents."""
+    tenant = document.get("tenant") if isinstance(document, Mapping) else None
+    return tenant if isinstance(tenant, str) else None
 
 
 def _task_bodies(document: object) -> list[object]:

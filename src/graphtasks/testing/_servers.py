@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 import socket
 import subprocess
@@ -51,10 +52,8 @@ class InProcessServer:
 
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or Settings(database_url=MEMORY_DATABASE, request_log=False)
-        if settings.base_url is None:
-            settings = _replace(settings, base_url=IN_PROCESS_URL)
         self.base_url = settings.base_url or IN_PROCESS_URL
-        self.app: GraphApplication = create_app(settings)
+        self.app: GraphApplication = create_app(dataclasses.replace(settings, base_url=self.base_url))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="graphtasks", daemon=True)
         self._thread.start()
@@ -80,12 +79,6 @@ class InProcessServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)
 
 
 def _copy(request: httpx.Request, body: bytes) -> httpx.Request:

@@ -18,7 +18,6 @@ IMPORT_LIMIT, and written in one transaction.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from graphtasks.auth.tenants import TenantLicences
 from graphtasks.auth.tokens import TokenRequest, issue_token, parse_permissions
 from graphtasks.config import DEFAULT_ISSUER, Settings
 from graphtasks.errors import BadRequest
-from graphtasks.model import edm
 from graphtasks.model.fixtures import read_tasks
 from graphtasks.model.records import StoredTask
 from graphtasks.storage.base import TaskStore, Tenant
@@ -199,7 +197,7 @@ async def _export(state: AdminState, request: Request) -> Response:
 async def _import(state: AdminState, request: Request) -> Response:
     tenant = _tenant(request)
     document = await read_json(request, limit=IMPORT_LIMIT)
-    stored = read_tasks(document, created=edm.ticks_from_unix_ns(time.time_ns()))
+    stored = read_tasks(document)
     await state.calls.run(state.store.add_tasks, tenant, stored)
     return GraphJSONResponse({"tenant": tenant, "imported": len(stored)})
 
