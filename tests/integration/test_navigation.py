@@ -131,7 +131,7 @@ def test_deleting_a_task_deletes_its_children(tenant_client: httpx.Client) -> No
         ),
         (SECURITY_CONFIGURATION, "/microsoft.graph.securityConfigurationTask/mobileApps", 400, "BadRequest"),
         (APP_VULNERABILITY, "/assignments", 400, "BadRequest"),
-        (APP_VULNERABILITY, f"/managedDevices/{uuid.uuid4()}", 404, "ResourceNotFound"),
+        (APP_VULNERABILITY, "/managedDevices/00000000-0000-0000-0000-00000000abcd", 404, "ResourceNotFound"),
     ],
 )
 def test_navigation_errors(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import ssl
 from pathlib import Path
 
@@ -52,5 +53,23 @@ def test_an_operators_certificate_is_served_as_given(tmp_path: Path) -> None:
         try:
             with server.client() as client:
                 assert client.get(TASKS_PATH).status_code == 200
+        finally:
+            server.stop()
+
+
+def test_stopping_does_not_wait_on_a_clients_idle_tls_connection(tmp_path: Path) -> None:
+    """A client's pooled connection never answers the server's close_notify; the server still stops
+    promptly and cleanly instead of waiting out the TLS shutdown timeout."""
+    own = local_tls(tmp_path / "own", "127.0.0.1")
+    with sqlite_database(tmp_path) as url:
+        extra = ("--cert", str(own.certificate), "--key", str(own.key))
+        server = Server(url, tmp_path / "server.log", extra_args=extra, ca=own.authority).start()
+        process = server.process
+        assert process is not None
+        try:
+            with server.client() as client:  # holds its connection open in its pool
+                assert client.get(TASKS_PATH).status_code == 200
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(timeout=5) == -signal.SIGTERM  # uvicorn re-raises the signal
         finally:
             server.stop()

@@ -45,6 +45,11 @@ logger = logging.getLogger("graphtasks")
 
 # How long a refused connection is still read (and the bytes dropped) before it is closed.
 _LINGER_S = 2.0
+# Closing a TLS connection sends close_notify and then waits for the client's, up to asyncio's
+# ssl_shutdown_timeout (30 s); a client idle in its connection pool never sends it, and uvicorn's
+# shutdown waits for every connection to be gone. When the server stops, a TLS connection still
+# closing this long after is dropped.
+_TLS_GOODBYE_S = 0.5
 
 
 class _Refused(Exception):
@@ -79,6 +84,8 @@ class GraphHttpProtocol(HttpToolsProtocol):
         self._body_since = now  # the last body chunk (or the end of the head)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._stopping = False  # the server is shutting down
+        self._lost = False
 
     # --- connection ---
 
@@ -91,8 +98,23 @@ class GraphHttpProtocol(HttpToolsProtocol):
         self._schedule()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         self._cancel_timer()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """uvicorn's: close an idle connection now, a busy one once its answer is out."""
+        self._stopping = True
+        super().shutdown()
+        self._drop_tls_when_closing()
+
+    def _drop_tls_when_closing(self) -> None:
+        if self.transport.is_closing() and self.transport.get_extra_info("sslcontext") is not None:
+            self.loop.call_later(_TLS_GOODBYE_S, self._drop)
+
+    def _drop(self) -> None:
+        if not self._lost:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -169,7 +191,9 @@ class GraphHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self._in_head:
+        if self._stopping:
+            self._drop_tls_when_closing()
+        elif self._in_head:
             self._head_since = self.loop.time()
             self._schedule()
         elif self._body_unwanted and not self._lingering and not self.transport.is_closing():
