@@ -3,6 +3,7 @@ for it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,22 @@ import pytest
 from tests.support.server import Server, app_server, backend_server, sqlite_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# `-n auto` (pyproject.toml): a worker more than there are cores, since much of the suite waits on
+# server processes, sockets and the CLI rather than computing; past eight, the longest modules bound
+# the run anyway.
+MAX_WORKERS = 8
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return min((os.cpu_count() or 1) + 1, MAX_WORKERS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a test marked slow go first: the workers take whole modules in this order, and
+    a long one taken last would leave the others idle while it finishes."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: file order otherwise kept
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

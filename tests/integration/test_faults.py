@@ -5,8 +5,6 @@ and a change that reaches another instance on the same database."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from graphtasks.auth.admin import admin_key
+from tests.support.cli import in_process
 from tests.support.databases import sqlite_database
 from tests.support.server import TASKS_PATH, Server, sqlite_server
 
@@ -133,21 +132,21 @@ def test_a_plan_file_at_start_and_the_cli_set_show_and_clear(tmp_path: Path) -> 
     with sqlite_server(tmp_path, "--faults", str(plan)) as running:
         with running.client() as client:
             assert [client.post(TASKS_PATH, json=TASK).status_code for _ in range(2)] == [503, 201]
-        cli = [sys.executable, "-m", "graphtasks", "faults"]
         where = ["--url", running.url, "--database", running.database_url]
         plan.write_text(json.dumps({"rules": [{"operation": "get_task", "status": 504}]}))
-        assert _run([*cli, "set", str(plan), *where])["rules"][0]["status"] == 504
-        assert _run([*cli, "show", *where])["rules"][0]["operation"] == "get_task"
-        subprocess.run([*cli, "clear", *where], check=True, capture_output=True)
-        assert _run([*cli, "show", *where])["rules"] == []
-        key = subprocess.run(
-            [*cli, "key", "--database", running.database_url], check=True, capture_output=True
-        )
-        assert key.stdout.decode().strip() == admin_key(running.keys())
+        assert _run("set", str(plan), *where)["rules"][0]["status"] == 504
+        assert _run("show", *where)["rules"][0]["operation"] == "get_task"
+        assert in_process("faults", "clear", *where).returncode == 0
+        assert _run("show", *where)["rules"] == []
+        key = in_process("faults", "key", "--database", running.database_url)
+        assert key.stdout.strip() == admin_key(running.keys())
 
 
-def _run(command: list[str]) -> Any:
-    return json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
+def _run(*args: str) -> Any:
+    """`graphtasks faults ARGS` (in this process; its own process is not the point here): its JSON."""
+    result = in_process("faults", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_a_change_reaches_another_instance_within_about_a_second(tmp_path: Path) -> None:

@@ -159,7 +159,7 @@ def stored_titles(url: str) -> set[str]:
         pytest.param(
             "inprocess", "memory", "nowhere", True, id="inprocess-memory-by-default-warnings-as-errors"
         ),
-        pytest.param("server", "memory", "command-line", False, id="server-memory-on-the-command-line"),
+        pytest.param("server", "memory", "command-line", True, id="server-memory-on-the-command-line"),
         pytest.param(
             "inprocess",
             "postgres",
@@ -171,7 +171,6 @@ def stored_titles(url: str) -> set[str]:
         pytest.param(
             "server", "postgres", "ini", False, marks=pytest.mark.postgres, id="server-postgres-in-the-ini"
         ),
-        pytest.param("server", "memory", "ini", True, id="server-warnings-as-errors"),
     ],
 )
 def test_a_new_project_uses_the_fixtures_with_no_conftest(

@@ -47,8 +47,8 @@ from tests.support.server import TASKS_PATH, Server
 pytestmark = pytest.mark.slow
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-WRITERS = 16
-CREATES_PER_WRITER = 12
+WRITERS = 8
+CREATES_PER_WRITER = 8
 COUNT = f"{TASKS_PATH}/$count"
 
 

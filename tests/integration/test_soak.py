@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.server import TASKS_PATH, sqlite_server
 
-SECONDS = 12.0
+SECONDS = 8.0
 # The server's resident memory may still settle in the first seconds; after that it must stay flat.
 MAX_SECOND_HALF_GROWTH_MIB = 16
 MAX_PEAK_MIB = 400
