@@ -41,6 +41,7 @@ def document(report: SuiteReport, goals: list[Goal]) -> dict[str, object]:
         "machine": {**report.machine, "load_average_after": report.load_average_after, "wrk": report.wrk},
         "config": config,
         "backends": {backend.backend: backend_document(backend) for backend in report.backends},
+        "budgets": report.budgets,
         "scaleout": report.scaleout,
         "goals": [asdict(goal) for goal in goals],
         "notes": report.notes,

@@ -118,6 +118,8 @@ class SuiteReport:
     machine: dict[str, object]
     wrk: str
     backends: list[BackendReport] = field(default_factory=list)
+    # CPU per request in process (bench/budget.py's rows), measured before any server starts.
+    budgets: list[dict[str, object]] = field(default_factory=list)
     scaleout: dict[str, object] | None = None
     notes: list[str] = field(default_factory=list)
     finished_at: str = ""

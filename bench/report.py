@@ -5,6 +5,7 @@ goals; measures nothing and writes no file (artifacts.py does).
 
 from __future__ import annotations
 
+from bench.budget import render as budget_render
 from bench.common import fmt, ratio, render_table
 from bench.goals import Goal
 from bench.records import GOAL_CONCURRENCY, PAGE_CONCURRENCY, SuiteReport
@@ -17,6 +18,7 @@ def render(report: SuiteReport, goals: list[Goal]) -> str:
         header(report),
         "### Operations: requests/s, latency and errors per backend and concurrency\n\n"
         + operations_table(report),
+        "### CPU per request, in process (SQLite, bench/budget.py)\n\n" + budget_render(report.budgets),
         "### Memory: resident set of each server process (VmHWM = peak, VmRSS = final)\n\n"
         + memory_table(report),
         f"### Creates with flushing to disk on and off (concurrency {GOAL_CONCURRENCY})\n\n"

@@ -32,6 +32,7 @@ if __package__ in {None, ""}:  # run as `python bench/suite.py`: make the `bench
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.artifacts import publish, write_all
+from bench.budget import measure_budgets, rows
 from bench.common import machine_info
 from bench.goals import evaluate
 from bench.phases import Pass, run_backend
@@ -59,6 +60,8 @@ PRESETS = {
     "quick": Preset(duration=1, warmup=0, concurrency="32", sizes="0,1000"),
 }
 SUFFIXES = {"k": 1_000, "m": 1_000_000}
+# Requests per operation of the in-process CPU measurement (a page of 100 takes a fiftieth of them).
+BUDGET_REQUESTS, QUICK_BUDGET_REQUESTS = 3000, 300
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,6 +160,8 @@ def run(config: SuiteConfig, report: SuiteReport) -> None:
     flags = ("--workers", str(config.workers)) if config.workers > 1 else ()
     if "postgres" in config.backends:
         check_postgres(config.postgres_admin_url)
+    print("[sqlite] CPU per request, in process (bench/budget.py)", file=sys.stderr, flush=True)
+    report.budgets = rows(measure_budgets(QUICK_BUDGET_REQUESTS if config.quick else BUDGET_REQUESTS))
     with tempfile.TemporaryDirectory(prefix="graphtasks-suite-") as tmp:
         workdir = Path(tmp)
         with running(bare_server(workdir)) as bare:

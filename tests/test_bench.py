@@ -31,6 +31,7 @@ QUICK_CONCURRENCIES = [32]
 QUICK_SIZES = [0, 1000]
 SECTIONS = [
     "### Operations",
+    "### CPU per request, in process",
     "### Memory",
     "### Creates with flushing",
     "### Curve",
@@ -132,6 +133,20 @@ def test_curve_memory_and_durability(quick_run: QuickRun) -> None:
         assert all(point["stored_at_page"] >= point["seeded"] for point in figures["curve"])
         assert {run["flush_to_disk"] for run in figures["durability"]} == {True, False}
         assert all(memory["peak_kib"] > 0 for memory in figures["memory"])
+
+
+@pytest.mark.slow
+def test_cpu_per_request_of_each_hot_operation(quick_run: QuickRun) -> None:
+    budgets = quick_run.document["budgets"]
+    assert isinstance(budgets, list)
+    assert [b["operation"] for b in budgets] == [
+        "get by id",
+        "create",
+        "PATCH",
+        "updateStatus",
+        "page of 100",
+    ]
+    assert all(b["cpu_us"] > 0 and b["wall_us"] > 0 and b["budget_us"] > 0 for b in budgets)
 
 
 @pytest.mark.slow
