@@ -19,6 +19,11 @@ _MIGRATION_LOCK_ID = 7_242_011
 
 
 def upgrade_to_head(database: Database) -> None:
+    upgrade(database, "head")
+
+
+def upgrade(database: Database, revision: str) -> None:
+    """Migrate to `revision`: "head", or an older one to make a database as an earlier release left it."""
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     with database.engine.connect() as conn:
@@ -30,7 +35,7 @@ def upgrade_to_head(database: Database) -> None:
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         if database.dialect == "postgresql":
             conn.commit()
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
