@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 
 from graphtasks.errors import PreconditionFailed
+from graphtasks.model.documents import etag_of
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
@@ -16,7 +17,7 @@ from graphtasks.model.schema import (
     VULNERABLE_MANAGED_DEVICE,
 )
 from graphtasks.model.validation import defaults_for
-from graphtasks.web.etags import etag_of, if_match, not_modified
+from graphtasks.web.etags import if_match, not_modified
 
 TASK = TaskRecord(
     "t1", DEVICE_APP_MANAGEMENT_TASK, {**defaults_for(DEVICE_APP_MANAGEMENT_TASK), "createdDateTime": 0}

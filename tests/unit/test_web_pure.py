@@ -27,6 +27,7 @@ from graphtasks.errors import (
     Unauthorized,
 )
 from graphtasks.model import edm
+from graphtasks.model.documents import COLLECTION_CHUNK, etag_of
 from graphtasks.model.records import TaskRecord
 from graphtasks.model.schema import (
     APP_VULNERABILITY_TASK,
@@ -38,12 +39,10 @@ from graphtasks.model.schema import (
 )
 from graphtasks.model.validation import defaults_for, validate_create
 from graphtasks.odata.selection import Selection, resolve_select
-from graphtasks.web.etags import etag_of
 from graphtasks.web.middleware import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
 from graphtasks.web.serialization import (
-    COLLECTION_CHUNK,
     Shape,
     collection_context,
     collection_json,

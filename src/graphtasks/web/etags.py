@@ -1,32 +1,20 @@
 """ETags and conditional requests: a graphtasks extension (Intune's tasks carry no ETags).
 
-Every task and child carries `@odata.etag`, a weak ETag computed from its whole stored state (its id,
-type, every property, and a task's updateStatus note), so it changes whenever the entity does and needs
-no column of its own. `If-Match` on PATCH, DELETE and updateStatus is checked inside the write's
-transaction (storage's Precondition): a mismatch is 412 and nothing is written. `If-None-Match` on GET
-answers 304 when the entity has not changed. Without these headers nothing changes.
+Every task and child carries `@odata.etag`, a weak ETag computed from its whole stored state
+(model/documents.py), so it changes whenever the entity does. `If-Match` on PATCH, DELETE and
+updateStatus is checked inside the write's transaction (storage's Precondition): a mismatch is 412
+and nothing is written. `If-None-Match` on GET answers 304 when the entity has not changed. Without
+these headers nothing changes.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable
 
-import orjson
 from starlette.requests import Request
 
 from graphtasks.errors import PreconditionFailed
-from graphtasks.model.records import ChildRecord, TaskRecord
-
-Entity = TaskRecord | ChildRecord
-
-
-def etag_of(record: Entity) -> str:
-    note = record.status_note if isinstance(record, TaskRecord) else None
-    state = [record.id, record.type.qualified_name, record.values, note]
-    digest = hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).digest()
-    return f'W/"{base64.urlsafe_b64encode(digest[:15]).decode()}"'
+from graphtasks.model.documents import Entity, etag_of
 
 
 def if_match(request: Request) -> Callable[[Entity], None] | None:

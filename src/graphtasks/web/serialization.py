@@ -1,9 +1,5 @@
-"""Task records -> Graph JSON: @odata.context, @odata.type, property order, ISO 8601 datetimes.
-
-Properties appear in the docs' order (model/schema.py); under $select only the selected ones do.
-Every task carries its `@odata.type` with the leading '#', which the SDK needs to pick the subtype
-(docs/graph-behaviour.md, "Response bodies"); complex values carry theirs too, in the '#' form OData
-JSON requires (the docs' examples leave the '#' out). A null item of a collection is written as null.
+"""Graph answers: entity documents (model/documents.py) with their @odata.context, $select, $expand,
+and collections with their envelope. Under $select only the selected properties appear.
 
 A collection's entities are rendered one by one as the store reads them (PageWriter), so that the page
 ends once they pass its byte budget (docs/resilience.md, "Response size"); the answer is then put
@@ -12,7 +8,6 @@ together from their bytes.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -21,13 +16,11 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from graphtasks.model import edm
+from graphtasks.model import documents
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, TaskRecord
-from graphtasks.model.schema import DATETIME_OFFSET, TASKS_PATH, ComplexType, EntityType, Property
-from graphtasks.model.validation import ComplexValue, Value
+from graphtasks.model.schema import TASKS_PATH, EntityType
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
-from graphtasks.web.etags import etag_of
 from graphtasks.web.middleware import ODATA_JSON
 
 JSON = dict[str, Any]
@@ -92,14 +85,8 @@ def expanded_json(expanded: Expanded) -> JSON:
 
 
 def entity_body(record: TaskRecord | ChildRecord, selection: Selection | None = None) -> JSON:
-    """`@odata.type` and `@odata.etag`, then the (selected) properties in the model's order."""
-    body: JSON = {"@odata.type": record.type.odata_type, "@odata.etag": etag_of(record)}
-    selected = None if selection is None else selection.names_for(record.type)
-    for prop in record.type.properties:
-        if selected is not None and prop.name not in selected:
-            continue
-        body[prop.name] = record.id if prop.name == "id" else _property_json(prop, record.values[prop.name])
-    return body
+    """The entity's document (model/documents.py), or under $select its selected properties only."""
+    return documents.entity_body(record, None if selection is None else selection.names_for(record.type))
 
 
 def entity_json(context: str, body: JSON) -> JSON:
@@ -274,42 +261,3 @@ def navigation_context(
     key = task_id.replace("'", "''")
     path = f"{TASKS_PATH}('{key}')/{owner.qualified_name}/{navigation}"
     return f"{graph_url}/beta/$metadata#{path}" + ("" if selection is None else f"({selection.text})")
-
-
-# A complex collection longer than this is rendered to JSON text a chunk at a time, so that a task with
-# 100,000 settings never holds 100,000 rendered dicts at once (docs/resilience.md, "Response size").
-COLLECTION_CHUNK = 1024
-
-
-def _property_json(prop: Property, value: Value) -> Any:
-    if isinstance(value, list):
-        assert isinstance(prop.type, ComplexType)  # noqa: S101 - collections are complex in this model
-        if len(value) > COLLECTION_CHUNK:
-            return _collection_fragment(prop.type, value)
-        return _items_json(prop.type, value)
-    if prop.type is DATETIME_OFFSET and isinstance(value, int):
-        return edm.format_datetime_offset(value)
-    return value
-
-
-def _items_json(complex_type: ComplexType, items: list[ComplexValue | None]) -> list[JSON | None]:
-    # A null item stays null, in its place (the model says which collections may hold one).
-    return [None if item is None else _complex_json(complex_type, item) for item in items]
-
-
-def _collection_fragment(complex_type: ComplexType, items: list[ComplexValue | None]) -> orjson.Fragment:
-    """The collection's JSON text, rendered and written a chunk of items at a time."""
-    text = io.BytesIO()
-    text.write(b"[")
-    for start in range(0, len(items), COLLECTION_CHUNK):
-        chunk = orjson.dumps(_items_json(complex_type, items[start : start + COLLECTION_CHUNK]))
-        text.write(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
-    text.write(b"]")
-    return orjson.Fragment(text.getvalue())
-
-
-def _complex_json(complex_type: ComplexType, value: ComplexValue) -> JSON:
-    body: JSON = {"@odata.type": f"#{complex_type.qualified_name}"}
-    for prop in complex_type.properties:
-        body[prop.name] = _property_json(prop, value.get(prop.name))
-    return body
