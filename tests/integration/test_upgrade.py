@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from graphtasks.storage import tables
 from graphtasks.storage.engine import open_database
@@ -59,7 +59,25 @@ def write_as_the_release(url: str) -> None:
 def test_every_get_answers_as_the_release_did(database_url: str) -> None:
     write_as_the_release(database_url)
     with Graphtasks(database_url=database_url) as graph:
+        assert rows_without_a_document(database_url) == dict.fromkeys(STORED, 0)
         for tenant, expected in release_answers().items():
             handle = graph.new_tenant(tenant_id=tenant)
             got = answers(handle, list(expected))
             assert [path for path in expected if got[path] != expected[path]] == []
+
+
+STORED = ("tasks", "managed_devices", "mobile_apps")
+
+
+def rows_without_a_document(url: str) -> dict[str, int]:
+    database = open_database(url)
+    try:
+        with database.engine.connect() as connection:
+            return {
+                name: connection.execute(
+                    select(func.count()).where(tables.metadata.tables[name].c.document.is_(None))
+                ).scalar_one()
+                for name in STORED
+            }
+    finally:
+        database.dispose()

@@ -24,6 +24,10 @@ class TaskRecord:
     # The note of the last updateStatus call: kept, but not a Graph property
     # (docs/graph-behaviour.md, "updateStatus").
     status_note: str | None = field(default=None)
+    # As read from storage: the entity's Graph JSON document and its ETag (model/documents.py), made
+    # when it was written; None for a record not read from storage.
+    document: bytes | None = field(default=None, compare=False, repr=False)
+    etag: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class ChildRecord:
     type: EntityType
     # Every property of `type` but `id`, canonical.
     values: Values
+    # As for TaskRecord.
+    document: bytes | None = field(default=None, compare=False, repr=False)
+    etag: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

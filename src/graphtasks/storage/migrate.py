@@ -9,13 +9,17 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from graphtasks.storage.documents import fill_documents
 from graphtasks.storage.engine import Database
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed number: it names the lock PostgreSQL holds while one instance migrates.
 _MIGRATION_LOCK_ID = 7_242_011
+# The migration that added the stored documents: a database older than it has rows to fill in.
+_STORED_DOCUMENTS = "0008"
 
 
 def upgrade_to_head(database: Database) -> None:
@@ -35,7 +39,10 @@ def upgrade(database: Database, revision: str) -> None:
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = conn
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(config, revision)
+        if revision == "head" and before is not None and before < _STORED_DOCUMENTS:
+            fill_documents(conn)
         if database.dialect == "postgresql":
             conn.commit()
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})

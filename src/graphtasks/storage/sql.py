@@ -42,6 +42,7 @@ from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
 from graphtasks.model.schema import EntityType, navigation_target
 from graphtasks.model.validation import Values
 from graphtasks.storage.base import ChildQuery, Page, PageRequest, PageSink, Precondition, TaskQuery
+from graphtasks.storage.documents import fill_documents
 from graphtasks.storage.engine import Database
 from graphtasks.storage.query import (
     Collection,
@@ -56,8 +57,10 @@ from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import (
     CHILD_TABLES,
     COLUMNS,
-    child_values,
+    child_from_row,
+    child_row,
     record_from_row,
+    revised,
     row_values,
     task_row,
     tasks,
@@ -126,12 +129,6 @@ def _child_key(query: ChildQuery, child_id: str) -> dict[str, str]:
 _IMPORT_CHUNK = 200
 
 
-def _child_row(tenant_id: str, task_id: str, navigation: str, child: ChildRecord) -> dict[str, Any]:
-    columns = CHILD_TABLES[navigation].columns
-    row = {columns[name].name: value for name, value in child.values.items()}
-    return row | {"tenant_id": tenant_id, "task_id": task_id, "id": child.id}
-
-
 def _of_tenant(statement: Delete, table: Table, tenant_id: str | None) -> Delete:
     return statement if tenant_id is None else statement.where(table.c.tenant_id == tenant_id)
 
@@ -170,6 +167,7 @@ class SqlTaskStore:
                     last = min(first + chunk - 1, count)
                     with self._db.write() as conn:
                         conn.execute(seed_statement(self._db.dialect, run, first=first, last=last))
+                        fill_documents(conn)
             finally:
                 with self._db.write() as conn:
                     for index in tasks.indexes:
@@ -189,13 +187,19 @@ class SqlTaskStore:
         task_type: EntityType,
         check: Precondition[TaskRecord] | None = None,
     ) -> TaskRecord:
+        key = {**_task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
+
         def unit(conn: Connection) -> TaskRecord:
-            self._check(conn, tenant_id, task_id, check)
-            if changes:
-                key = {**_task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
-                if conn.execute(_UPDATE_TASK_OF_TYPE, {**key, **row_values(changes)}).rowcount == 0:
-                    raise task_not_found(task_id)
-            return self._get(conn, tenant_id, task_id)
+            current = self._get(conn, tenant_id, task_id, lock=True)
+            if check is not None:
+                check(current)
+            if not changes:
+                return current
+            updated = revised(current, values={**current.values, **changes})
+            values = row_values(changes) | {"document": updated.document, "etag": updated.etag}
+            if conn.execute(_UPDATE_TASK_OF_TYPE, {**key, **values}).rowcount == 0:
+                raise task_not_found(task_id)
+            return updated
 
         return self._db.run_write(unit)
 
@@ -208,11 +212,16 @@ class SqlTaskStore:
         *,
         check: Precondition[TaskRecord] | None = None,
     ) -> None:
-        values = {**row_values({"status": status}), "status_note": note}
+        key = _task_key(tenant_id, task_id)
 
         def unit(conn: Connection) -> None:
-            self._check(conn, tenant_id, task_id, check)
-            if conn.execute(_UPDATE_TASK, {**_task_key(tenant_id, task_id), **values}).rowcount == 0:
+            current = self._get(conn, tenant_id, task_id, lock=True)
+            if check is not None:
+                check(current)
+            updated = revised(current, values={**current.values, "status": status}, status_note=note)
+            values = row_values({"status": status}) | {"status_note": note}
+            values |= {"document": updated.document, "etag": updated.etag}
+            if conn.execute(_UPDATE_TASK, {**key, **values}).rowcount == 0:
                 raise task_not_found(task_id)
 
         self._db.run_write(unit)
@@ -239,7 +248,7 @@ class SqlTaskStore:
         columns = CHILD_TABLES[query.navigation].columns
 
         def child(row: Row[Any]) -> ChildRecord:
-            return ChildRecord(row.id, query.entity_type, child_values(row, columns))
+            return child_from_row(row, query.entity_type, columns)
 
         return self._page(child_collection(query, self._db.dialect), query, child, query.sink)
 
@@ -251,7 +260,7 @@ class SqlTaskStore:
             return self._get_child(conn, query, child_id)
 
     def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
-        row = _child_row(query.tenant_id, query.task_id, query.navigation, child)
+        row = child_row(query.tenant_id, query.task_id, query.navigation, child)
 
         def unit(conn: Connection) -> None:
             # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
@@ -272,13 +281,18 @@ class SqlTaskStore:
         columns = CHILD_TABLES[query.navigation].columns
 
         def unit(conn: Connection) -> ChildRecord:
-            self._check_child(conn, query, child_id, check)
-            if changes:
-                values = {columns[name].name: value for name, value in changes.items()}
-                statement = _CHILD_STATEMENTS[query.navigation].update
-                if conn.execute(statement, {**_child_key(query, child_id), **values}).rowcount == 0:
-                    raise child_not_found(query.navigation, child_id)
-            return self._get_child(conn, query, child_id)
+            current = self._get_child(conn, query, child_id, lock=True)
+            if check is not None:
+                check(current)
+            if not changes:
+                return current
+            updated = revised(current, values={**current.values, **changes})
+            values: dict[str, Any] = {columns[name].name: value for name, value in changes.items()}
+            values |= {"document": updated.document, "etag": updated.etag}
+            statement = _CHILD_STATEMENTS[query.navigation].update
+            if conn.execute(statement, {**_child_key(query, child_id), **values}).rowcount == 0:
+                raise child_not_found(query.navigation, child_id)
+            return updated
 
         return self._db.run_write(unit)
 
@@ -303,9 +317,7 @@ class SqlTaskStore:
         statement = children_statement(child.table, tenant_id, list(parents), limit)
         with self._db.read() as conn:
             for row in conn.execute(statement):
-                found[row.task_id].append(
-                    ChildRecord(row.id, parents[row.task_id], child_values(row, child.columns))
-                )
+                found[row.task_id].append(child_from_row(row, parents[row.task_id], child.columns))
         return found
 
     # --- a tenant's whole state ---
@@ -353,14 +365,11 @@ class SqlTaskStore:
                 added += len(chunk)
                 if not chunk:
                     continue
-                rows = [
-                    task_row(tenant_id, task.record) | {"status_note": task.record.status_note}
-                    for task in chunk
-                ]
+                rows = [task_row(tenant_id, task.record) for task in chunk]
                 conn.execute(_INSERT_TASK, rows)
                 for navigation in CHILD_TABLES:
                     child_rows = [
-                        _child_row(tenant_id, task.record.id, navigation, child)
+                        child_row(tenant_id, task.record.id, navigation, child)
                         for task in chunk
                         for child in task.children.get(navigation, [])
                     ]
@@ -411,9 +420,7 @@ class SqlTaskStore:
         row = conn.execute(statement, _child_key(query, child_id)).first()
         if row is None:
             raise child_not_found(query.navigation, child_id)
-        return ChildRecord(
-            row.id, query.entity_type, child_values(row, CHILD_TABLES[query.navigation].columns)
-        )
+        return child_from_row(row, query.entity_type, CHILD_TABLES[query.navigation].columns)
 
     def _check(
         self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None

@@ -8,10 +8,12 @@ names; the migrations freeze a copy of this shape, and a test checks the two agr
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Row,
     SmallInteger,
@@ -29,7 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from graphtasks.model.records import TaskRecord
+from graphtasks.model.documents import entity_body
+from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import (
     APP_VULNERABILITY_MOBILE_APP,
     DATETIME_OFFSET,
@@ -47,6 +51,14 @@ from graphtasks.model.validation import Value, Values
 TEXT: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
 JSON_LIST: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 GUID = String(36)
+
+
+def _document_columns() -> tuple[Column[Any], ...]:
+    """The entity's Graph JSON document and its ETag (model/documents.py), made when the row is written:
+    a read answers with these bytes. NULL only in rows written before they existed, until
+    storage/documents.py fills them as the database is upgraded."""
+    return Column("document", LargeBinary, nullable=True), Column("etag", String(40), nullable=True)
+
 
 metadata = MetaData()
 
@@ -99,6 +111,7 @@ tasks = Table(
     Column("odata_type", String(100), nullable=False),
     *COLUMNS.values(),
     Column("status_note", TEXT, nullable=True),
+    *_document_columns(),
     Index("ix_tasks_tenant_created", "tenant_id", "created_date_time", "id"),
     # The common filters and orders (bench/query.py measures them): equality filters lead, then the default
     # order (createdDateTime, id), so a filtered first page and a deep page are one index range each.
@@ -137,6 +150,7 @@ def _child_table(name: str, columns: dict[str, Column[Any]]) -> Table:
         Column("task_id", GUID, primary_key=True),
         Column("id", GUID, primary_key=True),
         *columns.values(),
+        *_document_columns(),
     )
 
 
@@ -248,9 +262,31 @@ def task_row(tenant_id: str, record: TaskRecord) -> dict[str, Any]:
         "tenant_id": tenant_id,
         "id": record.id,
         "odata_type": record.type.qualified_name,
-        "status_note": None,
+        "status_note": record.status_note,
     }
-    return {**_EMPTY_ROW, **row_values(record.values), **keys}
+    return {**_EMPTY_ROW, **row_values(record.values), **keys, **document_values(record)}
+
+
+def child_row(tenant_id: str, task_id: str, navigation: str, child: ChildRecord) -> dict[str, Any]:
+    columns = CHILD_TABLES[navigation].columns
+    row = {columns[name].name: value for name, value in child.values.items()}
+    keys = {"tenant_id": tenant_id, "task_id": task_id, "id": child.id}
+    return row | keys | document_values(child)
+
+
+def document_values(record: TaskRecord | ChildRecord) -> dict[str, Any]:
+    """The document and etag columns of the entity as `record` holds it."""
+    body = entity_body(record)
+    return {"document": orjson.dumps(body), "etag": body["@odata.etag"]}
+
+
+Revised = TypeVar("Revised", TaskRecord, ChildRecord)
+
+
+def revised(record: Revised, **changes: Any) -> Revised:
+    """`record` with `changes` to its fields, and its document and etag made anew for them."""
+    updated = dataclasses.replace(record, **changes, document=None, etag=None)
+    return dataclasses.replace(updated, **document_values(updated))
 
 
 def row_values(values: Values) -> dict[str, Any]:
@@ -275,9 +311,21 @@ def record_from_row(row: Row[Any]) -> TaskRecord:
         value = mapping[COLUMNS[prop.name]]
         enum_type = _ENUMS.get(prop.name)
         values[prop.name] = enum_type.members[value] if enum_type and value is not None else value
-    return TaskRecord(id=row.id, type=entity_type, values=values, status_note=row.status_note)
+    return TaskRecord(
+        id=row.id,
+        type=entity_type,
+        values=values,
+        status_note=row.status_note,
+        document=row.document,
+        etag=row.etag,
+    )
 
 
 def child_values(row: Row[Any], columns: dict[str, Column[Any]]) -> Values:
     mapping = row._mapping
     return {name: mapping[column] for name, column in columns.items()}
+
+
+def child_from_row(row: Row[Any], entity_type: EntityType, columns: dict[str, Column[Any]]) -> ChildRecord:
+    values = child_values(row, columns)
+    return ChildRecord(row.id, entity_type, values, document=row.document, etag=row.etag)

@@ -58,6 +58,8 @@ from graphtasks.web.requests import (
     wants_status_note,
 )
 from graphtasks.web.serialization import (
+    JSON,
+    PLAIN,
     RENDER_GROUP,
     Expanded,
     ExpandedCollection,
@@ -68,6 +70,7 @@ from graphtasks.web.serialization import (
     entity_context,
     entity_json,
     expanded_json,
+    stored_entity,
     task_json,
     tasks_url,
     with_members,
@@ -95,6 +98,7 @@ class TaskHandlers:
             lambda record: task_json(record, shape),
             PageBudget(self.settings.max_response_bytes),
             group=1 if expansion else RENDER_GROUP,
+            stored=shape == PLAIN,
         )
         page = await self.calls.run(self.store.query, dataclasses.replace(query, sink=writer))
         base = base_url(request, self.settings)
@@ -121,16 +125,16 @@ class TaskHandlers:
         record = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
         if cast is not None and cast not in record.type.ancestors():
             raise task_not_found(record.id)
+        context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
+        if not expansion and shape == PLAIN and record.document is not None and record.etag is not None:
+            return _entity_answer(request, stored_entity(context, record.document), record.etag)
         expanded = await self._expanded(
             tenant_of(request), record, expansion, base_url(request, self.settings)
         )
-        context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         body = entity_json(context, task_json(record, shape, expanded))
-        etag = body["@odata.etag"]
-        # The ETag is the task's own; with $expand the answer holds its children too, so never a 304.
-        if not expansion and not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
-        return GraphJSONResponse(body, headers={"ETag": etag})
+        if expansion:  # the answer holds the children too: the task's ETag does not cover it, no 304
+            return GraphJSONResponse(body, headers={"ETag": body["@odata.etag"]})
+        return _entity_answer(request, body, body["@odata.etag"])
 
     async def create_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -268,6 +272,13 @@ class TaskHandlers:
             return query
         after = self.skiptokens.decode(options.skiptoken, scope=_scope(query))
         return dataclasses.replace(query, after=after)
+
+
+def _entity_answer(request: Request, body: JSON | bytes, etag: str) -> Response:
+    """An entity's 200 with its ETag, or 304 when If-None-Match names that ETag."""
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return GraphJSONResponse(body, headers={"ETag": etag})
 
 
 def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:

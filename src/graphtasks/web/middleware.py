@@ -51,7 +51,8 @@ class GraphJSONResponse(Response):
     media_type = ODATA_JSON
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        """A JSON value, or bytes already rendered (an answer made from a stored document)."""
+        return content if isinstance(content, bytes) else orjson.dumps(content)
 
 
 class GraphContextMiddleware:

@@ -93,6 +93,14 @@ def entity_json(context: str, body: JSON) -> JSON:
     return {"@odata.context": context, **body}
 
 
+def stored_entity(context: str, document: bytes) -> bytes:
+    """A stored document (model/documents.py) with its `@odata.context` first: a plain GET's answer."""
+    return b'{"@odata.context":' + orjson.dumps(context) + b"," + document[1:]
+
+
+PLAIN = Shape()
+
+
 def collection_json(bodies: list[JSON], context: str, *, next_link: str | None, count: int | None) -> JSON:
     envelope: JSON = {"@odata.context": context}
     if count is not None:
@@ -181,6 +189,9 @@ class PageWriter(Generic[Rendered]):
     render: Callable[[Rendered], JSON]
     budget: PageBudget
     group: int = RENDER_GROUP
+    # The page shows each entity as stored (no $select, $expand or annotation): its document is used
+    # as it is, and nothing is rendered.
+    stored: bool = False
     bodies: list[bytes] = field(default_factory=list)
     keys: list[tuple[KeyValue, ...]] = field(default_factory=list)
     entities: list[tuple[str, EntityType]] = field(default_factory=list)
@@ -189,9 +200,14 @@ class PageWriter(Generic[Rendered]):
     _pending_size: int = 0
 
     def __call__(self, item: Rendered, keys: tuple[KeyValue, ...], /) -> bool:
-        self._pending.append(item)
         self.keys.append(keys)
         self.entities.append((item.id, item.type))
+        if self.stored:
+            document = item.document
+            assert document is not None  # noqa: S101 - every row has one (storage/documents.py)
+            self.bodies.append(document)
+            return self.budget.add(len(document) + 1)  # and its comma
+        self._pending.append(item)
         if self.group > 1:
             self._pending_size += _estimated_size(item)
             if len(self._pending) < self.group and self._pending_size < PENDING_BYTES:
