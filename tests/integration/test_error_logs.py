@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, Settings
-from graphtasks.model.records import TaskRecord
-from graphtasks.storage.base import Page, TaskQuery
+from graphtasks.model.records import StoredDocument, TaskRecord
+from graphtasks.storage.base import Page, PageSink, TaskQuery
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.web.middleware import ErrorLog
 from tests.support.server import TASKS_PATH, Server
@@ -43,7 +43,7 @@ ERRORS = 300
 class FailingStore(SqlTaskStore):
     """The real store, but listing and creating run a statement the database refuses."""
 
-    def query(self, query: TaskQuery) -> Page[TaskRecord]:
+    def query_documents(self, query: TaskQuery, sink: PageSink[StoredDocument]) -> Page[StoredDocument]:
         fail({"tenant": query.tenant_id, "name": SECRET})
         raise AssertionError("unreachable")
 

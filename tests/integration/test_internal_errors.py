@@ -13,8 +13,8 @@ from starlette.types import Message
 from graphtasks.app import Backend, create_app, open_backend
 from graphtasks.auth.tokens import TokenRequest, issue_token
 from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
-from graphtasks.model.records import TaskRecord
-from graphtasks.storage.base import Page, TaskQuery
+from graphtasks.model.records import StoredDocument, TaskRecord
+from graphtasks.storage.base import Page, PageSink, TaskQuery
 from graphtasks.storage.sql import SqlTaskStore
 from tests.support.server import TASKS_PATH
 
@@ -22,7 +22,7 @@ from tests.support.server import TASKS_PATH
 class FailingStore(SqlTaskStore):
     """The real store, except that listing fails as a lost database connection would."""
 
-    def query(self, query: TaskQuery) -> Page[TaskRecord]:
+    def query_documents(self, query: TaskQuery, sink: PageSink[StoredDocument]) -> Page[StoredDocument]:
         raise ConnectionError("database went away")
 
     def create(self, tenant_id: str, task: TaskRecord) -> None:

@@ -24,10 +24,6 @@ class TaskRecord:
     # The note of the last updateStatus call: kept, but not a Graph property
     # (docs/graph-behaviour.md, "updateStatus").
     status_note: str | None = field(default=None)
-    # As read from storage: the entity's Graph JSON document and its ETag (model/documents.py), made
-    # when it was written; None for a record not read from storage.
-    document: bytes | None = field(default=None, compare=False, repr=False)
-    etag: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -38,9 +34,17 @@ class ChildRecord:
     type: EntityType
     # Every property of `type` but `id`, canonical.
     values: Values
-    # As for TaskRecord.
-    document: bytes | None = field(default=None, compare=False, repr=False)
-    etag: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """An entity as a plain read answers it: its Graph JSON document and ETag (model/documents.py), as
+    storage keeps them since the entity was last written."""
+
+    id: str
+    type: EntityType
+    document: bytes
+    etag: str
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
-from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument, StoredTask, TaskRecord
 from graphtasks.model.schema import EntityType
 from graphtasks.model.validation import Values
 from graphtasks.odata.ast import Node
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
 
-Item = TypeVar("Item", TaskRecord, ChildRecord)
+Item = TypeVar("Item", TaskRecord, ChildRecord, StoredDocument)
 # Called with the entity as it stands, inside the write's transaction, before the write; raises to stop
 # it (If-Match, web/etags.py). So no other write can come between the check and the change.
 Precondition: TypeAlias = Callable[[Item], None]
@@ -88,6 +88,10 @@ class TaskStore(Protocol):
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord: ...
 
+    def document(self, tenant_id: str, task_id: str) -> StoredDocument:
+        """The task as a plain GET shows it: its stored document, without reading its columns."""
+        ...
+
     def update(
         self,
         tenant_id: str,
@@ -113,6 +117,10 @@ class TaskStore(Protocol):
         ...
 
     def query(self, query: TaskQuery) -> Page[TaskRecord]: ...
+
+    def query_documents(self, query: TaskQuery, sink: PageSink[StoredDocument]) -> Page[StoredDocument]:
+        """A page as a plain list shows it: the tasks' stored documents, handed to `sink`."""
+        ...
 
     def count(self, query: TaskQuery) -> int: ...
 

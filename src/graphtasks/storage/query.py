@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from graphtasks.errors import BadRequest
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, ComplexType
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
@@ -47,7 +47,7 @@ _OLDEST_FIRST = (OrderKey(("createdDateTime",)),)
 # The rows a chunked read asks for first, and at most, at a time (chunk_rows).
 FIRST_CHUNK_ROWS = 16
 MAX_CHUNK_ROWS = 128
-Entity = TypeVar("Entity", TaskRecord, ChildRecord)
+Entity = TypeVar("Entity", TaskRecord, ChildRecord, StoredDocument)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Collection:
     conditions: tuple[ColumnElement[bool], ...]
     # Without $orderby; `id` always follows as the last key.
     default_order: tuple[OrderKey, ...]
+    # What a page selects of each row: the whole row unless given.
+    columns: tuple[ColumnElement[Any], ...] | None = None
 
 
 def task_collection(query: TaskQuery, dialect: str) -> Collection:
@@ -103,7 +105,10 @@ def page_statement(
     if request.after is not None:
         conditions.append(after(keys, request.after))
     statement = (
-        select(collection.table, *(key.sql.label(f"sort_key_{i}") for i, key in enumerate(keys)))
+        select(
+            *(collection.columns or (collection.table,)),
+            *(key.sql.label(f"sort_key_{i}") for i, key in enumerate(keys)),
+        )
         .where(*conditions)
         .order_by(*(_order_clause(key) for key in keys))
         .limit(request.limit + 1 if rows is None else rows)

@@ -14,6 +14,7 @@ page (storage/query.py, read_page).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ from sqlalchemy import (
 )
 
 from graphtasks.errors import Conflict, NotFound, child_not_found, task_not_found
-from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument, StoredTask, TaskRecord
 from graphtasks.model.schema import EntityType, navigation_target
 from graphtasks.model.validation import Values
 from graphtasks.storage.base import ChildQuery, Page, PageRequest, PageSink, Precondition, TaskQuery
@@ -57,10 +58,12 @@ from graphtasks.storage.seeding import SeedRun, seed_statement
 from graphtasks.storage.tables import (
     CHILD_TABLES,
     COLUMNS,
+    DOCUMENT_COLUMNS,
     child_from_row,
     child_row,
+    document_from_row,
+    document_values,
     record_from_row,
-    revised,
     row_values,
     task_row,
     tasks,
@@ -75,6 +78,7 @@ from graphtasks.storage.tables import (
 _TASK_KEY = (tasks.c.tenant_id == bindparam("key_tenant")) & (tasks.c.id == bindparam("key_id"))
 _SELECT_TASK = select(tasks).where(_TASK_KEY)
 _LOCK_TASK = _SELECT_TASK.with_for_update()
+_SELECT_DOCUMENT: Select[Any] = select(*DOCUMENT_COLUMNS).where(_TASK_KEY)
 _LOCK_PARENT = select(tasks.c.id).where(_TASK_KEY).with_for_update()
 _INSERT_TASK = insert(tasks)
 # The type guard makes a change a no-op (and so a 404) if the row was replaced meanwhile.
@@ -178,6 +182,13 @@ class SqlTaskStore:
         with self._db.read() as conn:
             return self._get(conn, tenant_id, task_id)
 
+    def document(self, tenant_id: str, task_id: str) -> StoredDocument:
+        with self._db.read() as conn:
+            row = conn.execute(_SELECT_DOCUMENT, _task_key(tenant_id, task_id)).first()
+        if row is None:
+            raise task_not_found(task_id)
+        return document_from_row(row)
+
     def update(
         self,
         tenant_id: str,
@@ -195,8 +206,8 @@ class SqlTaskStore:
                 check(current)
             if not changes:
                 return current
-            updated = revised(current, values={**current.values, **changes})
-            values = row_values(changes) | {"document": updated.document, "etag": updated.etag}
+            updated = dataclasses.replace(current, values={**current.values, **changes})
+            values = row_values(changes) | document_values(updated)
             if conn.execute(_UPDATE_TASK_OF_TYPE, {**key, **values}).rowcount == 0:
                 raise task_not_found(task_id)
             return updated
@@ -218,9 +229,10 @@ class SqlTaskStore:
             current = self._get(conn, tenant_id, task_id, lock=True)
             if check is not None:
                 check(current)
-            updated = revised(current, values={**current.values, "status": status}, status_note=note)
-            values = row_values({"status": status}) | {"status_note": note}
-            values |= {"document": updated.document, "etag": updated.etag}
+            updated = dataclasses.replace(
+                current, values={**current.values, "status": status}, status_note=note
+            )
+            values = row_values({"status": status}) | {"status_note": note} | document_values(updated)
             if conn.execute(_UPDATE_TASK, {**key, **values}).rowcount == 0:
                 raise task_not_found(task_id)
 
@@ -238,6 +250,10 @@ class SqlTaskStore:
 
     def query(self, query: TaskQuery) -> Page[TaskRecord]:
         return self._page(task_collection(query, self._db.dialect), query, record_from_row, query.sink)
+
+    def query_documents(self, query: TaskQuery, sink: PageSink[StoredDocument]) -> Page[StoredDocument]:
+        collection = dataclasses.replace(task_collection(query, self._db.dialect), columns=DOCUMENT_COLUMNS)
+        return self._page(collection, query, document_from_row, sink)
 
     def count(self, query: TaskQuery) -> int:
         return self._count(task_collection(query, self._db.dialect), query)
@@ -286,9 +302,9 @@ class SqlTaskStore:
                 check(current)
             if not changes:
                 return current
-            updated = revised(current, values={**current.values, **changes})
+            updated = dataclasses.replace(current, values={**current.values, **changes})
             values: dict[str, Any] = {columns[name].name: value for name, value in changes.items()}
-            values |= {"document": updated.document, "etag": updated.etag}
+            values |= document_values(updated)
             statement = _CHILD_STATEMENTS[query.navigation].update
             if conn.execute(statement, {**_child_key(query, child_id), **values}).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)

@@ -8,10 +8,9 @@ names; the migrations freeze a copy of this shape, and a test checks the two agr
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -33,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from graphtasks.model.documents import entity_body
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import (
     APP_VULNERABILITY_MOBILE_APP,
     DATETIME_OFFSET,
@@ -280,13 +279,12 @@ def document_values(record: TaskRecord | ChildRecord) -> dict[str, Any]:
     return {"document": orjson.dumps(body), "etag": body["@odata.etag"]}
 
 
-Revised = TypeVar("Revised", TaskRecord, ChildRecord)
+# What a plain read selects: the stored document, and what says whose it is.
+DOCUMENT_COLUMNS = (tasks.c.id, tasks.c.odata_type, tasks.c.document, tasks.c.etag)
 
 
-def revised(record: Revised, **changes: Any) -> Revised:
-    """`record` with `changes` to its fields, and its document and etag made anew for them."""
-    updated = dataclasses.replace(record, **changes, document=None, etag=None)
-    return dataclasses.replace(updated, **document_values(updated))
+def document_from_row(row: Row[Any]) -> StoredDocument:
+    return StoredDocument(row.id, TASK_TYPES_BY_NAME[row.odata_type], row.document, row.etag)
 
 
 def row_values(values: Values) -> dict[str, Any]:
@@ -311,14 +309,7 @@ def record_from_row(row: Row[Any]) -> TaskRecord:
         value = mapping[COLUMNS[prop.name]]
         enum_type = _ENUMS.get(prop.name)
         values[prop.name] = enum_type.members[value] if enum_type and value is not None else value
-    return TaskRecord(
-        id=row.id,
-        type=entity_type,
-        values=values,
-        status_note=row.status_note,
-        document=row.document,
-        etag=row.etag,
-    )
+    return TaskRecord(id=row.id, type=entity_type, values=values, status_note=row.status_note)
 
 
 def child_values(row: Row[Any], columns: dict[str, Column[Any]]) -> Values:
@@ -327,5 +318,4 @@ def child_values(row: Row[Any], columns: dict[str, Column[Any]]) -> Values:
 
 
 def child_from_row(row: Row[Any], entity_type: EntityType, columns: dict[str, Column[Any]]) -> ChildRecord:
-    values = child_values(row, columns)
-    return ChildRecord(row.id, entity_type, values, document=row.document, etag=row.etag)
+    return ChildRecord(row.id, entity_type, child_values(row, columns))

@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from graphtasks.config import Settings
 from graphtasks.errors import task_not_found
 from graphtasks.model import edm
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
     TASK_TYPES,
@@ -93,22 +93,26 @@ class TaskHandlers:
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
+        budget = PageBudget(self.settings.max_response_bytes)
+        base = base_url(request, self.settings)
+        context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
+        if shape == PLAIN and not expansion:  # each task as stored: nothing to render
+            stored = PageWriter[StoredDocument](None, budget)
+            found = await self.calls.run(self.store.query_documents, query, stored)
+            next_keys = stored.finish(found.next_keys)
+            link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
+            return collection_response(stored.bodies, context, next_link=link, count=found.count)
         # With $expand each task's collections are added to its JSON afterwards: one entity a body.
         writer = PageWriter[TaskRecord](
-            lambda record: task_json(record, shape),
-            PageBudget(self.settings.max_response_bytes),
-            group=1 if expansion else RENDER_GROUP,
-            stored=shape == PLAIN,
+            lambda record: task_json(record, shape), budget, group=1 if expansion else RENDER_GROUP
         )
         page = await self.calls.run(self.store.query, dataclasses.replace(query, sink=writer))
-        base = base_url(request, self.settings)
         bodies, next_keys = writer.bodies, writer.finish(page.next_keys)
         if expansion:
             bodies, next_keys = await self.calls.run(
                 self._expand_page, query.tenant_id, writer, next_keys, expansion, base
             )
         link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
-        context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         return collection_response(bodies, context, next_link=link, count=page.count)
 
     async def count_tasks(self, request: Request) -> Response:
@@ -122,12 +126,14 @@ class TaskHandlers:
         options = query_options(request, ENTITY_OPTIONS)
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
-        record = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
-        if cast is not None and cast not in record.type.ancestors():
-            raise task_not_found(record.id)
+        tenant, task_id = tenant_of(request), path_key(request, "task_id")
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
-        if not expansion and shape == PLAIN and record.document is not None and record.etag is not None:
-            return _entity_answer(request, stored_entity(context, record.document), record.etag)
+        if shape == PLAIN and not expansion:  # the task as stored: nothing to render
+            stored = await self.calls.point_read(self.store.document, tenant, task_id)
+            _require_cast(cast, stored.type, task_id)
+            return _entity_answer(request, stored_entity(context, stored.document), stored.etag)
+        record = await self.calls.point_read(self.store.get, tenant, task_id)
+        _require_cast(cast, record.type, task_id)
         expanded = await self._expanded(
             tenant_of(request), record, expansion, base_url(request, self.settings)
         )
@@ -272,6 +278,12 @@ class TaskHandlers:
             return query
         after = self.skiptokens.decode(options.skiptoken, scope=_scope(query))
         return dataclasses.replace(query, after=after)
+
+
+def _require_cast(cast: EntityType | None, task_type: EntityType, task_id: str) -> None:
+    """Through a cast, a task of another type (and not derived from it) is not found, as in Graph."""
+    if cast is not None and cast not in task_type.ancestors():
+        raise task_not_found(task_id)
 
 
 def _entity_answer(request: Request, body: JSON | bytes, etag: str) -> Response:

@@ -17,14 +17,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from graphtasks.model import documents
-from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, TaskRecord
+from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import TASKS_PATH, EntityType
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
 from graphtasks.web.middleware import ODATA_JSON
 
 JSON = dict[str, Any]
-Rendered = TypeVar("Rendered", TaskRecord, ChildRecord)
+Rendered = TypeVar("Rendered", TaskRecord, ChildRecord, StoredDocument)
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,10 @@ class PageWriter(Generic[Rendered]):
     find the one the page ends after; the store has then read the rest of the group, and `trimmed` says
     so. With `group=1` (a page with $expand), `bodies` holds one entity each."""
 
-    render: Callable[[Rendered], JSON]
+    # None for a page of stored documents (no $select, $expand or annotation), used as they are.
+    render: Callable[[Rendered], JSON] | None
     budget: PageBudget
     group: int = RENDER_GROUP
-    # The page shows each entity as stored (no $select, $expand or annotation): its document is used
-    # as it is, and nothing is rendered.
-    stored: bool = False
     bodies: list[bytes] = field(default_factory=list)
     keys: list[tuple[KeyValue, ...]] = field(default_factory=list)
     entities: list[tuple[str, EntityType]] = field(default_factory=list)
@@ -202,11 +200,9 @@ class PageWriter(Generic[Rendered]):
     def __call__(self, item: Rendered, keys: tuple[KeyValue, ...], /) -> bool:
         self.keys.append(keys)
         self.entities.append((item.id, item.type))
-        if self.stored:
-            document = item.document
-            assert document is not None  # noqa: S101 - every row has one (storage/documents.py)
-            self.bodies.append(document)
-            return self.budget.add(len(document) + 1)  # and its comma
+        if isinstance(item, StoredDocument):
+            self.bodies.append(item.document)
+            return self.budget.add(len(item.document) + 1)  # and its comma
         self._pending.append(item)
         if self.group > 1:
             self._pending_size += _estimated_size(item)
@@ -216,7 +212,8 @@ class PageWriter(Generic[Rendered]):
 
     def flush(self) -> bool:
         """Serialize the entities held; True once the page is full."""
-        pending = [self.render(item) for item in self._pending]
+        render = self.render
+        pending = [] if render is None else [render(item) for item in self._pending]
         self._pending, self._pending_size = [], 0
         if not pending:
             return self.budget.used > self.budget.max_bytes
@@ -257,8 +254,10 @@ class PageWriter(Generic[Rendered]):
         return False
 
 
-def _estimated_size(item: TaskRecord | ChildRecord) -> int:
+def _estimated_size(item: TaskRecord | ChildRecord | StoredDocument) -> int:
     """An entity's rendered size, roughly and cheaply: its text, and a guess per collection item."""
+    if isinstance(item, StoredDocument):
+        return len(item.document)
     size = 200
     for value in item.values.values():
         if isinstance(value, str):
