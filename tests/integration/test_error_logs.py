@@ -47,8 +47,9 @@ class FailingStore(SqlTaskStore):
         fail({"tenant": query.tenant_id, "name": SECRET})
         raise AssertionError("unreachable")
 
-    def create(self, tenant_id: str, task: TaskRecord) -> None:
+    def create(self, tenant_id: str, task: TaskRecord) -> StoredDocument:
         fail({"tenant": tenant_id, "name": SECRET})
+        raise AssertionError("unreachable")
 
 
 def fail(parameters: dict[str, str]) -> None:

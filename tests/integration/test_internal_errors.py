@@ -25,7 +25,7 @@ class FailingStore(SqlTaskStore):
     def query_documents(self, query: TaskQuery, sink: PageSink[StoredDocument]) -> Page[StoredDocument]:
         raise ConnectionError("database went away")
 
-    def create(self, tenant_id: str, task: TaskRecord) -> None:
+    def create(self, tenant_id: str, task: TaskRecord) -> StoredDocument:
         raise ConnectionError("database went away")
 
 

@@ -84,7 +84,9 @@ class Page(Generic[Item]):
 
 
 class TaskStore(Protocol):
-    def create(self, tenant_id: str, task: TaskRecord) -> None: ...
+    def create(self, tenant_id: str, task: TaskRecord) -> StoredDocument:
+        """Store a new task; its document as stored."""
+        ...
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord: ...
 

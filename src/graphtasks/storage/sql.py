@@ -152,11 +152,14 @@ class SqlTaskStore:
 
     # --- tasks ---
 
-    def create(self, tenant_id: str, task: TaskRecord) -> None:
+    def create(self, tenant_id: str, task: TaskRecord) -> StoredDocument:
+        row = task_row(tenant_id, task)
+
         def unit(conn: Connection) -> None:
-            conn.execute(_INSERT_TASK, task_row(tenant_id, task))
+            conn.execute(_INSERT_TASK, row)
 
         self._db.run_write(unit)
+        return StoredDocument(task.id, task.type, row["document"], row["etag"])
 
     def seed(self, run: SeedRun, count: int, *, chunk: int = 250_000) -> None:
         """Generate `count` realistic tasks in the database (graphtasks seed, storage/seeding.py). The

@@ -147,7 +147,7 @@ class TaskHandlers:
         entity_type, values = validate_create(body)
         created = edm.ticks_from_unix_ns(time.time_ns())
         record = TaskRecord(str(uuid.uuid4()), entity_type, {**values, "createdDateTime": created})
-        await self.calls.run(self.store.create, tenant_of(request), record)
+        stored = await self.calls.run(self.store.create, tenant_of(request), record)
         location = f"{tasks_url(base_url(request, self.settings))}/{record.id}"
         if read_preferences(request.headers).return_minimal:
             headers = {
@@ -156,7 +156,7 @@ class TaskHandlers:
                 "Preference-Applied": "return=minimal",
             }
             return Response(status_code=204, headers=headers)
-        response = self._entity(request, record, status_code=201)
+        response = self._entity(request, record, stored, status_code=201)
         response.headers["Location"] = location
         return response
 
@@ -188,16 +188,28 @@ class TaskHandlers:
             # Through a cast the task must have the cast's type, or derive from it: as for a GET, a
             # cast to a type the task does not have finds nothing. A task's type never changes, so
             # this read cannot go stale before the write.
-            record = await self.calls.point_read(self.store.get, tenant, task_id)
-            if cast not in record.type.ancestors():
-                raise task_not_found(record.id)
+            stored = await self.calls.point_read(self.store.document, tenant, task_id)
+            _require_cast(cast, stored.type, task_id)
         await self.calls.run(self.store.update_status, tenant, task_id, status, note, check=if_match(request))
         return Response(status_code=204)
 
-    def _entity(self, request: Request, record: TaskRecord, *, status_code: int = 200) -> Response:
+    def _entity(
+        self,
+        request: Request,
+        record: TaskRecord,
+        stored: StoredDocument | None = None,
+        *,
+        status_code: int = 200,
+    ) -> Response:
+        """The task as a write left it: its stored document when the storage returned it and no
+        annotation is asked for, else rendered."""
+        context = entity_context(self.settings.cloud.graph_url)
         shape = Shape(status_note=wants_status_note(request))
-        body = entity_json(entity_context(self.settings.cloud.graph_url), task_json(record, shape))
-        return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
+        if stored is not None and shape == PLAIN:
+            body = stored_entity(context, stored.document)
+            return GraphJSONResponse(body, status_code=status_code, headers={"ETag": stored.etag})
+        rendered = entity_json(context, task_json(record, shape))
+        return GraphJSONResponse(rendered, status_code=status_code, headers={"ETag": rendered["@odata.etag"]})
 
     async def _expanded(
         self, tenant_id: str, record: TaskRecord, expansion: Expansion, base: str
