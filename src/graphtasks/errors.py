@@ -1,7 +1,7 @@
 """The one error tree. Each class fixes its HTTP status and Graph error code
 (docs/graph-behaviour.md, "Errors").
 
-Code anywhere raises these; web/middleware.py is the single place that turns them into Graph's
+Code anywhere raises these; web/error_bodies.py is the single place that turns them into Graph's
 `{"error": {...}}` body. Nothing here knows about HTTP frameworks.
 
     GraphError                      500 InternalServerError

@@ -1,4 +1,4 @@
-"""Unexpected errors in the log (web/middleware.py, ErrorLog): one traceback per error site, then a count
+"""Unexpected errors in the log (web/error_log.py, ErrorLog): one traceback per error site, then a count
 at most once per interval, and never the SQL, its parameters or a tenant's data, however many 500s a
 client provokes. The NUL that used to make PostgreSQL fail with such a line is a 400 on both backends.
 """
@@ -21,7 +21,7 @@ from graphtasks.config import DEFAULT_ISSUER, Settings
 from graphtasks.model.records import StoredDocument, TaskRecord
 from graphtasks.storage.base import Page, PageSink, TaskQuery
 from graphtasks.storage.sql import SqlTaskStore
-from graphtasks.web.middleware import ErrorLog
+from graphtasks.web.error_log import ErrorLog
 from tests.support.server import TASKS_PATH, Server
 
 

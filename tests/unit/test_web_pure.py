@@ -39,7 +39,7 @@ from graphtasks.model.schema import (
 )
 from graphtasks.model.validation import defaults_for, validate_create
 from graphtasks.odata.selection import Selection, resolve_select
-from graphtasks.web.middleware import error_body
+from graphtasks.web.error_bodies import error_body
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.routes import unmatched_path_error
 from graphtasks.web.serialization import (
@@ -238,7 +238,7 @@ def test_includes_annotation(header: str, annotation: str, included: bool) -> No
     assert read_preferences(_prefer(header)).includes_annotation(annotation) is included
 
 
-# --- middleware.error_body ---
+# --- error_bodies.error_body ---
 
 REQUEST_ID = "05daac7e-495a-4050-b377-3c20ddfc7849"
 CLIENT_REQUEST_ID = "d8d4fea4-bac5-3a83-88fd-0e43cd5b0505"

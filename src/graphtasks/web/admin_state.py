@@ -42,7 +42,7 @@ from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.exports import EXPORT_CHUNK, After, export_stream_async
 from graphtasks.web.journal import Journal
-from graphtasks.web.middleware import ODATA_JSON, GraphJSONResponse
+from graphtasks.web.responses import ODATA_JSON, GraphJSONResponse
 from graphtasks.web.traffic import TrafficGate
 
 ADMIN = "/graphtasks/admin"

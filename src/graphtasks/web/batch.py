@@ -39,8 +39,9 @@ from starlette.types import Message, Receive, Scope, Send
 from graphtasks.config import DEFAULT_MAX_HEADER_BYTES, Settings
 from graphtasks.errors import BadRequest, FailedDependency, GraphError, HeadersTooLarge, ServiceUnavailable
 from graphtasks.web.bodies import read_json
-from graphtasks.web.middleware import ODATA_JSON, error_body
+from graphtasks.web.error_bodies import error_body
 from graphtasks.web.request_log import BATCH_ITEM
+from graphtasks.web.responses import ODATA_JSON
 from graphtasks.web.routes import GraphHandler
 
 MAX_REQUESTS = 20

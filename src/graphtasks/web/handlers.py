@@ -44,7 +44,6 @@ from graphtasks.storage.base import ChildQuery, TaskQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.navigation import child_scope
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
@@ -57,6 +56,7 @@ from graphtasks.web.requests import (
     tenant_of,
     wants_status_note,
 )
+from graphtasks.web.responses import GraphJSONResponse
 from graphtasks.web.serialization import (
     JSON,
     PLAIN,

@@ -10,7 +10,7 @@ concurrency limit answers a plain-text 503 without Retry-After. This subclass ad
   (from the connection's start or the end of the last response) or the body (from its last chunk);
   time the application takes, reading or answering, is never counted against the client;
 - the connection limits (on_headers_complete, connection_made).
-Errors are written here, before any application runs, as Graph bodies (web/middleware.py's
+Errors are written here, before any application runs, as Graph bodies (web/error_bodies.py's
 error_body); then the connection is closed after a short linger, so that a client still sending
 reads the answer rather than a reset.
 
@@ -39,7 +39,8 @@ from graphtasks.errors import (
     UriTooLong,
 )
 from graphtasks.web.connections import ConnectionLimits
-from graphtasks.web.middleware import error_body, header_value
+from graphtasks.web.error_bodies import error_body
+from graphtasks.web.middleware import header_value
 
 logger = logging.getLogger("graphtasks")
 

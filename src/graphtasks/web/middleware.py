@@ -9,26 +9,17 @@ Given a RequestLog, it also times each request and has its line written when the
 (web/request_log.py), whatever the answer was; given a Journal, it files a copy of the request and its
 answer there (web/journal.py).
 
-Unexpected errors go to the `graphtasks` logger through an ErrorLog: a traceback the first time an
-error strikes at a site, then only a count, at most once a minute per site (docs/resilience.md,
-"Internal errors in the log"). No line carries an exception's message: a database error's names the
-SQL and its parameters (tenant ids, the values a client sent), and others may echo request data.
+Unexpected errors go to the `graphtasks` logger through an ErrorLog (web/error_log.py): a traceback
+the first time an error strikes at a site, then only a count. The error body itself is made by
+web/error_bodies.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -36,23 +27,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.errors import BadRequest, GraphError, MethodNotAllowed
+from graphtasks.web.error_bodies import error_response, request_state
+from graphtasks.web.error_log import ErrorLog
 from graphtasks.web.journal import Exchange, Journal
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.routes import canonical_path, unmatched_path_error
-
-logger = logging.getLogger("graphtasks")
-
-ODATA_JSON = (
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
-)
-
-
-class GraphJSONResponse(Response):
-    media_type = ODATA_JSON
-
-    def render(self, content: Any) -> bytes:
-        """A JSON value, or bytes already rendered (an answer made from a stored document)."""
-        return content if isinstance(content, bytes) else orjson.dumps(content)
 
 
 class GraphContextMiddleware:
@@ -136,7 +115,7 @@ def error_response_for(request: Request, exc: Exception, errors: ErrorLog) -> Re
         return error_response(request, exc)
     if isinstance(exc, HTTPException):
         return error_response(request, _router_error(request, exc))
-    errors.record(exc, method=request.method, request_id=_state(request, "request_id"))
+    errors.record(exc, method=request.method, request_id=request_state(request, "request_id"))
     return error_response(request, GraphError("An internal server error has occurred."))
 
 
@@ -149,145 +128,9 @@ def _router_error(request: Request, exc: HTTPException) -> GraphError:
     return BadRequest(str(exc.detail))
 
 
-def error_response(request: Request, exc: GraphError) -> Response:
-    body = error_body(
-        exc,
-        request_id=_state(request, "request_id"),
-        client_request_id=_state(request, "client_request_id"),
-        url=str(request.url),
-    )
-    return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
-
-
-def error_body(exc: GraphError, *, request_id: str, client_request_id: str, url: str) -> dict[str, Any]:
-    message = _intune_message(exc.message, client_request_id, url) if exc.intune_envelope else exc.message
-    inner: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": request_id,
-        "client-request-id": client_request_id,
-        **exc.inner_error_extra,
-    }
-    if exc.message_in_inner_error:
-        inner["message"] = message
-    return {"error": {"code": exc.code, "message": message, "innerError": inner}}
-
-
-def _intune_message(message: str, activity_id: str, url: str) -> str:
-    """Intune's JSON-in-string error message (docs/graph-behaviour.md, "Errors"), indented with CRLF
-    like .NET's."""
-    document = {
-        "_version": 3,
-        "Message": f"{message} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000"
-        f" - Activity ID: {activity_id} - Url: {url}",
-        "CustomApiErrorPhrase": "",
-        "RetryAfter": None,
-        "ErrorSourceService": "",
-        "HttpHeaders": "{}",
-    }
-    return json.dumps(document, indent=2).replace("\n", "\r\n")
-
-
 def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     for route in request.app.routes:
         if isinstance(route, Route) and route.path_regex.match(request.url.path) and route.methods:
             methods |= route.methods
     return sorted(methods)
-
-
-def _state(request: Request, name: str) -> str:
-    value = request.scope.get("state", {}).get(name)
-    return value if isinstance(value, str) else str(uuid.uuid4())
-
-
-# At most one line per this many seconds for a site's repeated errors; a site's first error is
-# written at once, with its traceback.
-ERROR_COUNT_INTERVAL_S = 60.0
-# Sites told apart; errors at any site past these share one entry, "other sites".
-MAX_ERROR_SITES = 256
-# Causes and contexts shown with an error, innermost first, as Python prints them.
-_MAX_CHAIN = 8
-_OTHER_SITES: tuple[object, ...] = ("other sites",)
-
-
-@dataclass
-class _Site:
-    name: str
-    last_written: float
-    unwritten: int = 0
-
-
-class ErrorLog:
-    """Unexpected errors on the `graphtasks` logger, in lines bounded however often they strike.
-
-    A site is where an error was raised: its type and the code lines its traceback passed through. The
-    first error at a site is written with its traceback (frames and exception types: never a message,
-    see the module's docstring); later ones at that site are only counted, and the count is written
-    with the next of them once `interval_s` has passed since the site's last line. Called on the event
-    loop only, so it holds no lock."""
-
-    def __init__(
-        self,
-        *,
-        interval_s: float = ERROR_COUNT_INTERVAL_S,
-        clock: Callable[[], float] = time.monotonic,
-        max_sites: int = MAX_ERROR_SITES,
-    ) -> None:
-        self._interval_s = interval_s
-        self._clock = clock
-        self._max_sites = max_sites
-        self._sites: dict[tuple[object, ...], _Site] = {}
-
-    def record(self, error: BaseException, *, method: str, request_id: str) -> None:
-        now, key = self._clock(), _site_key(error)
-        if key not in self._sites and len(self._sites) >= self._max_sites:
-            key = _OTHER_SITES
-        site = self._sites.get(key)
-        if site is None:
-            site = self._sites[key] = _Site(hashlib.sha256(repr(key).encode()).hexdigest()[:8], now)
-            logger.error(
-                "unhandled %s in %s request %s (error site %s)\n%s",
-                _type_name(error), method, request_id, site.name, _scrubbed_traceback(error),
-            )  # fmt: skip
-            return
-        site.unwritten += 1
-        if now - site.last_written >= self._interval_s:
-            logger.error(
-                "unhandled %s at error site %s: %d more in the last %.0f s (latest: %s request %s)",
-                _type_name(error), site.name, site.unwritten, now - site.last_written, method, request_id,
-            )  # fmt: skip
-            site.last_written, site.unwritten = now, 0
-
-
-def _site_key(error: BaseException) -> tuple[object, ...]:
-    """The error's type and the (file, line) of each frame it was raised through; frames only, never
-    their source text or locals, so that building it costs next to nothing."""
-    frames = tuple((frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(error.__traceback__))
-    return (_type_name(error), frames)
-
-
-def _scrubbed_traceback(error: BaseException) -> str:
-    """Python's traceback text for the error and what caused it, innermost first, with each exception
-    named by its type (and its SQLSTATE, for a database error) instead of its message."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and len(chain) < _MAX_CHAIN:
-        chain.append(current)
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    parts = [
-        "Traceback (most recent call last):\n"
-        + "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
-        + _described(exc)
-        for exc in reversed(chain)
-    ]
-    return "\nwhich led to\n".join(parts)
-
-
-def _described(error: BaseException) -> str:
-    code = getattr(error, "sqlstate", None) or getattr(error, "sqlite_errorname", None)
-    return f"{_type_name(error)}{f' ({code})' if isinstance(code, str) else ''}: message not logged"
-
-
-def _type_name(error: BaseException) -> str:
-    kind = type(error)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

@@ -29,7 +29,6 @@ from graphtasks.storage.base import ChildQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.middleware import GraphJSONResponse
 from graphtasks.web.preferences import read_preferences
 from graphtasks.web.requests import (
     base_url,
@@ -40,6 +39,7 @@ from graphtasks.web.requests import (
     query_options,
     tenant_of,
 )
+from graphtasks.web.responses import GraphJSONResponse
 from graphtasks.web.serialization import (
     PageWriter,
     collection_response,

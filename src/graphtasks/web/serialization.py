@@ -21,7 +21,7 @@ from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, Stored
 from graphtasks.model.schema import TASKS_PATH, EntityType
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
-from graphtasks.web.middleware import ODATA_JSON
+from graphtasks.web.responses import ODATA_JSON
 
 JSON = dict[str, Any]
 Rendered = TypeVar("Rendered", TaskRecord, ChildRecord, StoredDocument)
