@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -25,11 +26,13 @@ from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
 from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
-from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
 from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
 from graphtasks.traffic.throttling import CounterStore, MemoryCounterStore, parse_throttle
+
+if TYPE_CHECKING:
+    from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.web.admin import admin_routes
 from graphtasks.web.admin_state import AdminState, state_routes
 from graphtasks.web.application import GraphApplication
@@ -111,11 +114,25 @@ def load_tasks_file(store: TaskStore, path: str, tenant: str) -> int:
     return store.add_tasks(tenant, stored, skip_existing=True)
 
 
+def redis_counters(url: str) -> RedisCounterStore:
+    """Throttling counters in the Redis at `url` (no connection is made yet)."""
+    # Imported here: redis is the optional `redis` extra, needed only by a server given --redis.
+    try:
+        from graphtasks.storage.redis_counters import RedisCounterStore
+    except ModuleNotFoundError as error:
+        if error.name != "redis":
+            raise
+        raise ValueError(
+            "throttling counters in Redis need the redis client: pip install 'graphtasks[redis]'"
+        ) from None
+    return RedisCounterStore(url)
+
+
 def _counters(settings: Settings, database: Database) -> tuple[CounterStore, Callable[[], None]]:
     """Where throttling counts live: Redis when given; this process's memory when it alone serves the
     database (SQLite, one worker); else the database. And what closes it."""
     if settings.redis_url is not None:
-        redis_store = RedisCounterStore(settings.redis_url)
+        redis_store = redis_counters(settings.redis_url)
         return redis_store, redis_store.close
     if database.dialect == "sqlite" and settings.workers == 1:
         return MemoryCounterStore(), lambda: None

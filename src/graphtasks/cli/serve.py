@@ -359,9 +359,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """--faults and --load for the worker processes, done once, here, on a connection of its own."""
-    from graphtasks.app import open_backend
+    """--faults and --load for the worker processes, done once, here, on a connection of its own; and
+    a --redis that cannot be used is refused here, once."""
+    from graphtasks.app import open_backend, redis_counters
 
+    if settings.redis_url is not None:  # the workers would each fail later, one traceback apiece
+        redis_counters(settings.redis_url).close()
     backend = open_backend(settings)
     try:
         _prepare(backend, settings)
