@@ -22,7 +22,7 @@ RULES = {
     ),
     "odata": ("graphtasks.web", "graphtasks.storage", "graphtasks.auth", "sqlalchemy", "starlette"),
     "storage": ("graphtasks.web", "graphtasks.auth", "starlette"),
-    # Pure decisions: the counters and plans they need are kept by storage/ and reached via web/traffic.py.
+    # Pure decisions: the counters and plans they need are kept by storage/ and reached via web/gate.py.
     "traffic": (
         "graphtasks.web",
         "graphtasks.storage",
@@ -44,7 +44,7 @@ RULES = {
         "graphtasks.storage.sql",
         "graphtasks.storage.registry",
         "graphtasks.storage.tables",
-        "graphtasks.storage.traffic",
+        "graphtasks.storage.traffic_stores",
         "graphtasks.storage.redis_counters",
         "redis",
     ),

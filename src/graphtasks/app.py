@@ -24,11 +24,12 @@ from graphtasks.errors import GraphError
 from graphtasks.model.fixtures import named_tenant, read_tasks
 from graphtasks.odata.paging import SkiptokenSigner
 from graphtasks.storage.base import TaskStore
-from graphtasks.storage.engine import WORKER_THREADS, Database, open_database
+from graphtasks.storage.engine import Database, open_database
+from graphtasks.storage.engine_setup import WORKER_THREADS
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
-from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
+from graphtasks.storage.traffic_stores import SqlCounterStore, SqlFaultPlanStore
 from graphtasks.traffic.throttling import CounterStore, MemoryCounterStore, parse_throttle
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ from graphtasks.web.batch import batch_handler
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes
+from graphtasks.web.gate import FaultPlans, TrafficGate
 from graphtasks.web.guard import make_guard
 from graphtasks.web.handlers import TaskHandlers
 from graphtasks.web.hosts import allowed_hosts
@@ -48,7 +50,6 @@ from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.requests import base_url
 from graphtasks.web.routes import GRAPH_OPERATIONS, batch_routes, graph_routes
-from graphtasks.web.traffic import FaultPlans, TrafficGate
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from graphtasks.errors import TooManyRequests
 from graphtasks.storage.engine import open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.redis_counters import RedisCounterStore
-from graphtasks.storage.traffic import SqlCounterStore, SqlFaultPlanStore
+from graphtasks.storage.traffic_stores import SqlCounterStore, SqlFaultPlanStore
 from graphtasks.traffic.throttling import (
     CounterStore,
     MemoryCounterStore,

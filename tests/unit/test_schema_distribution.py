@@ -43,7 +43,7 @@ from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.migrate import upgrade_to_head
 from graphtasks.storage.registry import SqlAppStore, SqlAssertionStore, SqlKeyStore, SqlTenantStore
 from graphtasks.storage.sql import SqlTaskStore
-from graphtasks.storage.traffic import SqlCounterStore
+from graphtasks.storage.traffic_stores import SqlCounterStore
 from graphtasks.traffic.throttling import INTUNE, budgets_for
 from tests.support.databases import database
 

@@ -1,5 +1,6 @@
-"""Open a database: SQLite pragmas and locking, PostgreSQL options. With storage/dialect.py (the
-JSON SQL of any/all), the only dialect-aware code.
+"""Open a database: SQLite locking and transactions, PostgreSQL options. With storage/engine_setup.py
+(each dialect's engine: pool, pragmas, connect options) and storage/dialect.py (the JSON SQL of
+any/all), the only dialect-aware code.
 
 SQLite runs in WAL mode, so a commit is in the WAL file before the call returns and survives the server
 process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
@@ -23,32 +24,21 @@ gone); a write never is, since under group commit its transaction is other calle
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from graphtasks.config import MEMORY_DATABASE
-from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
+from graphtasks.storage.engine_setup import memory_engine, postgres_engine, sqlite_engine
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
-from graphtasks.storage.outages import (
-    PG_CONNECT_ARGS,
-    PROGRESS_STEPS,
-    Interrupted,
-    Interruption,
-    Outages,
-    past_deadline,
-    pg_liveness_check,
-    thread_bounds,
-)
+from graphtasks.storage.outages import PG_CONNECT_ARGS, Interrupted, Interruption, Outages, thread_bounds
 
 T = TypeVar("T")
 
@@ -83,8 +73,8 @@ class Database:
         `graphtasks seed` load run before or without it, since they may rightly take longer."""
         self._timeout_s = timeout_s
         if self.dialect == "postgresql":
-            # The pooled connections were opened without the limit: closed, so that each one from now
-            # on is opened with it.
+            # PostgreSQL's pooled connections were opened without the limit: closed, so that each one
+            # from now on is opened with it.
             self.engine.dispose()
 
     def _with_statement_timeout(
@@ -103,56 +93,50 @@ class Database:
         if self.group_committer is None:
             with self.write() as conn:
                 return unit(conn)
-        try:
+        with _translated(self._group_failure):
             return self.group_committer.run(unit)
-        except GroupCommitFailed as failed:
+
+    def _group_failure(self, error: Exception) -> BaseException:
+        if isinstance(error, GroupCommitFailed):
             # The shared transaction failed: its error (translated by write()) is every caller's answer.
-            _raise_instead(failed, self._outages.for_caller(failed))
-        except Exception as error:
-            # A unit's own error inside a group, raised before any COMMIT (or already translated).
-            _raise_instead(error, self._outages.on_statement(error))
+            return self._outages.for_caller(error)
+        # A unit's own error inside a group, raised before any COMMIT (or already translated).
+        return self._outages.on_statement(error)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self._connect() as conn:
             interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
             try:
-                self._bound(conn, interruption)
-                if self.dialect != "postgresql":
-                    yield conn
-                    return
-                # Reads run in autocommit: under READ COMMITTED every statement takes its own snapshot
-                # anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that
-                # buy nothing. Set on the driver's connection, on the client side: SQLAlchemy's
-                # isolation-level option would add round trips of its own to set and reset it.
-                driver_connection: Any = conn.connection.driver_connection
-                driver_connection.autocommit = True
-                try:
-                    yield conn
-                finally:
-                    _end_autocommit(conn, driver_connection)
-            except Exception as error:
-                if interruption is not None and interruption.requested:
-                    raise Interrupted("the read was interrupted: its caller has gone") from error
-                _raise_instead(error, self._outages.on_statement(error))
+                with _translated(lambda error: self._read_failure(error, interruption)):
+                    self._bound(conn, interruption)
+                    if self.dialect == "postgresql":
+                        yield from _postgres_autocommit(conn)
+                    else:  # SQLite: the driver is in autocommit already (engine_setup.py)
+                        yield conn
             finally:
                 thread_bounds.deadline = deadline
                 if interruption is not None:
                     interruption.take_back()
 
+    def _read_failure(self, error: Exception, interruption: Interruption | None) -> BaseException:
+        if interruption is not None and interruption.requested:
+            return Interrupted("the read was interrupted: its caller has gone")
+        return self._outages.on_statement(error)
+
     def _bound(self, conn: Connection, interruption: Interruption | None) -> None:
         """Start the SQLite deadline of a transaction on `conn`, and lend `interruption` the way to stop
         a read on it."""
-        if self._timeout_s is not None and self._write_lock is not None:
+        if self._timeout_s is not None and self.dialect == "sqlite":
             thread_bounds.deadline = time.monotonic() + self._timeout_s
         if interruption is not None:
             driver_connection: Any = conn.connection.driver_connection
             interruption.lend(self._interrupt_of(driver_connection))
 
     def _interrupt_of(self, driver_connection: Any) -> Callable[[], object]:
-        if self._write_lock is not None:
+        if self.dialect == "sqlite":
             return driver_connection.interrupt  # type: ignore[no-any-return]
-        # The cancel request opens a connection of its own: it may take as long as one to open.
+        # PostgreSQL's cancel request opens a connection of its own: it may take as long as one to open.
         # cancel_safe (psycopg 3.2) has that timeout; cancel, psycopg 3.1's, blocks until it is done.
         cancel_safe = getattr(driver_connection, "cancel_safe", None)
         if cancel_safe is None:
@@ -168,53 +152,35 @@ class Database:
             deadline = thread_bounds.deadline
             try:
                 self._bound(conn, None)
-                if self._write_lock is not None:
-                    # IMMEDIATE takes the write lock up front, so a read-then-write transaction can
-                    # never fail halfway with SQLITE_BUSY when another process writes.
-                    self._statement(conn, "BEGIN IMMEDIATE")
+                if self.dialect == "sqlite":
+                    # SQLite: IMMEDIATE takes the write lock up front, so a read-then-write transaction
+                    # can never fail halfway with SQLITE_BUSY when another process writes.
+                    with _translated(self._outages.on_statement):
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield from self._transaction(conn)
             finally:
                 thread_bounds.deadline = deadline
 
     def _transaction(self, conn: Connection) -> Iterator[Connection]:
-        try:
+        roll_back = partial(self._roll_back, conn)
+        with _translated(self._outages.on_statement, undo=roll_back, undo_on=BaseException):
             yield conn
-        except Exception as error:
-            self._roll_back(conn)
-            _raise_instead(error, self._outages.on_statement(error))
-        except BaseException:
-            self._roll_back(conn)
-            raise
-        self._commit(conn)
+        # A refused COMMIT leaves SQLite's transaction open (SQLITE_BUSY) or PostgreSQL's aborted.
+        with _translated(self._outages.on_commit, undo=roll_back):
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("COMMIT")
+            else:  # PostgreSQL
+                conn.commit()
 
     def _connect(self) -> Connection:
-        try:
+        with _translated(self._outages.on_connect):
             return self.engine.connect()
-        except Exception as error:
-            _raise_instead(error, self._outages.on_connect(error))
-
-    def _statement(self, conn: Connection, sql: str) -> None:
-        try:
-            conn.exec_driver_sql(sql)
-        except Exception as error:
-            _raise_instead(error, self._outages.on_statement(error))
-
-    def _commit(self, conn: Connection) -> None:
-        try:
-            if self._write_lock is not None:
-                conn.exec_driver_sql("COMMIT")
-            else:
-                conn.commit()
-        except Exception as error:
-            # A refused COMMIT leaves SQLite's transaction open (SQLITE_BUSY) or PostgreSQL's aborted.
-            self._roll_back(conn)
-            _raise_instead(error, self._outages.on_commit(error))
 
     def _roll_back(self, conn: Connection) -> None:
         """Roll back after an error; if even that fails (the connection is gone), discard the connection
         so the pool never hands it out again. The error that led here is the one the caller gets."""
         try:
-            if self._write_lock is None:
+            if self.dialect == "postgresql":
                 conn.rollback()
             # SQLite may have rolled back by itself (a full disk, sqlite3_get_autocommit), and then a
             # ROLLBACK would fail: only roll back a transaction still open.
@@ -251,7 +217,7 @@ class Database:
         under a rollback journal, instead of to the WAL and then again at the checkpoint, and goes back
         to WAL afterwards. Leaving WAL needs the database to itself: while a server holds it, the load
         goes through the WAL like any write. PostgreSQL needs nothing."""
-        if self.dialect != "sqlite":
+        if self.dialect != "sqlite":  # PostgreSQL
             yield
             return
         try:
@@ -275,12 +241,25 @@ class Database:
                 conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
             return
         with self.write() as conn:
-            # Sampled statistics: enough for choosing indexes, a fraction of a full scan's time.
+            # SQLite, sampled statistics: enough for choosing indexes, a fraction of a full scan's time.
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql(f"ANALYZE {table}")
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _postgres_autocommit(conn: Connection) -> Iterator[Connection]:
+    """A PostgreSQL read in autocommit: under READ COMMITTED every statement takes its own snapshot
+    anyway, so a transaction's BEGIN and ROLLBACK would be two network round trips that buy nothing.
+    Set on the driver's connection, on the client side: SQLAlchemy's isolation-level option would add
+    round trips of its own to set and reset it."""
+    driver_connection: Any = conn.connection.driver_connection
+    driver_connection.autocommit = True
+    try:
+        yield conn
+    finally:
+        _end_autocommit(conn, driver_connection)
 
 
 def _end_autocommit(conn: Connection, driver_connection: Any) -> None:
@@ -301,108 +280,39 @@ def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: 
     keeps each default: off for SQLite (its recommended WAL setting), on for PostgreSQL (the server's
     own default)."""
     if url == MEMORY_DATABASE:
-        return Database(_memory_engine(), group_commit=group_commit)
+        return Database(memory_engine(), group_commit=group_commit)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return Database(_sqlite_engine(url, flush_to_disk=bool(flush_to_disk)), group_commit=group_commit)
+        return Database(sqlite_engine(url, flush_to_disk=bool(flush_to_disk)), group_commit=group_commit)
     if parsed.get_backend_name() == "postgresql":
-        return Database(_postgres_engine(url, flush_to_disk=flush_to_disk), group_commit=group_commit)
+        return Database(postgres_engine(url, flush_to_disk=flush_to_disk), group_commit=group_commit)
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
-def _raise_instead(error: BaseException, replacement: BaseException) -> NoReturn:
-    """Raise `replacement` for `error` (chained to it), or `error` itself when they are one."""
-    if replacement is error:
-        raise error
-    raise replacement from error
+@contextmanager
+def _translated(
+    translate: Callable[[Exception], BaseException],
+    *,
+    undo: Callable[[], None] | None = None,
+    undo_on: type[BaseException] = Exception,
+) -> Iterator[None]:
+    """The one place a database error becomes what the caller raises (outages.py decides what): an
+    error the block raises is replaced by `translate(error)`, chained to it, or stands when that is the
+    error itself. `undo` runs first when the block raises an `undo_on` (BaseException: KeyboardInterrupt
+    too)."""
+    try:
+        yield
+    except BaseException as error:
+        if undo is not None and isinstance(error, undo_on):
+            undo()
+        if not isinstance(error, Exception):
+            raise
+        replacement = translate(error)
+        if replacement is error:
+            raise
+        raise replacement from error
 
 
 def _lost_lock_wait(error: BaseException) -> bool:
     """A PostgreSQL unit that gave up waiting for a lock; SQLite's errors carry no sqlstate."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in _LOST_LOCK_WAIT
-
-
-# The threads the web layer runs storage calls on (web/blocking.py).
-WORKER_THREADS = 40
-
-
-def _memory_engine() -> Engine:
-    """A SQLite database in memory that every connection of this process shares, through SQLite's memdb
-    VFS (a name starting with "/"). Unlike `:memory:` (one connection's own) or a shared cache (table
-    locks that fail at once instead of waiting), its connections lock as a file's do, so the engine
-    behaves as on a file, without WAL. SQLite frees the database with its last connection: one is kept
-    open until the engine is disposed, whatever the pool closes meanwhile."""
-    name = f"/graphtasks-{uuid.uuid4().hex}"
-    keeper = sqlite3.connect(f"file:{name}?vfs=memdb", uri=True)
-    engine = _sqlite_engine(f"sqlite:///file:{name}?vfs=memdb&uri=true", flush_to_disk=False)
-    event.listen(engine, "engine_disposed", lambda _engine: keeper.close())
-    return engine
-
-
-def _sqlite_engine(url: str, *, flush_to_disk: bool) -> Engine:
-    parsed = make_url(url)
-    path = parsed.database
-    if path and path != ":memory:" and "uri" not in parsed.query:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # One connection per worker thread plus one for the point reads the event loop makes itself
-    # (web/blocking.py), so the loop never waits for a connection; and no overflow: an overflow connection
-    # is opened and configured for one request and then closed, which cost more than the request's query
-    # under load. SQLite connections are cheap to keep open.
-    # hide_parameters: an error's text names its statement, never the values bound to it (tenant ids,
-    # what a client sent), wherever it is printed.
-    engine = create_engine(url, pool_size=WORKER_THREADS + 1, max_overflow=0, hide_parameters=True)
-    synchronous = "FULL" if flush_to_disk else "NORMAL"
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Autocommit at the driver level; Database.write() issues BEGIN IMMEDIATE itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # case_sensitive_like: OData's startswith/endswith/contains are case-sensitive, as PostgreSQL's
-        # LIKE already is.
-        pragmas = (
-            "journal_mode=WAL",
-            f"synchronous={synchronous}",
-            "busy_timeout=10000",
-            "case_sensitive_like=ON",
-        )
-        for pragma in pragmas:
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-        for name, function in ((UNICODE_LOWER, _lower), (UNICODE_UPPER, _upper)):
-            dbapi_connection.create_function(name, 1, function, deterministic=True)
-        dbapi_connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
-
-    return engine
-
-
-def _lower(text: str | None) -> str | None:
-    return None if text is None else text.lower()
-
-
-def _upper(text: str | None) -> str | None:
-    return None if text is None else text.upper()
-
-
-def _postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    # Fail fast when the server is unreachable (outages.py); the URL's own settings win.
-    connect_args: dict[str, Any] = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
-    if flush_to_disk is not None:
-        connect_args["options"] = f"-c synchronous_commit={'on' if flush_to_disk else 'off'}"
-    # No overflow either (a PostgreSQL connection costs milliseconds to open); half the worker threads,
-    # so that several instances stay well inside the server's default max_connections of 100.
-    engine = create_engine(
-        parsed,
-        pool_size=WORKER_THREADS // 2,
-        max_overflow=0,
-        connect_args=connect_args,
-        hide_parameters=True,
-    )
-    # Connections that died while pooled (a PostgreSQL restart) are replaced at checkout, for the cost of
-    # a poll(2) instead of pool_pre_ping's round trip; one lost in use is invalidated by SQLAlchemy (its
-    # dialect's is_disconnect), with every connection pooled before it.
-    event.listen(engine, "checkout", pg_liveness_check)
-    return engine

@@ -19,8 +19,8 @@ from graphtasks.errors import BadRequest
 from graphtasks.traffic.faults import FaultPlan, parse_plan
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import PLAN_LIMIT, read_json
+from graphtasks.web.gate import FaultPlans
 from graphtasks.web.responses import GraphJSONResponse
-from graphtasks.web.traffic import FaultPlans
 
 FAULTS_PATH = "/graphtasks/admin/faults"
 

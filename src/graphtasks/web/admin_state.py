@@ -41,9 +41,9 @@ from graphtasks.traffic.throttling import parse_throttle
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.exports import EXPORT_CHUNK, After, export_stream_async
+from graphtasks.web.gate import TrafficGate
 from graphtasks.web.journal import Journal
 from graphtasks.web.responses import ODATA_JSON, GraphJSONResponse
-from graphtasks.web.traffic import TrafficGate
 
 ADMIN = "/graphtasks/admin"
 IMPORT_LIMIT = 256 * 1024 * 1024

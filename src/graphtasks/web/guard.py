@@ -1,5 +1,5 @@
 """Wrap a Graph handler with authentication (bearer token -> Principal), its permission check, and
-the traffic gate (throttling, injected faults: web/traffic.py), in that order.
+the traffic gate (throttling, injected faults: web/gate.py), in that order.
 
 The principal is left on request.state for the handler; it scopes every storage call to its tenant.
 It also names the request's Caller for web/blocking.py, from the token on: its storage calls count
@@ -26,9 +26,9 @@ from graphtasks.web.blocking import (
     reset_caller,
     set_caller,
 )
+from graphtasks.web.gate import TrafficGate
 from graphtasks.web.request_log import BATCH_ITEM
 from graphtasks.web.routes import GraphHandler, Guard
-from graphtasks.web.traffic import TrafficGate
 
 
 def make_guard(

@@ -1,7 +1,7 @@
 """TrafficGate: throttling and fault injection applied to a request after its token and permission
 checks and before its handler, so a 429, 503 or 504 never follows a change of state.
 
-The fault plan in force lives in the database (storage/traffic.py). Each process keeps the plan it
+The fault plan in force lives in the database (storage/traffic_stores.py). Each process keeps the plan it
 last read and checks its version at most once a second, so a change made through any instance's admin
 endpoint reaches every worker and instance within about a second, without a read per request.
 """
