@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from graphtasks.config import DEFAULT_MAX_HEADER_BYTES
-from graphtasks.web.batch import MAX_ITEM_HEADERS
+from graphtasks.web.batch_reading import MAX_ITEM_HEADERS
 from graphtasks.web.preferences import MAX_ANNOTATION_PATTERNS
 from tests.integration.test_errors import assert_graph_error
 from tests.support.server import TASKS_PATH, Server, backend_server

@@ -15,15 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from graphtasks.model.schema import (
-    DATETIME_OFFSET,
-    INT32,
-    NAVIGATION_TARGETS,
-    TASK_TYPES,
-    ComplexType,
-    EnumType,
-    Property,
-)
+from graphtasks.model.schema import NAVIGATION_TARGETS, TASK_TYPES
+from graphtasks.model.types import DATETIME_OFFSET, INT32, ComplexType, EnumType, Property
 
 _DEEP = "@@deep@@"
 ODD_TEXT = [

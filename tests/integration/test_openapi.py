@@ -41,8 +41,8 @@ from graphtasks.model.schema import (
     TASK_TYPES,
     TASK_TYPES_BY_NAME,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.web.openapi import openapi_document
 from graphtasks.web.openapi_operations import VERSION
 from tests.support.examples import FOUNDING_REQUEST

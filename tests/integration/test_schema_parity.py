@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from graphtasks.model.schema import TASK_TYPES, UNMANAGED_DEVICE, EntityType
+from graphtasks.model.schema import TASK_TYPES, UNMANAGED_DEVICE
+from graphtasks.model.types import EntityType
 from tests.integration.test_errors import assert_graph_error
 from tests.support.server import TASKS_PATH, Server
 

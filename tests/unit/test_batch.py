@@ -1,4 +1,4 @@
-"""graphtasks.web.batch.read_batch: a JSON batch body -> the requests to run, in dependency order
+"""graphtasks.web.batch_reading.read_batch: a JSON batch body -> the requests to run, in dependency order
 (docs/graph-behaviour.md, "JSON batching"). Anything malformed is one BadRequest for the whole batch;
 headers past the limits of a real request refuse their own item only (docs/resilience.md, "Prefer and
 $batch headers")."""
@@ -14,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graphtasks.errors import BadRequest, GraphError, HeadersTooLarge
-from graphtasks.web.batch import MAX_ITEM_HEADERS, MAX_REQUESTS, BatchItem, dependency_order, read_batch
+from graphtasks.web.batch_reading import (
+    MAX_ITEM_HEADERS,
+    MAX_REQUESTS,
+    BatchItem,
+    dependency_order,
+    read_batch,
+)
 
 TASKS = "/deviceAppManagement/deviceAppManagementTasks"
 JSON_HEADERS = {"Content-Type": "application/json"}

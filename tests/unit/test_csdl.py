@@ -25,7 +25,8 @@ import xmlschema
 
 from graphtasks.model import csdl
 from graphtasks.model.csdl import ENTITY_TYPES, metadata_document
-from graphtasks.model.schema import COMPLEX_TYPES, ENUM_TYPES, STRING, UPDATE_STATUS, EntityType, Property
+from graphtasks.model.schema import COMPLEX_TYPES, ENUM_TYPES, UPDATE_STATUS
+from graphtasks.model.types import STRING, EntityType, Property
 from tests.support import reference_tables as ref
 
 XSD = Path(__file__).parents[1] / "support" / "odata_csdl_xsd" / "edmx.xsd"

@@ -19,7 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from graphtasks.errors import BadRequest
-from graphtasks.model.schema import SECURITY_CONFIGURATION_TASK, EntityType
+from graphtasks.model.schema import SECURITY_CONFIGURATION_TASK
+from graphtasks.model.types import EntityType
 from graphtasks.odata.filter import parse_filter
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue

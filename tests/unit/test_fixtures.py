@@ -22,8 +22,8 @@ from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
     SECURITY_CONFIGURATION_TASK,
     VULNERABLE_MANAGED_DEVICE,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import validate_create, validate_entity_create
 from tests.integration.test_query_differential import INSTANTS, NULLABLE_TEXT, task_bodies
 

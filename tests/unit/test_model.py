@@ -24,10 +24,8 @@ from graphtasks.model.schema import (
     UNMANAGED_DEVICE_DISCOVERY_TASK,
     UPDATE_STATUS,
     VULNERABLE_MANAGED_DEVICE,
-    ComplexType,
-    EntityType,
-    EnumType,
 )
+from graphtasks.model.types import ComplexType, EntityType, EnumType
 from graphtasks.storage.tables import COLUMNS, column_name, row_values, tasks
 from tests.support.reference_tables import COMPLEX_PROPERTIES, ENTITY_PROPERTIES, ENUM_MEMBERS, Row
 

@@ -28,17 +28,13 @@ from graphtasks.model.schema import (
     COMPLEX_TYPES,
     DEVICE_APP_MANAGEMENT_TASK,
     ENUM_TYPES,
-    NAMESPACE,
     NAVIGATION_TARGETS,
     SINGLETON,
     TASK_TYPES,
     TASKS_SEGMENT,
     UPDATE_STATUS,
-    EntityType,
-    EnumType,
-    PrimitiveType,
-    Property,
 )
+from graphtasks.model.types import NAMESPACE, EntityType, EnumType, PrimitiveType, Property
 
 EXCERPT = Path(__file__).parents[1] / "data" / "graph-beta-csdl-excerpt.xml"
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"

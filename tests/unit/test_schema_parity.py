@@ -35,14 +35,12 @@ from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
     ENUM_TYPES,
     KEY_VALUE_PAIR,
-    PRIMITIVE_TYPES,
     SECURITY_CONFIGURATION_TASK,
     TASK_TYPES,
     UNMANAGED_DEVICE,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
-    Property,
 )
+from graphtasks.model.types import PRIMITIVE_TYPES, EntityType, Property
 from graphtasks.model.validation import Values, defaults_for, validate_create, validate_update
 from graphtasks.odata.ast import Call, Literal, Member, Node, TypeName
 from graphtasks.odata.filter import FilterSyntaxError, parse_filter

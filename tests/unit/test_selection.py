@@ -17,8 +17,8 @@ from graphtasks.model.schema import (
     SECURITY_CONFIGURATION_TASK,
     TASK_TYPES,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.odata.selection import Selection, resolve_select
 
 BASE = DEVICE_APP_MANAGEMENT_TASK

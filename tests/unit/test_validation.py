@@ -20,8 +20,8 @@ from graphtasks.model.schema import (
     SECURITY_CONFIGURATION_TASK,
     TASK_TYPES,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import (
     Values,
     defaults_for,

@@ -35,8 +35,8 @@ from graphtasks.model.schema import (
     SECURITY_CONFIGURATION_TASK,
     TASK_TYPES,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import defaults_for, validate_create
 from graphtasks.odata.selection import Selection, resolve_select
 from graphtasks.web.error_bodies import error_body

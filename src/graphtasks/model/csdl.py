@@ -1,9 +1,9 @@
 """The OData CSDL XML document (`GET /beta/$metadata`) of the deviceAppManagementTask family.
 
-Owns how model.schema is spelled as CSDL 4.0 XML, and the few conventions of Graph's own $metadata that
-the model does not carry: the abstract `entity` root that holds the key, the `deviceAppManagement`
-entity type behind the singleton, the `graph` alias and the `bindingParameter` name. Every type,
-property, member, navigation and action comes from schema.py; none is declared here.
+Owns how the model (model/schema.py) is spelled as CSDL 4.0 XML, and the few conventions of Graph's
+own $metadata that the model does not carry: the abstract `entity` root that holds the key, the
+`deviceAppManagement` entity type behind the singleton, the `graph` alias and the `bindingParameter`
+name. Every type, property, member, navigation and action comes from schema.py; none is declared here.
 
 Pure: builds a string; must not import from web/, auth/ or storage/ (serving it is the web layer's job).
 """
@@ -17,12 +17,15 @@ from graphtasks.model.schema import (
     COMPLEX_TYPES,
     DEVICE_APP_MANAGEMENT_TASK,
     ENUM_TYPES,
-    NAMESPACE,
     NAVIGATION_TARGETS,
     SINGLETON,
     TASK_TYPES,
     TASKS_SEGMENT,
     UPDATE_STATUS,
+    navigation_target,
+)
+from graphtasks.model.types import (
+    NAMESPACE,
     Action,
     ActionParameter,
     ComplexType,
@@ -31,7 +34,6 @@ from graphtasks.model.schema import (
     NavigationProperty,
     PrimitiveType,
     Property,
-    navigation_target,
 )
 
 EDMX_NS = "http://docs.oasis-open.org/odata/ns/edmx"

@@ -25,7 +25,7 @@ import orjson
 
 from graphtasks.model import edm
 from graphtasks.model.records import ChildRecord, TaskRecord
-from graphtasks.model.schema import DATETIME_OFFSET, ComplexType, Property
+from graphtasks.model.types import DATETIME_OFFSET, ComplexType, Property
 from graphtasks.model.validation import ComplexValue, Value
 
 JSON = dict[str, Any]

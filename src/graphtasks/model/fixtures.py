@@ -13,7 +13,7 @@ their own `id`), and `@graphtasks.statusNote`, the note of the last updateStatus
 but part of what the task's ETag covers). Other annotations (`@odata.etag`, `@odata.context`) are
 ignored, so an export or a GET answer reads back as it was written.
 
-Pure: reads model/schema.py and model/validation.py, never HTTP or storage.
+Pure: reads the model and model/validation.py, never HTTP or storage.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from graphtasks.errors import BadRequest
 from graphtasks.model import edm
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION as STATUS_NOTE
 from graphtasks.model.records import ChildRecord, StoredTask, TaskRecord
-from graphtasks.model.schema import EntityType, navigation_target
+from graphtasks.model.schema import navigation_target
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import unstorable_character, validate_create, validate_entity_create
 
 EXPORT_VERSION = 1

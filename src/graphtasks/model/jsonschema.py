@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphtasks.model import schema as model
-from graphtasks.model.schema import ComplexType, EntityType, EnumType, NavigationProperty, Property
+from graphtasks.model.types import (
+    DATETIME_OFFSET,
+    INT32,
+    STRING,
+    ComplexType,
+    EntityType,
+    EnumType,
+    NavigationProperty,
+    Property,
+)
 
 JSON = dict[str, Any]
 _ODATA_TYPE = "@odata.type"
@@ -161,7 +170,7 @@ def _complex_schema(c: ComplexType) -> JSON:
     but the non-nullable strings, which have no default (model/validation.py: _missing_complex_member)."""
     properties: JSON = {_ODATA_TYPE: {"type": "string", "enum": [f"#{c.qualified_name}", c.qualified_name]}}
     properties |= {p.name: _property_schema(p) for p in c.properties}
-    required = [p.name for p in c.properties if not p.value_nullable and p.type is model.STRING]
+    required = [p.name for p in c.properties if not p.value_nullable and p.type is STRING]
     return object_schema(c.name, c.description, properties, required=required, closed=True)
 
 
@@ -198,11 +207,11 @@ _NULL_ONLY: JSON = {"type": "object", "nullable": True, "enum": [None]}
 def _type_schema(p: Property) -> JSON:
     if isinstance(p.type, EnumType | ComplexType):
         return ref(p.type.qualified_name)
-    if p.type is model.INT32:
+    if p.type is INT32:
         low, high = p.value_range or (-INT32_MAX - 1, INT32_MAX)
         return {"type": "integer", "format": "int32", "minimum": low, "maximum": high}
     datetime = string("date-time", pattern=_DATETIME_PATTERN)
-    return {model.STRING: string(), model.DATETIME_OFFSET: datetime}[p.type]
+    return {STRING: string(), DATETIME_OFFSET: datetime}[p.type]
 
 
 def _navigation_schema(owner: EntityType, navigation: NavigationProperty) -> JSON:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphtasks.model.schema import EntityType
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import Values
 
 # The annotation a task's status note is shown as, when asked for (Prefer: odata.include-annotations), and

@@ -12,7 +12,7 @@ Rules this module decides (documented in the README):
 - read-only properties (`id`, `createdDateTime`) and the navigation collections (`managedDevices`,
   `mobileApps`) are accepted and ignored, because the SDK re-sends them on a round-trip PATCH.
 
-Reads only model/schema.py; never touches HTTP or storage.
+Reads only the model (model/schema.py, model/types.py); never touches HTTP or storage.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from typing import TypeAlias
 from graphtasks.errors import BadRequest, ModelValidationFailure
 from graphtasks.model import edm
 from graphtasks.model.schema import (
-    DATETIME_OFFSET,
     DEVICE_APP_MANAGEMENT_TASK,
-    INT32,
     NAVIGATION_TARGETS,
-    STRING,
     TASK_TYPES_BY_NAME,
     UPDATE_STATUS,
+)
+from graphtasks.model.types import (
+    DATETIME_OFFSET,
+    INT32,
+    STRING,
     ComplexType,
     EntityType,
     EnumType,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphtasks.errors import BadRequest
-from graphtasks.model.schema import EntityType, Property
+from graphtasks.model.types import EntityType, Property
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from graphtasks.model.records import ChildRecord, StoredDocument, StoredTask, TaskRecord
-from graphtasks.model.schema import EntityType
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import Values
 from graphtasks.odata.ast import Node
 from graphtasks.odata.options import OrderKey

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, false, literal
 from sqlalchemy.sql import not_, or_, true
 
 from graphtasks.errors import BadRequest
-from graphtasks.model.schema import (
+from graphtasks.model.types import (
     BOOLEAN,
     DATETIME_OFFSET,
     INT32,

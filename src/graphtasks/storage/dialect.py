@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, ColumnElement, String, Text, cast, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from graphtasks.model.schema import DATETIME_OFFSET, Property
+from graphtasks.model.types import DATETIME_OFFSET, Property
 
 
 def json_elements(dialect: str, column: ColumnElement[Any]) -> TableValuedAlias:

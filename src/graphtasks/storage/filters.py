@@ -34,13 +34,8 @@ from sqlalchemy import Column, ColumnElement, and_, case, exists, false, func, l
 from sqlalchemy.sql import not_, or_, select, true
 
 from graphtasks.errors import BadRequest
-from graphtasks.model.schema import (
-    BOOLEAN,
-    STRING,
-    ComplexType,
-    EntityType,
-    resolve_type,
-)
+from graphtasks.model.schema import resolve_type
+from graphtasks.model.types import BOOLEAN, STRING, ComplexType, EntityType
 from graphtasks.odata.ast import BoolOp, Call, Compare, In, Lambda, Literal, Member, Node, Not, TypeName
 from graphtasks.storage.comparisons import (
     Typed,

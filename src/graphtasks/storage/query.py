@@ -36,7 +36,8 @@ from sqlalchemy import (
 
 from graphtasks.errors import BadRequest
 from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
-from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, ComplexType
+from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES
+from graphtasks.model.types import ComplexType
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
 from graphtasks.storage.base import ChildQuery, PageRequest, PageSink, SortKeys, TaskQuery

@@ -45,8 +45,8 @@ from graphtasks.model.schema import (
     TASK_PRIORITY,
     TASK_STATUS,
     UNMANAGED_DEVICE_DISCOVERY_TASK,
-    EntityType,
 )
+from graphtasks.model.types import EntityType
 from graphtasks.storage.dialect import hex_digits, json_from_text
 from graphtasks.storage.tables import COLUMNS, tasks
 

@@ -15,32 +15,25 @@ page (storage/query.py, read_page).
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Delete,
-    Insert,
     Row,
-    Select,
     Table,
-    Update,
-    bindparam,
     delete,
-    insert,
     literal,
     select,
     tuple_,
-    update,
 )
 
-from graphtasks.errors import Conflict, NotFound, child_not_found, task_not_found
+from graphtasks.errors import Conflict, child_not_found, task_not_found
 from graphtasks.model.records import ChildRecord, StoredDocument, StoredTask, TaskRecord
-from graphtasks.model.schema import EntityType, navigation_target
+from graphtasks.model.schema import navigation_target
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import Values
 from graphtasks.storage.base import ChildQuery, Page, PageRequest, PageSink, Precondition, TaskQuery
 from graphtasks.storage.documents import fill_documents
@@ -55,6 +48,19 @@ from graphtasks.storage.query import (
     task_collection,
 )
 from graphtasks.storage.seeding import SeedRun, seed_statement
+from graphtasks.storage.statements import (
+    CHILD_STATEMENTS,
+    DELETE_TASK,
+    INSERT_TASK,
+    LOCK_PARENT,
+    LOCK_TASK,
+    SELECT_DOCUMENT,
+    SELECT_TASK,
+    UPDATE_TASK,
+    UPDATE_TASK_OF_TYPE,
+    child_key,
+    task_key,
+)
 from graphtasks.storage.tables import (
     CHILD_TABLES,
     COLUMNS,
@@ -69,65 +75,6 @@ from graphtasks.storage.tables import (
     tasks,
 )
 
-# The statements every task request makes, built once with bind parameters: built per request, a
-# statement cost more Python than SQLite takes to run it (its clauses, then SQLAlchemy's cache key over
-# them). One object per statement keeps its cache key and compiled form, and the driver sees the same SQL
-# each time and reuses its prepared statement (sqlite3's statement cache; psycopg prepares a statement
-# it has run a few times). The key's parameters are not named after columns: an UPDATE's SET clause
-# takes those from the parameters given.
-_TASK_KEY = (tasks.c.tenant_id == bindparam("key_tenant")) & (tasks.c.id == bindparam("key_id"))
-_SELECT_TASK = select(tasks).where(_TASK_KEY)
-_LOCK_TASK = _SELECT_TASK.with_for_update()
-_SELECT_DOCUMENT: Select[Any] = select(*DOCUMENT_COLUMNS).where(_TASK_KEY)
-_LOCK_PARENT = select(tasks.c.id).where(_TASK_KEY).with_for_update()
-_INSERT_TASK = insert(tasks)
-# The type guard makes a change a no-op (and so a 404) if the row was replaced meanwhile.
-_UPDATE_TASK_OF_TYPE = update(tasks).where(_TASK_KEY & (tasks.c.odata_type == bindparam("key_type")))
-_UPDATE_TASK = update(tasks).where(_TASK_KEY)
-_DELETE_TASK = delete(tasks).where(_TASK_KEY)
-
-
-@dataclass(frozen=True)
-class _ChildStatements:
-    """The statements on one navigation collection's table, built once like the task ones."""
-
-    select: Select[Any]
-    lock: Select[Any]
-    insert: Insert
-    update: Update
-    delete: Delete
-    delete_of_task: Delete
-
-
-def _child_statements(table: Table) -> _ChildStatements:
-    of_task = (table.c.tenant_id == bindparam("key_tenant")) & (table.c.task_id == bindparam("key_task"))
-    key = of_task & (table.c.id == bindparam("key_id"))
-    select_child = select(table).where(key)
-    return _ChildStatements(
-        select=select_child,
-        lock=select_child.with_for_update(),
-        insert=insert(table),
-        update=update(table).where(key),
-        delete=delete(table).where(key),
-        delete_of_task=delete(table).where(of_task),
-    )
-
-
-_CHILD_STATEMENTS = {navigation: _child_statements(child.table) for navigation, child in CHILD_TABLES.items()}
-
-
-def _task_key(tenant_id: str, task_id: str) -> dict[str, str]:
-    """The parameters of _TASK_KEY; an id that cannot exist is a 404 before any query."""
-    _require_possible_id(task_id, task_not_found)
-    return {"key_tenant": tenant_id, "key_id": task_id}
-
-
-def _child_key(query: ChildQuery, child_id: str) -> dict[str, str]:
-    """The parameters of a child statement's key; an id that cannot exist is a 404 before any query."""
-    _require_possible_id(child_id, lambda child: child_not_found(query.navigation, child))
-    return {"key_tenant": query.tenant_id, "key_task": query.task_id, "key_id": child_id}
-
-
 # Tasks an import writes per statement: few enough for SQLite's bound-parameter limit (32,766) with every
 # column of a task bound, many enough that the statements cost little.
 _IMPORT_CHUNK = 200
@@ -135,15 +82,6 @@ _IMPORT_CHUNK = 200
 
 def _of_tenant(statement: Delete, table: Table, tenant_id: str | None) -> Delete:
     return statement if tenant_id is None else statement.where(table.c.tenant_id == tenant_id)
-
-
-def _require_possible_id(task_id: str, missing: Callable[[str], NotFound]) -> None:
-    """Ids are GUIDs the server made, so anything else cannot exist; answering before the query also
-    keeps characters PostgreSQL refuses (U+0000) away from it."""
-    try:
-        uuid.UUID(task_id)
-    except ValueError:
-        raise missing(task_id) from None
 
 
 class SqlTaskStore:
@@ -156,7 +94,7 @@ class SqlTaskStore:
         row = task_row(tenant_id, task)
 
         def unit(conn: Connection) -> None:
-            conn.execute(_INSERT_TASK, row)
+            conn.execute(INSERT_TASK, row)
 
         self._db.run_write(unit)
         return StoredDocument(task.id, task.type, row["document"], row["etag"])
@@ -187,7 +125,7 @@ class SqlTaskStore:
 
     def document(self, tenant_id: str, task_id: str) -> StoredDocument:
         with self._db.read() as conn:
-            row = conn.execute(_SELECT_DOCUMENT, _task_key(tenant_id, task_id)).first()
+            row = conn.execute(SELECT_DOCUMENT, task_key(tenant_id, task_id)).first()
         if row is None:
             raise task_not_found(task_id)
         return document_from_row(row)
@@ -201,7 +139,7 @@ class SqlTaskStore:
         task_type: EntityType,
         check: Precondition[TaskRecord] | None = None,
     ) -> TaskRecord:
-        key = {**_task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
+        key = {**task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
 
         def unit(conn: Connection) -> TaskRecord:
             current = self._get(conn, tenant_id, task_id, lock=True)
@@ -211,7 +149,7 @@ class SqlTaskStore:
                 return current
             updated = dataclasses.replace(current, values={**current.values, **changes})
             values = row_values(changes) | document_values(updated)
-            if conn.execute(_UPDATE_TASK_OF_TYPE, {**key, **values}).rowcount == 0:
+            if conn.execute(UPDATE_TASK_OF_TYPE, {**key, **values}).rowcount == 0:
                 raise task_not_found(task_id)
             return updated
 
@@ -226,7 +164,7 @@ class SqlTaskStore:
         *,
         check: Precondition[TaskRecord] | None = None,
     ) -> None:
-        key = _task_key(tenant_id, task_id)
+        key = task_key(tenant_id, task_id)
 
         def unit(conn: Connection) -> None:
             current = self._get(conn, tenant_id, task_id, lock=True)
@@ -236,7 +174,7 @@ class SqlTaskStore:
                 current, values={**current.values, "status": status}, status_note=note
             )
             values = row_values({"status": status}) | {"status_note": note} | document_values(updated)
-            if conn.execute(_UPDATE_TASK, {**key, **values}).rowcount == 0:
+            if conn.execute(UPDATE_TASK, {**key, **values}).rowcount == 0:
                 raise task_not_found(task_id)
 
         self._db.run_write(unit)
@@ -244,9 +182,9 @@ class SqlTaskStore:
     def delete(self, tenant_id: str, task_id: str, *, check: Precondition[TaskRecord] | None = None) -> None:
         def unit(conn: Connection) -> None:
             self._check(conn, tenant_id, task_id, check)
-            if conn.execute(_DELETE_TASK, _task_key(tenant_id, task_id)).rowcount == 0:
+            if conn.execute(DELETE_TASK, task_key(tenant_id, task_id)).rowcount == 0:
                 raise task_not_found(task_id)
-            for statements in _CHILD_STATEMENTS.values():
+            for statements in CHILD_STATEMENTS.values():
                 conn.execute(statements.delete_of_task, {"key_tenant": tenant_id, "key_task": task_id})
 
         self._db.run_write(unit)
@@ -283,9 +221,9 @@ class SqlTaskStore:
 
         def unit(conn: Connection) -> None:
             # Under the write transaction, so a task deleted meanwhile cannot gain an orphan.
-            if conn.execute(_LOCK_PARENT, _task_key(query.tenant_id, query.task_id)).first() is None:
+            if conn.execute(LOCK_PARENT, task_key(query.tenant_id, query.task_id)).first() is None:
                 raise task_not_found(query.task_id)
-            conn.execute(_CHILD_STATEMENTS[query.navigation].insert, row)
+            conn.execute(CHILD_STATEMENTS[query.navigation].insert, row)
 
         self._db.run_write(unit)
 
@@ -308,8 +246,8 @@ class SqlTaskStore:
             updated = dataclasses.replace(current, values={**current.values, **changes})
             values: dict[str, Any] = {columns[name].name: value for name, value in changes.items()}
             values |= document_values(updated)
-            statement = _CHILD_STATEMENTS[query.navigation].update
-            if conn.execute(statement, {**_child_key(query, child_id), **values}).rowcount == 0:
+            statement = CHILD_STATEMENTS[query.navigation].update
+            if conn.execute(statement, {**child_key(query, child_id), **values}).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
             return updated
 
@@ -320,8 +258,8 @@ class SqlTaskStore:
     ) -> None:
         def unit(conn: Connection) -> None:
             self._check_child(conn, query, child_id, check)
-            statement = _CHILD_STATEMENTS[query.navigation].delete
-            if conn.execute(statement, _child_key(query, child_id)).rowcount == 0:
+            statement = CHILD_STATEMENTS[query.navigation].delete
+            if conn.execute(statement, child_key(query, child_id)).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
 
         self._db.run_write(unit)
@@ -385,7 +323,7 @@ class SqlTaskStore:
                 if not chunk:
                     continue
                 rows = [task_row(tenant_id, task.record) for task in chunk]
-                conn.execute(_INSERT_TASK, rows)
+                conn.execute(INSERT_TASK, rows)
                 for navigation in CHILD_TABLES:
                     child_rows = [
                         child_row(tenant_id, task.record.id, navigation, child)
@@ -393,7 +331,7 @@ class SqlTaskStore:
                         for child in task.children.get(navigation, [])
                     ]
                     if child_rows:
-                        conn.execute(_CHILD_STATEMENTS[navigation].insert, child_rows)
+                        conn.execute(CHILD_STATEMENTS[navigation].insert, child_rows)
         return added
 
     def remove_tasks(self, tenant_id: str | None) -> int:
@@ -426,7 +364,7 @@ class SqlTaskStore:
             return int(conn.execute(count_statement(collection, request)).scalar_one())
 
     def _get(self, conn: Connection, tenant_id: str, task_id: str, *, lock: bool = False) -> TaskRecord:
-        row = conn.execute(_LOCK_TASK if lock else _SELECT_TASK, _task_key(tenant_id, task_id)).first()
+        row = conn.execute(LOCK_TASK if lock else SELECT_TASK, task_key(tenant_id, task_id)).first()
         if row is None:
             raise task_not_found(task_id)
         return record_from_row(row)
@@ -434,9 +372,9 @@ class SqlTaskStore:
     def _get_child(
         self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
     ) -> ChildRecord:
-        statements = _CHILD_STATEMENTS[query.navigation]
+        statements = CHILD_STATEMENTS[query.navigation]
         statement = statements.lock if lock else statements.select
-        row = conn.execute(statement, _child_key(query, child_id)).first()
+        row = conn.execute(statement, child_key(query, child_id)).first()
         if row is None:
             raise child_not_found(query.navigation, child_id)
         return child_from_row(row, query.entity_type, CHILD_TABLES[query.navigation].columns)

@@ -35,15 +35,11 @@ from graphtasks.model.documents import entity_body
 from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import (
     APP_VULNERABILITY_MOBILE_APP,
-    DATETIME_OFFSET,
-    INT32,
     TASK_TYPES,
     TASK_TYPES_BY_NAME,
     VULNERABLE_MANAGED_DEVICE,
-    EntityType,
-    EnumType,
-    Property,
 )
+from graphtasks.model.types import DATETIME_OFFSET, INT32, EntityType, EnumType, Property
 from graphtasks.model.validation import Value, Values
 
 # Strings order by code point on both backends (SQLite's BINARY collation is already that).

@@ -24,12 +24,8 @@ from graphtasks.config import Settings
 from graphtasks.errors import task_not_found
 from graphtasks.model import edm
 from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
-from graphtasks.model.schema import (
-    DEVICE_APP_MANAGEMENT_TASK,
-    TASK_TYPES,
-    EntityType,
-    navigation_target,
-)
+from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, navigation_target
+from graphtasks.model.types import EntityType
 from graphtasks.model.validation import validate_create, validate_update, validate_update_status
 from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS, QueryOptions
 from graphtasks.odata.paging import KeyValue, PageBudget, SkiptokenSigner

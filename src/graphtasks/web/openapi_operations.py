@@ -27,7 +27,7 @@ from starlette.responses import Response
 from graphtasks.auth.permissions import Access
 from graphtasks.model import schema as model
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION
-from graphtasks.model.schema import EntityType
+from graphtasks.model.types import NAMESPACE, EntityType
 from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS
 from graphtasks.web.routes import CAST, NAVIGATION, GraphHandler, graph_routes
 
@@ -139,7 +139,7 @@ def operations() -> list[Operation]:
 def _expand(path: str, method: str, handler: str, access: Access) -> Iterator[Operation]:
     """One operation per type-cast and navigation segment the model serves at a templated path."""
     last = path.rsplit("/", 1)[-1]
-    qualified = last.startswith(f"{model.NAMESPACE}.") and "{" not in last
+    qualified = last.startswith(f"{NAMESPACE}.") and "{" not in last
     for cast in model.TASK_TYPES if template(CAST) in path else (None,):
         for navigation in _NAVIGATIONS if template(NAVIGATION) in path else (None,):
             if navigation is not None and not _targets(cast, navigation):

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from graphtasks.config import Settings
 from graphtasks.errors import BadRequest
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION
-from graphtasks.model.schema import TASK_TYPES_BY_NAME, EntityType
+from graphtasks.model.schema import TASK_TYPES_BY_NAME
+from graphtasks.model.types import EntityType
 from graphtasks.odata.options import QueryOptions, parse_query
 from graphtasks.odata.paging import KeyValue, SkiptokenSigner
 from graphtasks.web.guard import principal_of

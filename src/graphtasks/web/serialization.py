@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from graphtasks.model import documents
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, StoredDocument, TaskRecord
-from graphtasks.model.schema import TASKS_PATH, EntityType
+from graphtasks.model.schema import TASKS_PATH
+from graphtasks.model.types import EntityType
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
 from graphtasks.web.responses import ODATA_JSON
