@@ -10,11 +10,14 @@ these headers nothing changes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from graphtasks.errors import PreconditionFailed
 from graphtasks.model.documents import Entity, etag_of
+from graphtasks.web.responses import GraphJSONResponse
 
 
 def if_match(request: Request) -> Callable[[Entity], None] | None:
@@ -29,6 +32,13 @@ def if_match(request: Request) -> Callable[[Entity], None] | None:
             raise PreconditionFailed(f"If-Match does not name the entity's current ETag, {etag}.")
 
     return check
+
+
+def conditional_answer(request: Request, body: Any, etag: str) -> Response:
+    """An entity's 200 with its ETag, or 304 when If-None-Match names that ETag."""
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return GraphJSONResponse(body, headers={"ETag": etag})
 
 
 def not_modified(request: Request, etag: str) -> bool:

@@ -39,22 +39,23 @@ from graphtasks.odata.selection import (
 from graphtasks.storage.base import ChildQuery, TaskQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
-from graphtasks.web.etags import if_match, not_modified
+from graphtasks.web.etags import conditional_answer, if_match
 from graphtasks.web.navigation import child_scope
-from graphtasks.web.preferences import read_preferences
+from graphtasks.web.preferences import as_represented, read_preferences
 from graphtasks.web.requests import (
     base_url,
     cast_segment,
     continuation,
-    page_size,
+    page_query,
     path_key,
     query_options,
+    resumed,
+    skiptoken_scope,
     tenant_of,
     wants_status_note,
 )
 from graphtasks.web.responses import GraphJSONResponse
 from graphtasks.web.serialization import (
-    JSON,
     PLAIN,
     RENDER_GROUP,
     Expanded,
@@ -96,7 +97,7 @@ class TaskHandlers:
             stored = PageWriter[StoredDocument](None, budget)
             found = await self.calls.run(self.store.query_documents, query, stored)
             next_keys = stored.finish(found.next_keys)
-            link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
+            link = continuation(request, base, self.skiptokens, next_keys, scope=task_scope(query))
             return collection_response(stored.bodies, context, next_link=link, count=found.count)
         # With $expand each task's collections are added to its JSON afterwards: one entity a body.
         writer = PageWriter[TaskRecord](
@@ -108,7 +109,7 @@ class TaskHandlers:
             bodies, next_keys = await self.calls.run(
                 self._expand_page, query.tenant_id, writer, next_keys, expansion, base
             )
-        link = continuation(request, base, self.skiptokens, next_keys, scope=_scope(query))
+        link = continuation(request, base, self.skiptokens, next_keys, scope=task_scope(query))
         return collection_response(bodies, context, next_link=link, count=page.count)
 
     async def count_tasks(self, request: Request) -> Response:
@@ -127,7 +128,7 @@ class TaskHandlers:
         if shape == PLAIN and not expansion:  # the task as stored: nothing to render
             stored = await self.calls.point_read(self.store.document, tenant, task_id)
             _require_cast(cast, stored.type, task_id)
-            return _entity_answer(request, stored_entity(context, stored.document), stored.etag)
+            return conditional_answer(request, stored_entity(context, stored.document), stored.etag)
         record = await self.calls.point_read(self.store.get, tenant, task_id)
         _require_cast(cast, record.type, task_id)
         expanded = await self._expanded(
@@ -136,7 +137,7 @@ class TaskHandlers:
         body = entity_json(context, task_json(record, shape, expanded))
         if expansion:  # the answer holds the children too: the task's ETag does not cover it, no 304
             return GraphJSONResponse(body, headers={"ETag": body["@odata.etag"]})
-        return _entity_answer(request, body, body["@odata.etag"])
+        return conditional_answer(request, body, body["@odata.etag"])
 
     async def create_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -165,9 +166,7 @@ class TaskHandlers:
             self.store.update, tenant, task_id, changes, task_type=current.type, check=if_match(request)
         )
         if read_preferences(request.headers).return_representation:
-            response = self._entity(request, updated)
-            response.headers["Preference-Applied"] = "return=representation"
-            return response
+            return as_represented(self._entity(request, updated))
         return Response(status_code=204)
 
     async def delete_task(self, request: Request) -> Response:
@@ -273,19 +272,8 @@ class TaskHandlers:
         return ExpandedCollection(shown, link)
 
     def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
-        query = TaskQuery(
-            tenant_id=tenant_of(request),
-            cast=cast,
-            filter=options.filter,
-            orderby=options.orderby,
-            limit=page_size(options, self.settings),
-            skip=options.skip,
-            count=options.count,
-        )
-        if options.skiptoken is None:
-            return query
-        after = self.skiptokens.decode(options.skiptoken, scope=_scope(query))
-        return dataclasses.replace(query, after=after)
+        query = page_query(TaskQuery, options, self.settings, tenant_id=tenant_of(request), cast=cast)
+        return resumed(query, options, self.skiptokens, scope=task_scope(query))
 
 
 def _require_cast(cast: EntityType | None, task_type: EntityType, task_id: str) -> None:
@@ -294,20 +282,12 @@ def _require_cast(cast: EntityType | None, task_type: EntityType, task_id: str) 
         raise task_not_found(task_id)
 
 
-def _entity_answer(request: Request, body: JSON | bytes, etag: str) -> Response:
-    """An entity's 200 with its ETag, or 304 when If-None-Match names that ETag."""
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return GraphJSONResponse(body, headers={"ETag": etag})
-
-
 def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:
     selection = resolve_select(options.select, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
     return Shape(selection=selection, status_note=wants_status_note(request))
 
 
-def _scope(query: TaskQuery) -> str:
+def task_scope(query: TaskQuery) -> str:
     """What a $skiptoken is only valid for: this tenant, collection, cast, filter and order."""
     cast = "" if query.cast is None else query.cast.qualified_name
-    order = ",".join(map(str, query.orderby))
-    return f"tasks\n{query.tenant_id}\n{cast}\n{query.filter}\n{order}"
+    return skiptoken_scope("tasks", query.tenant_id, cast, query=query)

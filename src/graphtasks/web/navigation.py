@@ -28,15 +28,17 @@ from graphtasks.odata.selection import resolve_select
 from graphtasks.storage.base import ChildQuery, TaskStore
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
-from graphtasks.web.etags import if_match, not_modified
-from graphtasks.web.preferences import read_preferences
+from graphtasks.web.etags import conditional_answer, if_match
+from graphtasks.web.preferences import as_represented, read_preferences
 from graphtasks.web.requests import (
     base_url,
     cast_segment,
     continuation,
-    page_size,
+    page_query,
     path_key,
     query_options,
+    resumed,
+    skiptoken_scope,
     tenant_of,
 )
 from graphtasks.web.responses import GraphJSONResponse
@@ -63,10 +65,7 @@ class NavigationHandlers:
     async def list_children(self, request: Request) -> Response:
         options = query_options(request, _CHILD_LIST_OPTIONS)
         task, query = await self._query(request, options)
-        if options.skiptoken is not None:
-            query = dataclasses.replace(
-                query, after=self.skiptokens.decode(options.skiptoken, scope=child_scope(query))
-            )
+        query = resumed(query, options, self.skiptokens, scope=child_scope(query))
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         writer = PageWriter[ChildRecord](
             lambda child: entity_body(child, selection), PageBudget(self.settings.max_response_bytes)
@@ -89,10 +88,7 @@ class NavigationHandlers:
         selection = resolve_select(options.select, query.entity_type, (query.entity_type,))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
         body = entity_json(f"{context}/$entity", entity_body(child, selection))
-        etag = body["@odata.etag"]
-        if not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
-        return GraphJSONResponse(body, headers={"ETag": etag})
+        return conditional_answer(request, body, body["@odata.etag"])
 
     async def create_child(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
@@ -114,9 +110,7 @@ class NavigationHandlers:
             self.store.update_child, query, path_key(request, "child_id"), changes, check=if_match(request)
         )
         if read_preferences(request.headers).return_representation:
-            response = self._entity(task, query, child)
-            response.headers["Preference-Applied"] = "return=representation"
-            return response
+            return as_represented(self._entity(task, query, child))
         return Response(status_code=204)
 
     async def delete_child(self, request: Request) -> Response:
@@ -138,16 +132,14 @@ class NavigationHandlers:
         target = navigation_target(cast or task.type, navigation)
         if target is None:
             raise BadRequest(f"Resource not found for the segment '{navigation}'.")
-        query = ChildQuery(
+        query = page_query(
+            ChildQuery,
+            options,
+            self.settings,
             tenant_id=tenant_of(request),
             task_id=task.id,
             navigation=navigation,
             entity_type=target,
-            filter=options.filter,
-            orderby=options.orderby,
-            limit=page_size(options, self.settings),
-            skip=options.skip,
-            count=options.count,
         )
         return task, query
 
@@ -166,5 +158,4 @@ class NavigationHandlers:
 
 def child_scope(query: ChildQuery) -> str:
     """What a $skiptoken is only valid for: this tenant, task, navigation, filter and order."""
-    order = ",".join(map(str, query.orderby))
-    return f"children\n{query.tenant_id}\n{query.task_id}\n{query.navigation}\n{query.filter}\n{order}"
+    return skiptoken_scope("children", query.tenant_id, query.task_id, query.navigation, query=query)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
 INCLUDE_ANNOTATIONS = "odata.include-annotations"
 # RFC 7240 and OData define about a dozen preferences between them; past this many elements (in all
@@ -53,6 +54,12 @@ class Preferences:
     def includes_annotation(self, name: str) -> bool:
         """Whether odata.include-annotations asks for the annotation `name` (without its '@')."""
         return AnnotationFilter.parse(self.values.get(INCLUDE_ANNOTATIONS, "")).includes(name)
+
+
+def as_represented(response: Response) -> Response:
+    """A write's answer showing the entity, as `Prefer: return=representation` asked."""
+    response.headers["Preference-Applied"] = "return=representation"
+    return response
 
 
 def read_preferences(headers: Headers) -> Preferences:

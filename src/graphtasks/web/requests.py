@@ -6,6 +6,8 @@ Shared by the task handlers (web/handlers.py) and the navigation handlers (web/n
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -17,6 +19,7 @@ from graphtasks.model.schema import TASK_TYPES_BY_NAME
 from graphtasks.model.types import EntityType
 from graphtasks.odata.options import QueryOptions, parse_query
 from graphtasks.odata.paging import KeyValue, SkiptokenSigner
+from graphtasks.storage.base import ChildQuery, PageRequest, TaskQuery
 from graphtasks.web.guard import principal_of
 from graphtasks.web.preferences import read_preferences
 
@@ -68,6 +71,34 @@ def base_url(request: Request, settings: Settings) -> str:
 def page_size(options: QueryOptions, settings: Settings) -> int:
     """$top is the page size, as on Graph; without it, the server's (Intune's 1000 by default)."""
     return settings.page_size if options.top is None else options.top
+
+
+Query = TypeVar("Query", TaskQuery, ChildQuery)
+
+
+def page_query(kind: type[Query], options: QueryOptions, settings: Settings, **what: Any) -> Query:
+    """A list's query (TaskQuery or ChildQuery): `what` says which collection, the options which page."""
+    return kind(
+        filter=options.filter,
+        orderby=options.orderby,
+        limit=page_size(options, settings),
+        skip=options.skip,
+        count=options.count,
+        **what,
+    )
+
+
+def skiptoken_scope(kind: str, *collection: str, query: PageRequest) -> str:
+    """What a $skiptoken is only valid for: this kind of collection, which one (`collection`), its
+    filter and its order."""
+    return "\n".join((kind, *collection, str(query.filter), ",".join(map(str, query.orderby))))
+
+
+def resumed(query: Query, options: QueryOptions, skiptokens: SkiptokenSigner, *, scope: str) -> Query:
+    """The query continued after the position its $skiptoken names, if it has one."""
+    if options.skiptoken is None:
+        return query
+    return dataclasses.replace(query, after=skiptokens.decode(options.skiptoken, scope=scope))
 
 
 def continuation(
