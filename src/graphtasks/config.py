@@ -1,15 +1,19 @@
 """Settings: every knob of the server in one frozen value, built by the CLI (flags, then environment).
 
-No module-level instance: create_app and the CLI receive a Settings.
+Each field that is a flag of `graphtasks serve` says so here, with its --help text and how its text is
+read (`flag`, `Flag`); the CLI derives the flags, their GRAPHTASKS_* variables and the Settings it builds
+from them (cli/common.py, cli/serve.py), and the fields' order is the order --help lists them in. No
+module-level instance: create_app and the CLI receive a Settings.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
-from graphtasks.clouds import TENANT_PLACEHOLDER, Cloud, cloud_named
+from graphtasks.clouds import CLOUDS, TENANT_PLACEHOLDER, Cloud, cloud_named
 from graphtasks.traffic.throttling import parse_throttle
 
 # How the request log writes each line, and the logger it writes them on (web/request_log.py).
@@ -17,10 +21,10 @@ LOG_FORMATS = ("text", "json")
 REQUEST_LOGGER = "graphtasks.requests"
 
 DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
-# The tenant `graphtasks token` issues for when no --tenant is given.
 # --database memory: a database in the server process's memory, nothing written to disk, gone when the
 # process ends (storage/engine.py).
 MEMORY_DATABASE = "memory"
+# The tenant `graphtasks token` issues for when no --tenant is given.
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
 # The issuer of tokens made offline by `graphtasks token` (which cannot know the origin clients will
 # reach) when no --issuer is given. Every server without --issuer accepts it from its own key, beside the
@@ -38,81 +42,200 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_TENANT_CONCURRENCY = max(2, os.cpu_count() or 2)
 
 
+T = TypeVar("T")
+# How a flag's text becomes its field's value (cli/common.py turns each into argparse's terms): as it
+# is; a whole number; a number; "switch", a flag that turns the setting on; "on-off", --x and --no-x;
+# "list", comma-separated items; "repeat", a flag given once per item (no environment variable: one
+# cannot hold several); "file", the path of a file readable at start; "guid", a tenant id.
+Parse = Literal["text", "int", "float", "switch", "on-off", "list", "repeat", "file", "guid"]
+FLAG = "graphtasks.flag"  # the key of a field's Flag in its metadata
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a setting is given on the command line: its --help text, its name when that is not the
+    field's name in kebab case (`page_size` is --page-size), how its text is read, and its choices."""
+
+    help: str
+    name: str | None = None
+    parse: Parse = "text"
+    choices: tuple[str, ...] = ()
+
+
+def flag(
+    default: T, help: str, *, name: str | None = None, parse: Parse = "text", choices: tuple[str, ...] = ()
+) -> T:
+    """A Settings field that `graphtasks serve` takes as a flag."""
+    return field(default=default, metadata={FLAG: Flag(help, name, parse, choices)})
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Public base URL (scheme://host[:port], no version) used in @odata.context, nextLink and
-    # Location; None means: from the request's scheme and Host header.
-    base_url: str | None = None
+    database_url: str = flag(
+        DEFAULT_DATABASE, "sqlite:///path or postgresql://user@host/db", name="--database"
+    )
     # The issuer base URL the OpenID configuration names and the token endpoint signs as; tokens carry
     # iss = f"{issuer}/{tid}/v2.0", as Entra's v2.0 tokens do. None: the origin the client reached (or
     # base_url), so issuer and authority share scheme, host and port as on Entra.
-    issuer: str | None = None
-    # global, usgov, dod or china: the Graph host tokens are for and @odata.context names (clouds.py).
-    cloud_name: str = "global"
+    issuer: str | None = flag(
+        None,
+        "token issuer base URL (default: the origin clients reach the server at; "
+        f"`graphtasks token` signs as {DEFAULT_ISSUER}, which such a server accepts too)",
+    )
+    host: str = flag("127.0.0.1", "address to listen on")
+    port: int = flag(8000, "port to listen on", parse="int")
+    # Public base URL (scheme://host[:port], no version) used in @odata.context, nextLink and
+    # Location; None means: from the request's scheme and Host header.
+    base_url: str | None = flag(None, "public base URL, e.g. https://graph.example")
+    clock_skew_s: int = flag(60, "token leeway, s", name="--clock-skew", parse="int")
+    # The Graph host tokens are for and @odata.context names (clouds.py).
+    cloud_name: str = flag(
+        "global",
+        "the Microsoft cloud to stand in for: its Graph host is the token audience and the "
+        "host @odata.context names; its Entra hosts make up --trust-entra's issuers",
+        name="--cloud",
+        choices=tuple(CLOUDS),
+    )
     # Other issuers whose tokens are accepted: (issuer, JWKS file or URL); {tenantid} in an issuer stands
-    # for the token's tenant.
+    # for the token's tenant. Flags of their own (--trust-issuer, --trust-entra: cli/serve.py).
     trusted_issuers: tuple[tuple[str, str], ...] = ()
-    # Audiences accepted besides the cloud's Graph (e.g. a deployment's own app id URI).
-    extra_audiences: tuple[str, ...] = ()
+    extra_audiences: tuple[str, ...] = flag(
+        (),
+        "an audience accepted besides the cloud's Graph, e.g. your own app id URI; repeatable",
+        name="--audience",
+        parse="repeat",
+    )
     # A trusted issuer's JWKS is re-read at most this often, however many unknown kids arrive.
-    jwks_min_refresh_s: float = 60.0
-    clock_skew_s: int = 60
+    jwks_min_refresh_s: float = flag(
+        60.0,
+        "seconds between two reads of a trusted issuer's JWKS, at least",
+        name="--jwks-min-refresh",
+        parse="float",
+    )
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # None keeps each backend's default; see storage/engine.py.
-    flush_to_disk: bool | None = None
+    flush_to_disk: bool | None = flag(
+        None, "fsync every commit (default: off on SQLite, on on PostgreSQL)", parse="on-off"
+    )
     # Concurrent writes share one transaction and one commit (one fsync), each answered only after it,
     # so flushing to disk costs SQLite's create rate little; PostgreSQL already merges concurrent
     # commits' flushes, and there it changes little either way (docs/performance.md). See
     # storage/group_commit.py.
-    group_commit: bool = True
-    page_size: int = 1000
+    group_commit: bool = flag(
+        True, "let concurrent writes share one transaction and one flush", parse="on-off"
+    )
+    page_size: int = flag(1000, "tasks per page, 1..1000 (Intune's default and most is 1000)", parse="int")
+    # With SQLite and 1, nothing else shares the throttling counters.
+    workers: int = flag(
+        1, "server processes sharing the port, each with its own database connections", parse="int"
+    )
     # One line per request on the `graphtasks.requests` logger (web/request_log.py), text or json.
+    # Its flag is --quiet, the other way round (cli/serve.py).
     request_log: bool = True
-    log_format: str = "text"
+    log_format: str = flag(
+        "text",
+        "the request log: a line of text, or a JSON object, per request",
+        choices=LOG_FORMATS,
+    )
     # What a client may send and how long it may take (web/connections.py): past these a request gets
     # a Graph error or its connection is closed, so no client can hold a worker.
-    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 30.0
-    max_connections: int = 1000
-    # Throttling profile: off, intune (docs/graph-behaviour.md, "Throttling") or custom numbers
-    # (traffic/throttling.py).
-    throttle: str = "off"
-    # Where throttling counters live: Redis when given; else the database, or this process's memory
-    # when it is the only one (SQLite, one worker), which costs a read no write transaction.
-    redis_url: str | None = None
-    # Server processes (`serve --workers`); with SQLite and 1, nothing else shares the counters.
-    workers: int = 1
-    # Fault and latency injection rules loaded at start (traffic/faults.py); changed later through the
-    # admin endpoint or `graphtasks faults`.
-    faults_file: str | None = None
+    max_connections: int = flag(
+        1000, "open connections per process; past it a request gets 503 with Retry-After", parse="int"
+    )
+    max_url_bytes: int = flag(DEFAULT_MAX_URL_BYTES, "longest request URL; past it 414", parse="int")
+    max_header_bytes: int = flag(
+        DEFAULT_MAX_HEADER_BYTES, "most header bytes in a request; past it 431", parse="int"
+    )
+    header_timeout_s: float = flag(
+        10.0,
+        "seconds a client may take to send a request's line and headers",
+        name="--header-timeout",
+        parse="float",
+    )
+    body_timeout_s: float = flag(
+        30.0, "seconds a client may pause while sending a body", name="--body-timeout", parse="float"
+    )
     # Storage work (docs/resilience.md, "Bounded work per request"): a statement running past
     # query_timeout_s is cut off (504), and one tenant holds at most tenant_concurrency of the storage
     # threads at once; its other requests wait their turn.
-    query_timeout_s: float = 5.0
-    tenant_concurrency: int = DEFAULT_TENANT_CONCURRENCY
-    # Responses: a page stops early, with its nextLink, once it holds max_response_bytes; a $batch answer
-    # stops at max_batch_response_bytes, the items past it answered with an error.
-    max_response_bytes: int = 4 * 1024 * 1024
-    max_batch_response_bytes: int = 32 * 1024 * 1024
-    # The Host values answered (empty: the bound host and its localhost forms), and the addresses whose
-    # X-Forwarded-* headers are believed (empty: none).
-    allowed_hosts: tuple[str, ...] = ()
-    forwarded_allow_ips: tuple[str, ...] = ()
-    # The request journal (web/journal.py): the most recent requests kept per tenant; 0 keeps none.
-    journal_size: int = 1000
-    # Tasks to load at start (model/fixtures.py), into load_tenant.
-    load_file: str | None = None
-    load_tenant: str = DEFAULT_TENANT
-    # How long a tenant's licence (the tenant registry) is believed before it is read again.
-    licence_cache_s: float = 5.0
+    query_timeout_s: float = flag(
+        5.0,
+        "seconds a database statement may run; past it the request gets 504",
+        name="--query-timeout",
+        parse="float",
+    )
+    tenant_concurrency: int = flag(
+        DEFAULT_TENANT_CONCURRENCY,
+        "storage threads one tenant may hold at once; its other requests wait their turn",
+        parse="int",
+    )
+    max_response_bytes: int = flag(
+        4 * 1024 * 1024,
+        "a page stops early, with its @odata.nextLink, once it holds this many bytes",
+        parse="int",
+    )
+    max_batch_response_bytes: int = flag(
+        32 * 1024 * 1024, "a $batch answer's budget; items past it are answered with an error", parse="int"
+    )
+    allowed_hosts: tuple[str, ...] = flag(
+        (),
+        "Host values answered, comma-separated (default: the bound host and its localhost forms)",
+        parse="list",
+    )
+    forwarded_allow_ips: tuple[str, ...] = flag(
+        (),
+        "addresses whose X-Forwarded-* headers are believed, comma-separated (default: none)",
+        parse="list",
+    )
+    # Throttling profile: docs/graph-behaviour.md, "Throttling", and traffic/throttling.py.
+    throttle: str = flag(
+        "off",
+        "off, intune (Intune's documented limits) or custom numbers, e.g. "
+        "'window=20,tenant_writes=200,app_writes=100,tenant_requests=2000,app_requests=1000' "
+        "(a number left out keeps intune's)",
+    )
+    # Where throttling counters live: Redis when given; else the database, or this process's memory
+    # when it is the only one (SQLite, one worker), which costs a read no write transaction.
+    redis_url: str | None = flag(
+        None, "redis://host:port/db to keep throttling counters in (default: the database)", name="--redis"
+    )
+    # Fault and latency injection rules loaded at start (traffic/faults.py); changed later through the
+    # admin endpoint or `graphtasks faults`.
+    faults_file: str | None = flag(
+        None,
+        "a JSON file of fault and latency injection rules to start with (see docs/resilience.md)",
+        name="--faults",
+        parse="file",
+    )
+    # The request journal: web/journal.py.
+    journal_size: int = flag(
+        1000,
+        "requests kept per tenant in the request journal (graphtasks requests); 0 keeps none",
+        parse="int",
+    )
+    licence_cache_s: float = flag(
+        5.0,
+        "seconds a tenant's licence is believed before the tenant registry is read again",
+        name="--licence-cache",
+        parse="float",
+    )
     # A loopback-bound server answers admin requests from this machine without the key
     # (auth/admin.py) unless this is set.
-    admin_key_required: bool = False
+    admin_key_required: bool = flag(
+        False,
+        "ask for the admin key even from this machine (a loopback-bound server does not)",
+        parse="switch",
+    )
+    # Tasks to load at start (model/fixtures.py), into load_tenant.
+    load_file: str | None = flag(
+        None,
+        "a JSON file of tasks to add at start (an export, a collection answer or a list of tasks)",
+        name="--load",
+        parse="file",
+    )
+    load_tenant: str = flag(
+        DEFAULT_TENANT, "the tenant --load adds tasks to, when the file does not name one", parse="guid"
+    )
 
     @property
     def cloud(self) -> Cloud:

@@ -1,7 +1,8 @@
 """What the sub-commands share: how an option is declared (its default from Settings or the command, its
-GRAPHTASKS_* environment variable, both shown by --help), the value checks that refuse bad input at the
-start, the --database/--issuer and --cloud options, the backend a command opens, how results are
-printed (plain lines or --json), and CliError, the one-line failure every command ends with.
+GRAPHTASKS_* environment variable, both shown by --help), how a Settings field's flag is declared and
+read back from what its config.Flag says, the value checks that refuse bad input at the start, the
+--database/--issuer and --cloud options, the backend a command opens, how results are printed (plain
+lines or --json), and CliError, the one-line failure every command ends with.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphtasks.auth.permissions import ALL_PERMISSIONS
-from graphtasks.clouds import CLOUDS
-from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, MEMORY_DATABASE, Settings
+from graphtasks.config import DEFAULT_TENANT, FLAG, MEMORY_DATABASE, Flag, Parse, Settings
 
 if TYPE_CHECKING:
     from graphtasks.app import Backend
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 ENV_PREFIX = "GRAPHTASKS_"
 # Every Settings default, by field name: --help and the options read them here, nowhere else.
 SETTING_DEFAULTS: dict[str, Any] = {field.name: field.default for field in fields(Settings)}
+# Every Settings field that is a flag, by field name, in the fields' order: how it is given (config.Flag).
+SETTING_FLAGS: dict[str, Flag] = {
+    field.name: field.metadata[FLAG] for field in fields(Settings) if FLAG in field.metadata
+}
 _TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
 
 
@@ -129,26 +133,54 @@ def readable_file(text: str) -> str:
     return text
 
 
+# Each Flag.parse in argparse's terms.
+_PARSE: dict[Parse, dict[str, Any]] = {
+    "text": {},
+    "int": {"type": int},
+    "float": {"type": float},
+    "switch": {"action": "store_true"},
+    "on-off": {"action": argparse.BooleanOptionalAction},
+    "list": {"type": comma_list},
+    "repeat": {"action": "append"},
+    "file": {"type": readable_file},
+    "guid": {"type": guid},
+}
+
+
+def setting_flag(name: str) -> str:
+    """The flag of Settings' field `name`: its Flag's name, else the field's name in kebab case."""
+    return SETTING_FLAGS[name].name or "--" + name.replace("_", "-")
+
+
+def setting_option(parser: argparse.ArgumentParser, name: str) -> None:
+    """Declare the flag of Settings' field `name` as its Flag describes it, with the field's default."""
+    described = SETTING_FLAGS[name]
+    kwargs = {**_PARSE[described.parse], "help": described.help}
+    if described.choices:
+        kwargs["choices"] = described.choices
+    if described.parse == "repeat":  # no environment variable: one could not hold several values
+        parser.add_argument(setting_flag(name), default=[], **kwargs)
+    else:
+        option(parser, setting_flag(name), setting=name, **kwargs)
+
+
+def setting_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings' keyword arguments from the parsed flags: one per field that has a flag."""
+    return {name: _setting_value(args, name) for name in SETTING_FLAGS}
+
+
+def _setting_value(args: argparse.Namespace, name: str) -> object:
+    value = getattr(args, setting_flag(name).lstrip("-").replace("-", "_"))  # argparse's dest
+    return tuple(value) if SETTING_FLAGS[name].parse == "repeat" else value
+
+
 def database_options(parser: argparse.ArgumentParser) -> None:
-    option(parser, "--database", setting="database_url", help="sqlite:///path or postgresql://user@host/db")
-    option(
-        parser,
-        "--issuer",
-        setting="issuer",
-        help="token issuer base URL (default: the origin clients reach the server at; "
-        f"`graphtasks token` signs as {DEFAULT_ISSUER}, which such a server accepts too)",
-    )
+    setting_option(parser, "database_url")
+    setting_option(parser, "issuer")
 
 
 def cloud_option(parser: argparse.ArgumentParser) -> None:
-    option(
-        parser,
-        "--cloud",
-        setting="cloud_name",
-        choices=list(CLOUDS),
-        help="the Microsoft cloud to stand in for: its Graph host is the token audience and the "
-        "host @odata.context names; its Entra hosts make up --trust-entra's issuers",
-    )
+    setting_option(parser, "cloud_name")
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`graphtasks serve`: its options (listening, trusted issuers, TLS), the Settings they make, the banner
+"""`graphtasks serve`: its flags (one per Settings field that config.py describes as one, in the fields'
+order, with the few of its own: the trusted issuers, --quiet, TLS), the Settings they make, the banner
 printed at start-up, and the uvicorn run: in this process, or with --workers N in N worker processes
 that rebuild the Settings from the environment (graphtasks/asgi.py). uvicorn and graphtasks.app load
 only when the server starts.
@@ -13,6 +14,8 @@ import os
 import shlex
 import socket
 import ssl
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +25,15 @@ from graphtasks import __version__
 from graphtasks.auth.tokens import issuer_for
 from graphtasks.cli.common import (
     SETTING_DEFAULTS,
+    SETTING_FLAGS,
     CliError,
-    cloud_option,
-    comma_list,
-    database_options,
-    guid,
     option,
     readable_file,
+    setting_arguments,
+    setting_option,
 )
 from graphtasks.clouds import cloud_named
-from graphtasks.config import DEFAULT_TENANT, LOG_FORMATS, MEMORY_DATABASE, REQUEST_LOGGER, Settings
+from graphtasks.config import DEFAULT_TENANT, MEMORY_DATABASE, REQUEST_LOGGER, Settings
 from graphtasks.tls import TlsFiles, local_tls
 from graphtasks.web.connections import connection_options, raise_descriptor_limit
 from graphtasks.web.hosts import allowed_hosts
@@ -42,64 +44,12 @@ if TYPE_CHECKING:
 
 def add_parser(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the Graph server")
-    database_options(serve)
-    option(serve, "--host", setting="host", help="address to listen on")
-    option(serve, "--port", setting="port", type=int, help="port to listen on")
-    option(serve, "--base-url", setting="base_url", help="public base URL, e.g. https://graph.example")
-    option(serve, "--clock-skew", setting="clock_skew_s", type=int, help="token leeway, s")
-    cloud_option(serve)
-    _trust_options(serve)
-    option(
-        serve,
-        "--flush-to-disk",
-        setting="flush_to_disk",
-        action=argparse.BooleanOptionalAction,
-        help="fsync every commit (default: off on SQLite, on on PostgreSQL)",
-    )
-    option(
-        serve,
-        "--group-commit",
-        setting="group_commit",
-        action=argparse.BooleanOptionalAction,
-        help="let concurrent writes share one transaction and one flush",
-    )
-    option(
-        serve,
-        "--page-size",
-        setting="page_size",
-        type=int,
-        help="tasks per page, 1..1000 (Intune's default and most is 1000)",
-    )
-    option(
-        serve,
-        "--workers",
-        setting="workers",
-        type=int,
-        help="server processes sharing the port, each with its own database connections",
-    )
-    _log_options(serve)
-    _limit_options(serve)
-    _budget_options(serve)
-    _traffic_options(serve)
+    for field in fields(Settings):  # in their order, which is --help's
+        if field.name in _OWN_OPTIONS:
+            _OWN_OPTIONS[field.name](serve)
+        elif field.name in SETTING_FLAGS:
+            setting_option(serve, field.name)
     _tls_options(serve)
-
-
-def _log_options(parser: argparse.ArgumentParser) -> None:
-    option(parser, "--quiet", action="store_true", help="no request log (errors are still logged)")
-    option(
-        parser,
-        "--log-format",
-        setting="log_format",
-        choices=LOG_FORMATS,
-        help="the request log: a line of text, or a JSON object, per request",
-    )
-
-
-def _tls_options(parser: argparse.ArgumentParser) -> None:
-    option(parser, "--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
-    option(parser, "--tls-dir", default="./graphtasks-tls", help="where the local CA lives")
-    option(parser, "--cert", type=readable_file, help="your own certificate (PEM); with --key")
-    option(parser, "--key", type=readable_file, help="your own certificate's private key (PEM)")
 
 
 def _trust_options(parser: argparse.ArgumentParser) -> None:
@@ -121,157 +71,25 @@ def _trust_options(parser: argparse.ArgumentParser) -> None:
         help="accept Entra ID's v1.0 and v2.0 tokens of the chosen cloud, any tenant; keys from JWKS "
         "(default: the cloud's published key set)",
     )
-    parser.add_argument(
-        "--audience",
-        action="append",
-        default=[],
-        help="an audience accepted besides the cloud's Graph, e.g. your own app id URI; repeatable",
-    )
-    option(
-        parser,
-        "--jwks-min-refresh",
-        setting="jwks_min_refresh_s",
-        type=float,
-        help="seconds between two reads of a trusted issuer's JWKS, at least",
-    )
 
 
-def _limit_options(parser: argparse.ArgumentParser) -> None:
-    option(
-        parser,
-        "--max-connections",
-        setting="max_connections",
-        type=int,
-        help="open connections per process; past it a request gets 503 with Retry-After",
-    )
-    option(
-        parser, "--max-url-bytes", setting="max_url_bytes", type=int, help="longest request URL; past it 414"
-    )
-    option(
-        parser,
-        "--max-header-bytes",
-        setting="max_header_bytes",
-        type=int,
-        help="most header bytes in a request; past it 431",
-    )
-    option(
-        parser,
-        "--header-timeout",
-        setting="header_timeout_s",
-        type=float,
-        help="seconds a client may take to send a request's line and headers",
-    )
-    option(
-        parser,
-        "--body-timeout",
-        setting="body_timeout_s",
-        type=float,
-        help="seconds a client may pause while sending a body",
-    )
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--quiet", action="store_true", help="no request log (errors are still logged)")
 
 
-def _budget_options(parser: argparse.ArgumentParser) -> None:
-    option(
-        parser,
-        "--query-timeout",
-        setting="query_timeout_s",
-        type=float,
-        help="seconds a database statement may run; past it the request gets 504",
-    )
-    option(
-        parser,
-        "--tenant-concurrency",
-        setting="tenant_concurrency",
-        type=int,
-        help="storage threads one tenant may hold at once; its other requests wait their turn",
-    )
-    option(
-        parser,
-        "--max-response-bytes",
-        setting="max_response_bytes",
-        type=int,
-        help="a page stops early, with its @odata.nextLink, once it holds this many bytes",
-    )
-    option(
-        parser,
-        "--max-batch-response-bytes",
-        setting="max_batch_response_bytes",
-        type=int,
-        help="a $batch answer's budget; items past it are answered with an error",
-    )
-    option(
-        parser,
-        "--allowed-hosts",
-        setting="allowed_hosts",
-        type=comma_list,
-        help="Host values answered, comma-separated (default: the bound host and its localhost forms)",
-    )
-    option(
-        parser,
-        "--forwarded-allow-ips",
-        setting="forwarded_allow_ips",
-        type=comma_list,
-        help="addresses whose X-Forwarded-* headers are believed, comma-separated (default: none)",
-    )
+def _tls_options(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--tls", action="store_true", help="serve HTTPS with a certificate from a local CA")
+    option(parser, "--tls-dir", default="./graphtasks-tls", help="where the local CA lives")
+    option(parser, "--cert", type=readable_file, help="your own certificate (PEM); with --key")
+    option(parser, "--key", type=readable_file, help="your own certificate's private key (PEM)")
 
 
-def _traffic_options(parser: argparse.ArgumentParser) -> None:
-    option(
-        parser,
-        "--throttle",
-        setting="throttle",
-        help="off, intune (Intune's documented limits) or custom numbers, e.g. "
-        "'window=20,tenant_writes=200,app_writes=100,tenant_requests=2000,app_requests=1000' "
-        "(a number left out keeps intune's)",
-    )
-    option(
-        parser,
-        "--redis",
-        setting="redis_url",
-        help="redis://host:port/db to keep throttling counters in (default: the database)",
-    )
-    option(
-        parser,
-        "--faults",
-        setting="faults_file",
-        type=readable_file,
-        help="a JSON file of fault and latency injection rules to start with (see docs/resilience.md)",
-    )
-    option(
-        parser,
-        "--journal-size",
-        setting="journal_size",
-        type=int,
-        help="requests kept per tenant in the request journal (graphtasks requests); 0 keeps none",
-    )
-    option(
-        parser,
-        "--licence-cache",
-        setting="licence_cache_s",
-        type=float,
-        help="seconds a tenant's licence is believed before the tenant registry is read again",
-    )
-    option(
-        parser,
-        "--admin-key-required",
-        setting="admin_key_required",
-        action="store_true",
-        help="ask for the admin key even from this machine (a loopback-bound server does not)",
-    )
-    option(
-        parser,
-        "--load",
-        setting="load_file",
-        type=readable_file,
-        help="a JSON file of tasks to add at start (an export, a collection answer or a list of tasks)",
-    )
-    option(
-        parser,
-        "--load-tenant",
-        setting="load_tenant",
-        type=guid,
-        help="the tenant --load adds tasks to, when the file does not name one",
-    )
+# The Settings fields whose flags are not the field itself, declared at the field's place: the trusted
+# issuers come from --trust-issuer and --trust-entra, and request_log is --quiet the other way round.
+_OWN_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "trusted_issuers": _trust_options,
+    "request_log": _quiet_option,
+}
 
 
 def _trusted_issuers(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
@@ -303,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
     tls = _tls(args)
     _check_port_free(settings)
     raise_descriptor_limit(settings)  # workers inherit it
-    if args.workers == 1:
+    if settings.workers == 1:
         _serve_in_process(settings, tls)
     else:
         _prepare_database(settings)
-        _serve_workers(settings, tls, args.workers)
+        _serve_workers(settings, tls, settings.workers)
     return 0
 
 
@@ -319,42 +137,9 @@ def settings_from_arguments(arguments: list[str]) -> Settings:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """Each field with a flag takes its value; the fields of _OWN_OPTIONS are made from theirs here."""
     return Settings(
-        database_url=args.database,
-        host=args.host,
-        port=args.port,
-        base_url=args.base_url,
-        issuer=args.issuer,
-        cloud_name=args.cloud,
-        trusted_issuers=_trusted_issuers(args),
-        extra_audiences=tuple(args.audience),
-        jwks_min_refresh_s=args.jwks_min_refresh,
-        clock_skew_s=args.clock_skew,
-        flush_to_disk=args.flush_to_disk,
-        group_commit=args.group_commit,
-        request_log=not args.quiet,
-        log_format=args.log_format,
-        page_size=args.page_size,
-        max_connections=args.max_connections,
-        max_url_bytes=args.max_url_bytes,
-        max_header_bytes=args.max_header_bytes,
-        header_timeout_s=args.header_timeout,
-        body_timeout_s=args.body_timeout,
-        throttle=args.throttle,
-        redis_url=args.redis,
-        workers=args.workers,
-        faults_file=args.faults,
-        journal_size=args.journal_size,
-        licence_cache_s=args.licence_cache,
-        admin_key_required=args.admin_key_required,
-        load_file=args.load,
-        load_tenant=args.load_tenant,
-        query_timeout_s=args.query_timeout,
-        tenant_concurrency=args.tenant_concurrency,
-        max_response_bytes=args.max_response_bytes,
-        max_batch_response_bytes=args.max_batch_response_bytes,
-        allowed_hosts=args.allowed_hosts,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        **setting_arguments(args), trusted_issuers=_trusted_issuers(args), request_log=not args.quiet
     )
 
 
