@@ -14,7 +14,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from graphtasks.storage.dialect import UNICODE_LOWER, UNICODE_UPPER
-from graphtasks.storage.outages import PG_CONNECT_ARGS, PROGRESS_STEPS, past_deadline, pg_liveness_check
+from graphtasks.storage.outages import (
+    PG_CONNECT_ARGS,
+    PROGRESS_STEPS,
+    past_deadline,
+    pg_liveness_check,
+    pg_refuse_if_interrupted,
+)
 
 # The threads the web layer runs storage calls on (web/blocking.py).
 WORKER_THREADS = 40
@@ -99,4 +105,5 @@ def postgres_engine(url: str, *, flush_to_disk: bool | None) -> Engine:
     # a poll(2) instead of pool_pre_ping's round trip; one lost in use is invalidated by SQLAlchemy (its
     # dialect's is_disconnect), with every connection pooled before it.
     event.listen(engine, "checkout", pg_liveness_check)
+    event.listen(engine, "before_cursor_execute", pg_refuse_if_interrupted)
     return engine

@@ -160,6 +160,15 @@ def past_deadline() -> bool:
     return bounds.interruption is not None and bounds.interruption.requested
 
 
+def pg_refuse_if_interrupted(*_event: Any) -> None:
+    """PostgreSQL's counterpart of the progress handler's check, before each statement is sent: a
+    cancel request stops only the statement the server is running when it arrives, so one that came
+    between two statements of a read (a page read in chunks) would leave the next to run its course."""
+    interruption = thread_bounds.interruption
+    if interruption is not None and interruption.requested:
+        raise Interrupted("the read was interrupted: its caller has gone")
+
+
 def timed_out() -> GatewayTimeout:
     # Graph's 504: no timely answer from the upstream the request needed (here, the database). The SDK
     # retries it with its own backoff, which a Retry-After would replace: none is given.
