@@ -86,15 +86,15 @@ class Caller:
         ]
 
     async def call(self, operation: Operation, task_id: str) -> bytes:
-        body = operation.body
+        body, path = operation.body, operation.path(task_id)
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": operation.method,
             "scheme": "http",
-            "path": operation.path(task_id),
-            "raw_path": operation.path(task_id).encode(),
+            "path": path,
+            "raw_path": path.encode(),
             "query_string": operation.query,
             "root_path": "",
             "headers": [*self.headers, (b"content-length", str(len(body)).encode())],

@@ -67,6 +67,7 @@ from graphtasks.storage.tables import (
     DOCUMENT_COLUMNS,
     child_from_row,
     child_row,
+    child_row_values,
     document_from_row,
     document_values,
     record_from_row,
@@ -142,9 +143,7 @@ class SqlTaskStore:
         key = {**task_key(tenant_id, task_id), "key_type": task_type.qualified_name}
 
         def unit(conn: Connection) -> TaskRecord:
-            current = self._get(conn, tenant_id, task_id, lock=True)
-            if check is not None:
-                check(current)
+            current = self._current(conn, tenant_id, task_id, check)
             if not changes:
                 return current
             updated = dataclasses.replace(current, values={**current.values, **changes})
@@ -167,9 +166,7 @@ class SqlTaskStore:
         key = task_key(tenant_id, task_id)
 
         def unit(conn: Connection) -> None:
-            current = self._get(conn, tenant_id, task_id, lock=True)
-            if check is not None:
-                check(current)
+            current = self._current(conn, tenant_id, task_id, check)
             updated = dataclasses.replace(
                 current, values={**current.values, "status": status}, status_note=note
             )
@@ -181,7 +178,8 @@ class SqlTaskStore:
 
     def delete(self, tenant_id: str, task_id: str, *, check: Precondition[TaskRecord] | None = None) -> None:
         def unit(conn: Connection) -> None:
-            self._check(conn, tenant_id, task_id, check)
+            if check is not None:
+                self._current(conn, tenant_id, task_id, check)
             if conn.execute(DELETE_TASK, task_key(tenant_id, task_id)).rowcount == 0:
                 raise task_not_found(task_id)
             for statements in CHILD_STATEMENTS.values():
@@ -235,17 +233,12 @@ class SqlTaskStore:
         *,
         check: Precondition[ChildRecord] | None = None,
     ) -> ChildRecord:
-        columns = CHILD_TABLES[query.navigation].columns
-
         def unit(conn: Connection) -> ChildRecord:
-            current = self._get_child(conn, query, child_id, lock=True)
-            if check is not None:
-                check(current)
+            current = self._current_child(conn, query, child_id, check)
             if not changes:
                 return current
             updated = dataclasses.replace(current, values={**current.values, **changes})
-            values: dict[str, Any] = {columns[name].name: value for name, value in changes.items()}
-            values |= document_values(updated)
+            values = child_row_values(query.navigation, changes) | document_values(updated)
             statement = CHILD_STATEMENTS[query.navigation].update
             if conn.execute(statement, {**child_key(query, child_id), **values}).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
@@ -257,7 +250,8 @@ class SqlTaskStore:
         self, query: ChildQuery, child_id: str, *, check: Precondition[ChildRecord] | None = None
     ) -> None:
         def unit(conn: Connection) -> None:
-            self._check_child(conn, query, child_id, check)
+            if check is not None:
+                self._current_child(conn, query, child_id, check)
             statement = CHILD_STATEMENTS[query.navigation].delete
             if conn.execute(statement, child_key(query, child_id)).rowcount == 0:
                 raise child_not_found(query.navigation, child_id)
@@ -379,15 +373,19 @@ class SqlTaskStore:
             raise child_not_found(query.navigation, child_id)
         return child_from_row(row, query.entity_type, CHILD_TABLES[query.navigation].columns)
 
-    def _check(
+    def _current(
         self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None
-    ) -> None:
-        """Run a precondition on the task as it stands, locked until the transaction ends."""
+    ) -> TaskRecord:
+        """The task as it stands, locked until the transaction ends, after its precondition if any."""
+        current = self._get(conn, tenant_id, task_id, lock=True)
         if check is not None:
-            check(self._get(conn, tenant_id, task_id, lock=True))
+            check(current)
+        return current
 
-    def _check_child(
+    def _current_child(
         self, conn: Connection, query: ChildQuery, child_id: str, check: Precondition[ChildRecord] | None
-    ) -> None:
+    ) -> ChildRecord:
+        current = self._get_child(conn, query, child_id, lock=True)
         if check is not None:
-            check(self._get_child(conn, query, child_id, lock=True))
+            check(current)
+        return current

@@ -263,10 +263,14 @@ def task_row(tenant_id: str, record: TaskRecord) -> dict[str, Any]:
 
 
 def child_row(tenant_id: str, task_id: str, navigation: str, child: ChildRecord) -> dict[str, Any]:
-    columns = CHILD_TABLES[navigation].columns
-    row = {columns[name].name: value for name, value in child.values.items()}
     keys = {"tenant_id": tenant_id, "task_id": task_id, "id": child.id}
-    return row | keys | document_values(child)
+    return child_row_values(navigation, child.values) | keys | document_values(child)
+
+
+def child_row_values(navigation: str, values: Values) -> dict[str, Any]:
+    """A child's values -> its columns' values, in `navigation`'s table."""
+    columns = CHILD_TABLES[navigation].columns
+    return {columns[name].name: value for name, value in values.items()}
 
 
 def document_values(record: TaskRecord | ChildRecord) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
-from graphtasks.errors import task_not_found
 from graphtasks.model import edm
 from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
 from graphtasks.model.schema import DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES, navigation_target
@@ -49,6 +48,7 @@ from graphtasks.web.requests import (
     page_query,
     path_key,
     query_options,
+    require_cast,
     resumed,
     skiptoken_scope,
     tenant_of,
@@ -58,6 +58,7 @@ from graphtasks.web.responses import GraphJSONResponse
 from graphtasks.web.serialization import (
     PLAIN,
     RENDER_GROUP,
+    DocumentPage,
     Expanded,
     ExpandedCollection,
     PageWriter,
@@ -94,11 +95,10 @@ class TaskHandlers:
         base = base_url(request, self.settings)
         context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         if shape == PLAIN and not expansion:  # each task as stored: nothing to render
-            stored = PageWriter[StoredDocument](None, budget)
-            found = await self.calls.run(self.store.query_documents, query, stored)
-            next_keys = stored.finish(found.next_keys)
-            link = continuation(request, base, self.skiptokens, next_keys, scope=task_scope(query))
-            return collection_response(stored.bodies, context, next_link=link, count=found.count)
+            documents = DocumentPage(budget)
+            found = await self.calls.run(self.store.query_documents, query, documents)
+            link = continuation(request, base, self.skiptokens, found.next_keys, scope=task_scope(query))
+            return collection_response(documents.bodies, context, next_link=link, count=found.count)
         # With $expand each task's collections are added to its JSON afterwards: one entity a body.
         writer = PageWriter[TaskRecord](
             lambda record: task_json(record, shape), budget, group=1 if expansion else RENDER_GROUP
@@ -127,10 +127,10 @@ class TaskHandlers:
         context = entity_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         if shape == PLAIN and not expansion:  # the task as stored: nothing to render
             stored = await self.calls.point_read(self.store.document, tenant, task_id)
-            _require_cast(cast, stored.type, task_id)
+            require_cast(cast, stored.type, task_id)
             return conditional_answer(request, stored_entity(context, stored.document), stored.etag)
         record = await self.calls.point_read(self.store.get, tenant, task_id)
-        _require_cast(cast, record.type, task_id)
+        require_cast(cast, record.type, task_id)
         expanded = await self._expanded(
             tenant_of(request), record, expansion, base_url(request, self.settings)
         )
@@ -184,7 +184,7 @@ class TaskHandlers:
             # cast to a type the task does not have finds nothing. A task's type never changes, so
             # this read cannot go stale before the write.
             stored = await self.calls.point_read(self.store.document, tenant, task_id)
-            _require_cast(cast, stored.type, task_id)
+            require_cast(cast, stored.type, task_id)
         await self.calls.run(self.store.update_status, tenant, task_id, status, note, check=if_match(request))
         return Response(status_code=204)
 
@@ -274,12 +274,6 @@ class TaskHandlers:
     def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
         query = page_query(TaskQuery, options, self.settings, tenant_id=tenant_of(request), cast=cast)
         return resumed(query, options, self.skiptokens, scope=task_scope(query))
-
-
-def _require_cast(cast: EntityType | None, task_type: EntityType, task_id: str) -> None:
-    """Through a cast, a task of another type (and not derived from it) is not found, as in Graph."""
-    if cast is not None and cast not in task_type.ancestors():
-        raise task_not_found(task_id)
 
 
 def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
-from graphtasks.errors import BadRequest, task_not_found
+from graphtasks.errors import BadRequest
 from graphtasks.model.records import ChildRecord, TaskRecord
 from graphtasks.model.schema import NAVIGATION_NAMES, navigation_target
 from graphtasks.model.validation import validate_entity_create, validate_entity_update
@@ -37,6 +37,7 @@ from graphtasks.web.requests import (
     page_query,
     path_key,
     query_options,
+    require_cast,
     resumed,
     skiptoken_scope,
     tenant_of,
@@ -127,8 +128,7 @@ class NavigationHandlers:
         if navigation not in NAVIGATION_NAMES:
             raise BadRequest(f"Resource not found for the segment '{navigation}'.")
         task = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
-        if cast is not None and cast not in task.type.ancestors():
-            raise task_not_found(task.id)
+        require_cast(cast, task.type, task.id)
         target = navigation_target(cast or task.type, navigation)
         if target is None:
             raise BadRequest(f"Resource not found for the segment '{navigation}'.")

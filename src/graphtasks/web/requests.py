@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 
 from graphtasks.config import Settings
-from graphtasks.errors import BadRequest
+from graphtasks.errors import BadRequest, task_not_found
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION
 from graphtasks.model.schema import TASK_TYPES_BY_NAME
 from graphtasks.model.types import EntityType
@@ -52,6 +52,12 @@ def cast_segment(request: Request) -> EntityType | None:
     if entity_type is None:
         raise BadRequest(f"Resource not found for the segment 'microsoft.graph.{name}'.")
     return entity_type
+
+
+def require_cast(cast: EntityType | None, task_type: EntityType, task_id: str) -> None:
+    """Through a cast, a task of another type (and not derived from it) is not found, as in Graph."""
+    if cast is not None and cast not in task_type.ancestors():
+        raise task_not_found(task_id)
 
 
 def wants_status_note(request: Request) -> bool:

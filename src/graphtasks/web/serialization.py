@@ -25,7 +25,7 @@ from graphtasks.odata.selection import Selection
 from graphtasks.web.responses import ODATA_JSON
 
 JSON = dict[str, Any]
-Rendered = TypeVar("Rendered", TaskRecord, ChildRecord, StoredDocument)
+Rendered = TypeVar("Rendered", TaskRecord, ChildRecord)
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,23 @@ def with_members(body: bytes, members: JSON) -> bytes:
     return b"".join((body[:-1], b",", orjson.dumps(members)[1:]))
 
 
+@dataclass
+class DocumentPage:
+    """A page of stored documents (no $select, $expand or annotation: nothing to render), taken as the
+    store reads them until their bytes pass the budget: the store's sink (storage/base.py, PageSink).
+    The page ends right after the document that passes it, so the store's next keys stand as they are."""
+
+    budget: PageBudget
+    bodies: list[bytes] = field(default_factory=list)
+
+    def __call__(self, item: StoredDocument, keys: tuple[KeyValue, ...], /) -> bool:
+        self.bodies.append(item.document)
+        return self.budget.add(len(item.document) + 1)  # and its comma
+
+    def room(self) -> int | None:
+        return self.budget.room()
+
+
 # The most entities a PageWriter renders at once, and about how many bytes of them it holds unrendered.
 RENDER_GROUP = 32
 PENDING_BYTES = 64 * 1024
@@ -187,8 +204,7 @@ class PageWriter(Generic[Rendered]):
     find the one the page ends after; the store has then read the rest of the group, and `trimmed` says
     so. With `group=1` (a page with $expand), `bodies` holds one entity each."""
 
-    # None for a page of stored documents (no $select, $expand or annotation), used as they are.
-    render: Callable[[Rendered], JSON] | None
+    render: Callable[[Rendered], JSON]
     budget: PageBudget
     group: int = RENDER_GROUP
     bodies: list[bytes] = field(default_factory=list)
@@ -201,9 +217,6 @@ class PageWriter(Generic[Rendered]):
     def __call__(self, item: Rendered, keys: tuple[KeyValue, ...], /) -> bool:
         self.keys.append(keys)
         self.entities.append((item.id, item.type))
-        if isinstance(item, StoredDocument):
-            self.bodies.append(item.document)
-            return self.budget.add(len(item.document) + 1)  # and its comma
         self._pending.append(item)
         if self.group > 1:
             self._pending_size += _estimated_size(item)
@@ -213,8 +226,7 @@ class PageWriter(Generic[Rendered]):
 
     def flush(self) -> bool:
         """Serialize the entities held; True once the page is full."""
-        render = self.render
-        pending = [] if render is None else [render(item) for item in self._pending]
+        pending = [self.render(item) for item in self._pending]
         self._pending, self._pending_size = [], 0
         if not pending:
             return self.budget.used > self.budget.max_bytes
@@ -255,10 +267,8 @@ class PageWriter(Generic[Rendered]):
         return False
 
 
-def _estimated_size(item: TaskRecord | ChildRecord | StoredDocument) -> int:
+def _estimated_size(item: TaskRecord | ChildRecord) -> int:
     """An entity's rendered size, roughly and cheaply: its text, and a guess per collection item."""
-    if isinstance(item, StoredDocument):
-        return len(item.document)
     size = 200
     for value in item.values.values():
         if isinstance(value, str):
