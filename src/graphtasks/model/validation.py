@@ -12,6 +12,11 @@ Rules this module decides (documented in the README):
 - read-only properties (`id`, `createdDateTime`) and the navigation collections (`managedDevices`,
   `mobileApps`) are accepted and ignored, because the SDK re-sends them on a round-trip PATCH.
 
+Each body is read first by the codecs generated from the model (model/codecs.py), which take the
+common valid body in C; a body they decline is read again here in Python (check_entity,
+check_update_status), which words every error. The two readings give the same values, which
+tests/unit/test_codecs.py checks on bodies drawn from the model.
+
 Reads only the model (model/schema.py, model/types.py); never touches HTTP or storage.
 """
 
@@ -19,11 +24,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import TypeAlias
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import ParamSpec, TypeAlias, TypeVar
 
 from graphtasks.errors import BadRequest, ModelValidationFailure
 from graphtasks.model import edm
+from graphtasks.model.codecs import (
+    INT32_RANGE,
+    ODATA_TYPE,
+    decode_entity,
+    decode_update_status,
+    default_value,
+)
 from graphtasks.model.schema import (
     DEVICE_APP_MANAGEMENT_TASK,
     NAVIGATION_TARGETS,
@@ -46,11 +59,11 @@ ComplexValue: TypeAlias = dict[str, Scalar]
 Value: TypeAlias = Scalar | list[ComplexValue | None]
 Values: TypeAlias = dict[str, Value]
 
-ODATA_TYPE = "@odata.type"
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _ALL_ENTITY_TYPE_NAMES = frozenset(
     t.qualified_name for t in (*TASK_TYPES_BY_NAME.values(), *NAVIGATION_TARGETS)
 )
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 # What PostgreSQL cannot hold in text: U+0000 (its text types refuse the NUL byte), and the surrogates,
 # which are no characters at all and which UTF-8, the database encoding, cannot encode.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -109,6 +122,12 @@ def _check_declared_type(body: Mapping[str, object], entity_type: EntityType) ->
 def validate_update_status(payload: object) -> tuple[str, str | None]:
     """The (status, note) parameters of the updateStatus action."""
     body = _require_object(payload)
+    return _decode_or_check(decode_update_status, check_update_status, body)
+
+
+def check_update_status(body: Mapping[str, object]) -> tuple[str, str | None]:
+    """validate_update_status's reading in Python: slower than the codec, and the one that words the
+    errors."""
     known = {p.name: p for p in UPDATE_STATUS.parameters}
     for key in body:
         if not _is_annotation(key) and key not in known:
@@ -126,17 +145,15 @@ def validate_update_status(payload: object) -> tuple[str, str | None]:
 
 def defaults_for(entity_type: EntityType) -> Values:
     """What a create leaves in each settable property it does not name (Intune's .NET defaults)."""
-    return {p.name: _default(p) for p in entity_type.properties if not p.read_only}
+    defaults, collections = _shared_defaults(entity_type)
+    # A fresh empty list for each collection, so that no two results share one.
+    return {**defaults, **{name: [] for name in collections}}
 
 
-def _default(prop: Property) -> Value:
-    if prop.collection:
-        return []  # OData collections are never null, only empty.
-    if prop.nullable:
-        return None
-    if isinstance(prop.type, EnumType):
-        return prop.type.members[0]
-    return {INT32: 0, DATETIME_OFFSET: edm.MIN_TICKS}[prop.type]  # type: ignore[index]
+@cache
+def _shared_defaults(entity_type: EntityType) -> tuple[Values, tuple[str, ...]]:
+    settable = [p for p in entity_type.properties if not p.read_only]
+    return {p.name: default_value(p) for p in settable}, tuple(p.name for p in settable if p.collection)
 
 
 def _require_object(payload: object) -> dict[str, object]:
@@ -168,7 +185,23 @@ def _is_annotation(key: str) -> bool:
     return "@" in key
 
 
-def _read_entity(body: Mapping[str, object], entity_type: EntityType) -> Values:
+def _read_entity(body: dict[str, object], entity_type: EntityType) -> Values:
+    return _decode_or_check(decode_entity, check_entity, body, entity_type)
+
+
+def _decode_or_check(
+    decode: Callable[_P, _T | None], check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """The one place the codecs' verdicts (model/codecs.py) meet Graph's: a body a codec declines,
+    valid or not, is read again in Python, which words the error exactly as Graph does (or takes the
+    rare valid body the codec leaves to it)."""
+    decoded = decode(*args, **kwargs)
+    return check(*args, **kwargs) if decoded is None else decoded
+
+
+def check_entity(body: Mapping[str, object], entity_type: EntityType) -> Values:
+    """The values of the properties `body` sets on an `entity_type`, read in Python: slower than the
+    codec (model/codecs.py), and the reading that words the errors."""
     values: Values = {}
     for key, raw in body.items():
         if _is_annotation(key) or entity_type.navigation_property(key):
@@ -238,7 +271,7 @@ def _read_complex(raw: object, complex_type: ComplexType) -> ComplexValue:
 
 def _missing_complex_member(prop: Property) -> Scalar:
     if prop.nullable or prop.type is not STRING:
-        default = _default(prop)
+        default = default_value(prop)
         assert not isinstance(default, list)  # noqa: S101
         return default
     raise _null_value(prop.name, prop.type_name)
@@ -295,7 +328,7 @@ def _convert_enum(enum_type: EnumType, raw: object) -> str:
 
 def _convert_int32(raw: object, name: str, value_range: tuple[int, int] | None) -> int:
     # bool is an int subclass in Python, but JSON true is not an Edm.Int32 literal.
-    if isinstance(raw, bool) or not isinstance(raw, int) or not _INT32_MIN <= raw <= _INT32_MAX:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not INT32_RANGE[0] <= raw <= INT32_RANGE[1]:
         raise _not_convertible(raw, INT32.name)
     if value_range and not value_range[0] <= raw <= value_range[1]:
         # .NET RangeAttribute's default message.
