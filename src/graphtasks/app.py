@@ -40,6 +40,7 @@ from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.discovery import discovery_routes
+from graphtasks.web.dispatch import graph_endpoints
 from graphtasks.web.documents import document_routes
 from graphtasks.web.gate import FaultPlans, TrafficGate
 from graphtasks.web.guard import make_guard
@@ -49,7 +50,7 @@ from graphtasks.web.journal import Journal
 from graphtasks.web.navigation import NavigationHandlers
 from graphtasks.web.request_log import RequestLog
 from graphtasks.web.requests import base_url
-from graphtasks.web.routes import GRAPH_OPERATIONS, batch_routes, graph_routes
+from graphtasks.web.routes import GRAPH_OPERATIONS, batch_routes
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     routes = [
         *admin_routes(plans, access, calls=calls),
         *state_routes(state),
-        *graph_routes(tasks, navigation, guard),
         *batch_routes(
             batch_handler(
                 settings.max_body_bytes,
@@ -198,6 +198,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
 
     request_log = RequestLog(settings.log_format) if settings.request_log else None
     return GraphApplication(
+        graph_endpoints(guard, tasks, navigation),
         routes,
         on_shutdown=shut_down,
         hosts=allowed_hosts(settings),

@@ -31,8 +31,9 @@ from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes
 from graphtasks.web.openapi import openapi_document
 from graphtasks.web.openapi_operations import VERSION
-from graphtasks.web.routes import GraphHandler, batch_routes, graph_routes
+from graphtasks.web.routes import GraphHandler, batch_routes
 from tests.support.examples import FOUNDING_REQUEST
+from tests.unit.test_dispatch import reference_routes
 
 SERVER = "http://127.0.0.1:8000"
 DOCUMENT = openapi_document(SERVER)
@@ -95,11 +96,13 @@ def passthrough(access: Access | None, handler: GraphHandler) -> GraphHandler:
     return handler
 
 
-ROUTES = graph_routes(StandIn(), StandIn(), passthrough)
+# The route table's rows as Starlette routes, with the segment rules of the dispatcher, which
+# tests/unit/test_dispatch.py holds to them.
+ROUTES = reference_routes()
 
 
 def routed(path: str, method: str) -> Route | None:
-    """The route Starlette would pick for a documented path, its keys filled in."""
+    """The route that serves a documented path, its keys filled in."""
     concrete = VERSION + path.replace("{task_id}", KEY).replace("{child_id}", KEY)
     scope = {"type": "http", "path": concrete, "root_path": "", "method": method}
     return next((r for r in ROUTES if r.matches(scope)[0] is Match.FULL), None)

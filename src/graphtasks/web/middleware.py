@@ -4,7 +4,8 @@ GraphContextMiddleware (pure ASGI, the outermost layer) puts the path in canonic
 (web/routes.py: canonical_path), assigns `request-id`, echoes `client-request-id` (or repeats
 the request-id), and stamps both plus `OData-Version` on every response. It is also where every
 exception raised before the response started becomes Graph's `{"error": {"code", "message",
-"innerError"}}`: ours (GraphError), the router's 404/405 (HTTPException) and anything unexpected (500).
+"innerError"}}`: ours (GraphError, the dispatcher's 405 among them: web/dispatch.py), the router's
+404/405 (HTTPException) and anything unexpected (500).
 Given a RequestLog, it also times each request and has its line written when the answer is done
 (web/request_log.py), whatever the answer was; given a Journal, it files a copy of the request and its
 answer there (web/journal.py).
@@ -120,7 +121,8 @@ def error_response_for(request: Request, exc: Exception, errors: ErrorLog) -> Re
 
 
 def _router_error(request: Request, exc: HTTPException) -> GraphError:
-    """Starlette's own 404/405 (no route, wrong method) become Graph's answers."""
+    """Starlette's own 404 (a path nothing serves, a Graph path included) and 405 (a path one of the
+    router's routes serves, with another method) become Graph's answers."""
     if exc.status_code == 404:
         return unmatched_path_error(request.url.path)
     if exc.status_code == 405:
@@ -129,6 +131,7 @@ def _router_error(request: Request, exc: HTTPException) -> GraphError:
 
 
 def _allowed_methods(request: Request) -> list[str]:
+    """Every method the router's routes serve the path with: several routes may share one path."""
     methods: set[str] = set()
     for route in request.app.routes:
         if isinstance(route, Route) and route.path_regex.match(request.url.path) and route.methods:

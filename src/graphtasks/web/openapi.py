@@ -64,14 +64,13 @@ from graphtasks.web.openapi_operations import (
     service_paths,
     service_schemas,
     tag,
-    template,
 )
 from graphtasks.web.routes import TASK
 
 JSON = dict[str, Any]
 ERRORS = "microsoft.graph.ODataErrors"
 
-_TASK = template(TASK.removeprefix(VERSION))
+_TASK = TASK.removeprefix(VERSION)
 # The Graph application id's scope names Graph in every cloud (clouds.py: Cloud.default_scopes).
 _SCOPE = f"{GRAPH_APP_ID}/.default"
 # Annotations a client may send back from an answer (the SDK does on a round-trip PATCH); ignored.

@@ -1,45 +1,35 @@
 """The operations web/openapi.py describes, in two parts.
 
-The Graph operations under /beta: read from the route table (web/routes.py: `graph_routes`, called with
-stand-in endpoints and a guard that records each route's access level), each type-cast and navigation
-segment expanded into the concrete paths the model serves, each handler given its kind (what it does,
-the query options it reads, the Prefer values it honours). HEAD, which Starlette answers for every GET,
-is left out.
+The Graph operations under /beta: the rows of the route table (web/routes.py: OPERATIONS), each
+type-cast and navigation segment expanded into the concrete paths the model serves, each handler given
+its kind (what it does, the query options it reads, the Prefer values it honours). HEAD, which the
+service answers wherever it answers GET, has no row and is left out.
 
 The service's other operations, written out as path items (`service_paths`): `$batch` (beta and v1.0,
 web/batch.py), `$metadata` and `openapi.json` (web/documents.py), and the identity platform's face
 (web/discovery.py), whose errors are OAuth's, not Graph's. The admin endpoints (web/admin.py) are left
 out: they are the operator's, outside Graph's URL space, guarded by a key no Graph client holds.
 
-Serves nothing: its endpoints are stand-ins that are never called.
+Serves nothing.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
 
 from graphtasks.auth.permissions import Access
 from graphtasks.model import schema as model
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION
 from graphtasks.model.types import NAMESPACE, EntityType
 from graphtasks.odata.options import COUNT_OPTIONS, ENTITY_OPTIONS, LIST_OPTIONS
-from graphtasks.web.routes import CAST, NAVIGATION, GraphHandler, graph_routes
+from graphtasks.web.routes import CAST, NAVIGATION, OPERATIONS
 
-VERSION = "/beta"  # every route starts with it; the server URL carries it, the paths do not
+VERSION = "/beta"  # every row's path starts with it; the server URL carries it, the paths do not
 MINIMAL, REPRESENTATION = "return=minimal", "return=representation"
 STATUS_NOTE = f'odata.include-annotations="{STATUS_NOTE_ANNOTATION.removeprefix("@")}"'
 _NAVIGATIONS = tuple(dict.fromkeys(n.name for t in model.TASK_TYPES for n in t.navigation))
-
-
-def template(path: str) -> str:
-    """OpenAPI templates name parameters only: `{task_id:graphkey}` -> `{task_id}`."""
-    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
 
 
 @dataclass(frozen=True)
@@ -101,38 +91,11 @@ class Operation:
         return model.TASK_TYPES if self.navigation is None else _targets(self.cast, self.navigation)
 
 
-@dataclass(frozen=True)
-class _Recorded:
-    """What the recording guard leaves in a route in place of the guarded handler."""
-
-    access: Access | None
-    handler: GraphHandler
-
-    async def __call__(self, request: Request) -> Response:
-        return await self.handler(request)
-
-
-class _StandIn:
-    """Stands in for the task and navigation handlers: each attribute is a handler with just a name."""
-
-    def __getattr__(self, name: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        async def handler(request: Request) -> Response:
-            raise NotImplementedError(name)
-
-        handler.__name__ = name
-        return handler
-
-
 def operations() -> list[Operation]:
-    stand_in = _StandIn()
     operations: list[Operation] = []
-    for route in graph_routes(stand_in, stand_in, _Recorded):
-        recorded = route.endpoint
-        assert isinstance(recorded, _Recorded) and recorded.access is not None  # noqa: S101 - Graph routes
-        assert route.path.startswith(VERSION)  # noqa: S101 - Graph routes are beta ones
-        path = template(route.path.removeprefix(VERSION))
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            operations += _expand(path, method, route.name, recorded.access)
+    for row in OPERATIONS:
+        assert row.path.startswith(VERSION)  # noqa: S101 - Graph's operations are beta ones
+        operations += _expand(row.path.removeprefix(VERSION), row.method, row.handler, row.access)
     return operations
 
 
@@ -140,12 +103,12 @@ def _expand(path: str, method: str, handler: str, access: Access) -> Iterator[Op
     """One operation per type-cast and navigation segment the model serves at a templated path."""
     last = path.rsplit("/", 1)[-1]
     qualified = last.startswith(f"{NAMESPACE}.") and "{" not in last
-    for cast in model.TASK_TYPES if template(CAST) in path else (None,):
-        for navigation in _NAVIGATIONS if template(NAVIGATION) in path else (None,):
+    for cast in model.TASK_TYPES if CAST in path else (None,):
+        for navigation in _NAVIGATIONS if NAVIGATION in path else (None,):
             if navigation is not None and not _targets(cast, navigation):
                 continue  # the cast type has no such navigation: a 400
-            concrete = path.replace(template(CAST), cast.qualified_name) if cast else path
-            concrete = concrete.replace(template(NAVIGATION), navigation) if navigation else concrete
+            concrete = path.replace(CAST, cast.qualified_name) if cast else path
+            concrete = concrete.replace(NAVIGATION, navigation) if navigation else concrete
             yield Operation(concrete, method, handler, access, cast, navigation, qualified)
 
 

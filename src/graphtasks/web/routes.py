@@ -1,14 +1,16 @@
-"""The URL table: one line per Graph operation, each with the access it needs, plus what to answer
-for a path that no line serves (Graph's gateway and Intune wording, docs/graph-behaviour.md, "URL space").
+"""The URL table: one row per Graph operation (method, path template, the access it needs, its
+handler's name), plain data read by the dispatcher (web/dispatch.py), the OpenAPI generator
+(web/openapi_operations.py) and fault injection (GRAPH_OPERATIONS); the canonical form of a path, which
+the table is matched against; $batch's routes; and what to answer for a path that no row serves
+(Graph's gateway and Intune wording, docs/graph-behaviour.md, "URL space").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from dataclasses import dataclass
 
-from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,63 +23,69 @@ GraphHandler = Callable[[Request], Awaitable[Response]]
 Guard = Callable[[Access | None, GraphHandler], GraphHandler]
 
 
-class TaskEndpoints(Protocol):
-    async def list_tasks(self, request: Request) -> Response: ...
-    async def create_task(self, request: Request) -> Response: ...
-    async def count_tasks(self, request: Request) -> Response: ...
-    async def get_task(self, request: Request) -> Response: ...
-    async def update_task(self, request: Request) -> Response: ...
-    async def delete_task(self, request: Request) -> Response: ...
-    async def update_status(self, request: Request) -> Response: ...
+@dataclass(frozen=True)
+class Operation:
+    """One Graph operation. In `path`, a parameter's name says which segments it takes (web/dispatch.py)
+    and is the name its handler reads it by (web/requests.py): `{task_id}` and `{child_id}` are keys,
+    `{navigation}` a navigation property, `{type_name}` the type a cast segment names."""
 
+    method: str
+    path: str
+    access: Access
+    handler: str  # a method of web/handlers.py's or web/navigation.py's handlers, as fault rules name it
 
-class NavigationEndpoints(Protocol):
-    async def list_children(self, request: Request) -> Response: ...
-    async def create_child(self, request: Request) -> Response: ...
-    async def count_children(self, request: Request) -> Response: ...
-    async def get_child(self, request: Request) -> Response: ...
-    async def update_child(self, request: Request) -> Response: ...
-    async def delete_child(self, request: Request) -> Response: ...
-
-
-def _endpoint_names(protocol: type) -> frozenset[str]:
-    return frozenset(name for name in vars(protocol) if not name.startswith("_"))
-
-
-# The name of every Graph operation (its handler's), as fault injection rules name them.
-GRAPH_OPERATIONS = _endpoint_names(TaskEndpoints) | _endpoint_names(NavigationEndpoints)
-
-
-class _KeyConvertor(StringConvertor):
-    """A key segment: never `$count` and the like, nor a type cast, which have routes of their own; so
-    a wrong method on those gets 405 instead of reaching the key's route."""
-
-    regex = r"(?!\$|microsoft\.graph\.)[^/]+"
-
-
-class _NavigationConvertor(StringConvertor):
-    """A navigation segment: not a key-like system segment, a cast or the updateStatus action."""
-
-    regex = r"(?!\$|microsoft\.graph\.|updateStatus(?:/|$))[^/]+"
-
-
-class _CastConvertor(StringConvertor):
-    """The type name of a cast segment: anything after `microsoft.graph.` but the updateStatus action."""
-
-    regex = r"(?!updateStatus(?:/|$))[^/]+"
-
-
-register_url_convertor("graphkey", _KeyConvertor())
-register_url_convertor("navigation", _NavigationConvertor())
-register_url_convertor("castname", _CastConvertor())
 
 TASKS = f"/beta/{SINGLETON}/{TASKS_SEGMENT}"
-TASK = f"{TASKS}/{{task_id:graphkey}}"
+TASK = f"{TASKS}/{{task_id}}"
 # A type-cast segment; the namespace is fixed, so {type_name} is the bare type name.
-CAST = "microsoft.graph.{type_name:castname}"
-NAVIGATION = "{navigation:navigation}"
+CAST = "microsoft.graph.{type_name}"
+NAVIGATION = "{navigation}"
+_CHILD = f"{NAVIGATION}/{{child_id}}"
 # The updateStatus action's path segment, short and namespace-qualified (both are Graph's).
 _ACTION_SPELLINGS = (UPDATE_STATUS.name, UPDATE_STATUS.qualified_name)
+
+
+def _children(task: str) -> tuple[Operation, ...]:
+    """The operations on a task's navigation collections, below `task`."""
+    return (
+        Operation("GET", f"{task}/{NAVIGATION}", Access.READ, "list_children"),
+        Operation("POST", f"{task}/{NAVIGATION}", Access.WRITE, "create_child"),
+        Operation("GET", f"{task}/{NAVIGATION}/$count", Access.READ, "count_children"),
+        Operation("GET", f"{task}/{_CHILD}", Access.READ, "get_child"),
+        Operation("PATCH", f"{task}/{_CHILD}", Access.WRITE, "update_child"),
+        Operation("DELETE", f"{task}/{_CHILD}", Access.WRITE, "delete_child"),
+    )
+
+
+def _actions(task: str) -> tuple[Operation, ...]:
+    return tuple(
+        Operation("POST", f"{task}/{spelling}", Access.WRITE, "update_status")
+        for spelling in _ACTION_SPELLINGS
+    )
+
+
+# The action is bound to the base type, so a derived type inherits it (CSDL: a bound action applies to
+# its binding type's derived types), and a type-cast segment to the task's type or an ancestor's
+# addresses the same task (OData URL conventions, addressing derived types): both reach it. Were two
+# rows of one method to take the same path, the first would win; the segment rules let none do.
+OPERATIONS = (
+    Operation("GET", TASKS, Access.READ, "list_tasks"),
+    Operation("POST", TASKS, Access.WRITE, "create_task"),
+    Operation("GET", f"{TASKS}/$count", Access.READ, "count_tasks"),
+    Operation("GET", f"{TASKS}/{CAST}", Access.READ, "list_tasks"),
+    Operation("GET", f"{TASKS}/{CAST}/$count", Access.READ, "count_tasks"),
+    Operation("GET", TASK, Access.READ, "get_task"),
+    Operation("PATCH", TASK, Access.WRITE, "update_task"),
+    Operation("DELETE", TASK, Access.WRITE, "delete_task"),
+    *_actions(TASK),
+    Operation("GET", f"{TASK}/{CAST}", Access.READ, "get_task"),
+    *_actions(f"{TASK}/{CAST}"),
+    *_children(f"{TASK}/{CAST}"),
+    *_children(TASK),
+)
+
+# The name of every Graph operation (its handler's), as fault injection rules name them.
+GRAPH_OPERATIONS = frozenset(operation.handler for operation in OPERATIONS)
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -93,43 +101,6 @@ def canonical_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def graph_routes(tasks: TaskEndpoints, navigation: NavigationEndpoints, guard: Guard) -> list[Route]:
-    """Every Graph operation, each wrapped by `guard` with authentication and the permission check
-    for its access level. Order matters where paths overlap: a cast segment before a key segment."""
-
-    def op(path: str, method: str, access: Access, handler: GraphHandler) -> Route:
-        return Route(path, guard(access, handler), methods=[method], name=handler.__name__)
-
-    child = f"{NAVIGATION}/{{child_id:graphkey}}"
-    children = [  # (path below a task, method, access, handler)
-        (NAVIGATION, "GET", Access.READ, navigation.list_children),
-        (NAVIGATION, "POST", Access.WRITE, navigation.create_child),
-        (f"{NAVIGATION}/$count", "GET", Access.READ, navigation.count_children),
-        (child, "GET", Access.READ, navigation.get_child),
-        (child, "PATCH", Access.WRITE, navigation.update_child),
-        (child, "DELETE", Access.WRITE, navigation.delete_child),
-    ]
-    # The action is bound to the base type, so a derived type inherits it (CSDL: a bound action applies
-    # to its binding type's derived types), and a type-cast segment to the task's type or an ancestor's
-    # addresses the same task (OData URL conventions, addressing derived types): both reach it.
-    actions = [(spelling, "POST", Access.WRITE, tasks.update_status) for spelling in _ACTION_SPELLINGS]
-    return [
-        op(TASKS, "GET", Access.READ, tasks.list_tasks),
-        op(TASKS, "POST", Access.WRITE, tasks.create_task),
-        op(f"{TASKS}/$count", "GET", Access.READ, tasks.count_tasks),
-        op(f"{TASKS}/{CAST}", "GET", Access.READ, tasks.list_tasks),
-        op(f"{TASKS}/{CAST}/$count", "GET", Access.READ, tasks.count_tasks),
-        op(TASK, "GET", Access.READ, tasks.get_task),
-        op(TASK, "PATCH", Access.WRITE, tasks.update_task),
-        op(TASK, "DELETE", Access.WRITE, tasks.delete_task),
-        *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in actions),
-        op(f"{TASK}/{CAST}", "GET", Access.READ, tasks.get_task),
-        *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in actions),
-        *(op(f"{TASK}/{CAST}/{path}", method, access, h) for path, method, access, h in children),
-        *(op(f"{TASK}/{path}", method, access, h) for path, method, access, h in children),
-    ]
-
-
 def batch_routes(batch: GraphHandler, guard: Guard) -> list[Route]:
     """JSON batching in both versions (inner requests keep the batch's version). The batch itself
     only needs a valid token: each inner request is checked for its own permission."""
@@ -139,8 +110,8 @@ def batch_routes(batch: GraphHandler, guard: Guard) -> list[Route]:
 # The segments each version serves, in order; None stands for a key segment.
 _SERVED: dict[str, list[frozenset[str] | None]] = {
     # Below a task: an action, a navigation or a cast, then a navigation key, a navigation or an
-    # action, then a key or $count; the routes have answered every path of a served shape before this
-    # is asked.
+    # action, then a key or $count; the route table has answered every path of a served shape before
+    # this is asked.
     "beta": [frozenset({SINGLETON}), frozenset({TASKS_SEGMENT}), None, None, None, None],
     # deviceAppManagement exists in v1.0, but the tasks are beta-only (docs/graph-behaviour.md, "URL space").
     "v1.0": [frozenset({SINGLETON})],
@@ -148,7 +119,7 @@ _SERVED: dict[str, list[frozenset[str] | None]] = {
 
 
 def unmatched_path_error(path: str) -> GraphError:
-    """The error Graph gives for a path that no route serves."""
+    """The error Graph gives for a path that nothing serves."""
     version, *segments = [s for s in path.split("/") if s] or [""]
     served = _SERVED.get(version)
     if served is None:
