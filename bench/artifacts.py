@@ -43,6 +43,7 @@ def document(report: SuiteReport, goals: list[Goal]) -> dict[str, object]:
         "backends": {backend.backend: backend_document(backend) for backend in report.backends},
         "budgets": report.budgets,
         "scaleout": report.scaleout,
+        "worker_reads": report.worker_reads,
         "goals": [asdict(goal) for goal in goals],
         "notes": report.notes,
         "errors": report.errors(),

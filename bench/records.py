@@ -42,6 +42,7 @@ class SuiteConfig:
     quick: bool = False
     publish: bool = False
     scaleout: bool = True
+    worker_reads: bool = True
 
     def load(self, concurrency: int) -> Load:
         return Load(concurrency, self.duration_s, self.warmup_s, self.threads)
@@ -111,7 +112,8 @@ class BackendReport:
 
 @dataclass
 class SuiteReport:
-    """One run of the suite: the settings, the machine, each backend's figures, scale-out, notes."""
+    """One run of the suite: the settings, the machine, each backend's figures, scale-out, reads across
+    worker processes, notes."""
 
     config: SuiteConfig
     started_at: str
@@ -121,14 +123,18 @@ class SuiteReport:
     # CPU per request in process (bench/budget.py's rows), measured before any server starts.
     budgets: list[dict[str, object]] = field(default_factory=list)
     scaleout: dict[str, object] | None = None
+    # bench/workers.py's figures: get by id with 1 and 2 worker processes on SQLite.
+    worker_reads: dict[str, object] | None = None
     notes: list[str] = field(default_factory=list)
     finished_at: str = ""
     load_average_after: float = 0.0
 
     def errors(self) -> int:
-        """Failed requests of every wrk run, scale-out's included (its rows' `errors`)."""
+        """Failed requests of every wrk run, scale-out's and the worker reads' included (their rows'
+        `errors`)."""
         own = sum(result.errors for backend in self.backends for result in backend.results())
-        return own + sum(row_errors(value) for value in (self.scaleout or {}).values())
+        sections = (self.scaleout or {}, self.worker_reads or {})
+        return own + sum(row_errors(value) for section in sections for value in section.values())
 
 
 def row_errors(value: object) -> int:

@@ -1,6 +1,6 @@
 """The suite's Markdown report: a header saying what ran where, then one table per question
-(operations, memory, durability, curve, scale-out, goals) and the notes. Reads the records and the
-goals; measures nothing and writes no file (artifacts.py does).
+(operations, memory, durability, curve, scale-out, reads across worker processes, goals) and the
+notes. Reads the records and the goals; measures nothing and writes no file (artifacts.py does).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def render(report: SuiteReport, goals: list[Goal]) -> str:
         f"### Creates with flushing to disk on and off (concurrency {GOAL_CONCURRENCY})\n\n"
         + durability_table(report),
         "### Curve: creates and the list page against stored tasks\n\n" + curve_table(report),
-        "### Scale-out (PostgreSQL, bench/scaleout.py)\n\n" + scaleout_section(report),
+        "### Scale-out (PostgreSQL, bench/scaleout.py)\n\n" + figures_section(report.scaleout),
+        "### Reads across worker processes (SQLite, bench/workers.py)\n\n"
+        + figures_section(report.worker_reads),
         "### Goals (reported, never enforced)\n\n" + goals_table(goals),
     ]
     if report.notes:
@@ -124,11 +126,13 @@ def curve_table(report: SuiteReport) -> str:
     return render_table(columns, rows, numeric=[False, *[True] * 9])
 
 
-def scaleout_section(report: SuiteReport) -> str:
-    if report.scaleout is None:
+def figures_section(figures: dict[str, object] | None) -> str:
+    """A measurement module's figures (scaleout.py's, workers.py's): each list of rows as a table, then
+    the single values as a list."""
+    if figures is None:
         return "Not run (see the notes)."
     parts, scalars = [], []
-    for key, value in report.scaleout.items():
+    for key, value in figures.items():
         rows = value if isinstance(value, list) else None
         if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
             rows = [{"run": name, **v} for name, v in value.items()]

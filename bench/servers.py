@@ -37,6 +37,10 @@ GRAPHTASKS = [sys.executable, "-m", "graphtasks"]
 READY_PATH = "/common/discovery/v2.0/keys"
 LOG_TAIL_LINES = 40
 SEED_LINE = re.compile(r"seeded (\d+) tasks .* in ([\d.]+) s \(([\d,]+)/s\)")
+# A worker process counts as started once its CPU time moves by at most this many clock ticks (10 ms
+# each, usually) over a second: importing and starting the app keeps a core busy, waiting for
+# connections (and answering the supervisor's health checks) does not.
+IDLE_TICKS, IDLE_WINDOW_S = 2, 1.0
 
 
 class BenchError(Exception):
@@ -51,6 +55,7 @@ class Server:
     command: list[str]
     log_path: Path
     ready_path: str = "/"
+    workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -75,27 +80,43 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) or "(empty log)"
 
 
-def bare_server(workdir: Path) -> Server:
-    """bench/bare_app.py: a constant 201 under the same uvicorn.run arguments as graphtasks serve."""
-    return Server("bare app", [sys.executable, str(BENCH_DIR / "bare_app.py")], workdir / "bare.log")
+def bare_server(workdir: Path, *, workers: int = 1) -> Server:
+    """bench/bare_app.py: a constant 201 under the same uvicorn.run arguments as graphtasks serve. With
+    more than one worker, uvicorn's command line with those arguments and --workers: uvicorn runs
+    worker processes only of an app it can import by name."""
+    if workers == 1:
+        return Server("bare app", [sys.executable, str(BENCH_DIR / "bare_app.py")], workdir / "bare.log")
+    command = [
+        sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--workers", str(workers),
+        "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+    log_path = workdir / f"bare-{workers}-workers.log"
+    return Server(f"bare app ({workers} workers)", command, log_path, workers=workers)
 
 
-def graphtasks_server(name: str, database_url: str, workdir: Path, flags: tuple[str, ...] = ()) -> Server:
+def graphtasks_server(
+    name: str, database_url: str, workdir: Path, flags: tuple[str, ...] = (), *, workers: int = 1
+) -> Server:
     """`graphtasks serve` on `database_url` with extra serve flags (e.g. --no-flush-to-disk), its request
-    log off (--quiet) as the bare app has none: the figures compare the request path alone."""
-    command = [*GRAPHTASKS, "serve", "--database", database_url, "--quiet", *flags]
+    log off (--quiet) as the bare app has none: the figures compare the request path alone. With more
+    than one worker, `--workers N`, and `running` waits for every worker process."""
+    worker_flags = ("--workers", str(workers)) if workers > 1 else ()
+    command = [*GRAPHTASKS, "serve", "--database", database_url, "--quiet", *worker_flags, *flags]
     log_path = workdir / f"{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}.log"
-    return Server(name, command, log_path, ready_path=READY_PATH)
+    return Server(name, command, log_path, ready_path=READY_PATH, workers=workers)
 
 
 @contextlib.contextmanager
 def running(server: Server, *, ready_path: str | None = None) -> Iterator[Server]:
-    """Start the server with --port, wait until it answers HTTP, and stop it (SIGTERM) afterwards."""
+    """Start the server with --port, wait until it answers HTTP (and, with several workers, until every
+    worker has started), and stop it (SIGTERM) afterwards."""
     command = [*server.command, "--port", str(server.port)]
     with server.log_path.open("ab") as log:
         server.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_DIR)
     try:
         wait_ready(server, server.ready_path if ready_path is None else ready_path)
+        if server.workers > 1:
+            wait_for_workers(server)
         yield server
     finally:
         if server.process.poll() is None:
@@ -117,6 +138,36 @@ def wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise BenchError(f"{server.name} did not start in {timeout_s:.0f} s; log tail:\n{server.log_tail()}")
+
+
+def wait_for_workers(server: Server, timeout_s: float = 60.0) -> None:
+    """Wait until `server.workers` uvicorn worker processes run and are idle. The port answers as soon
+    as the first worker serves; one still starting would be missing from the first seconds of load."""
+    deadline = time.monotonic() + timeout_s
+    before = worker_cpu_ticks(server.pid)
+    while time.monotonic() < deadline:
+        time.sleep(IDLE_WINDOW_S)
+        server.check_alive()
+        now = worker_cpu_ticks(server.pid)
+        moved = [now[pid] - before[pid] for pid in now if pid in before]
+        if len(now) >= server.workers and len(moved) == len(now) and max(moved) <= IDLE_TICKS:
+            return
+        before = now
+    raise BenchError(
+        f"{server.name}: {server.workers} workers not idle in {timeout_s:.0f} s; "
+        f"log tail:\n{server.log_tail()}"
+    )
+
+
+def worker_cpu_ticks(pid: int) -> dict[int, int]:
+    """CPU time (user + system, in clock ticks) of each uvicorn worker under `pid`: the processes that
+    multiprocessing spawned (their command line runs spawn_main), not its resource tracker."""
+    ticks = {}
+    for member in process_tree(pid)[1:]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if b"spawn_main" in (Path("/proc") / str(member) / "cmdline").read_bytes():
+                ticks[member] = _cpu_ticks((Path("/proc") / str(member) / "stat").read_text())
+    return ticks
 
 
 @contextlib.contextmanager
@@ -222,6 +273,13 @@ def memory_of(pid: int) -> Memory:
             rss += _status_kib(status, "VmRSS")
             hwm += _status_kib(status, "VmHWM")
     return Memory(rss, hwm)
+
+
+def _cpu_ticks(stat: str) -> int:
+    """utime + stime of a /proc/<pid>/stat line: fields 14 and 15, the 12th and 13th after the ')'
+    that ends the command name (which may hold spaces)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def _status_kib(status: str, key: str) -> int:

@@ -8,7 +8,8 @@ SQLite and PostgreSQL against a bare ASGI app on the same server stack, in the s
 Per backend (phases.py): create, get by id, PATCH and a list page of 100 (indexed filter, orderby) at
 each concurrency, each with its ratio to the bare app's requests/s; creates with flushing to disk on and
 off, each with group commit on and off; the curve of creates/s and page latency against stored tasks;
-the servers' resident memory. Then bench/scaleout.py on PostgreSQL. Writes bench/results/suite.{json,md}
+the servers' resident memory. Then bench/scaleout.py on PostgreSQL and bench/workers.py (get by id
+with 1 and 2 worker processes) on SQLite. Writes bench/results/suite.{json,md}
 and suite-curve.png, prints the Markdown, and exits 1 when any request failed (2 without wrk); the goals
 are reported next to the figures, never enforced.
 """
@@ -41,6 +42,7 @@ from bench.report import render
 from bench.scaleout import measure_scaleout
 from bench.servers import BENCH_DIR, POSTGRES_ADMIN_URL, REPO_DIR, BenchError, bare_server, running
 from bench.tasks import create_body
+from bench.workers import measure_workers
 from bench.wrk import wrk_version
 
 
@@ -110,6 +112,11 @@ def parse_args(argv: Sequence[str] | None) -> SuiteConfig:
         action=argparse.BooleanOptionalAction,
         help="run bench/scaleout.py (default: not with --quick)",
     )
+    parser.add_argument(
+        "--worker-reads",
+        action=argparse.BooleanOptionalAction,
+        help="run bench/workers.py: get by id with 1 and 2 worker processes (default: not with --quick)",
+    )
     parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL, help="creates/drops the dbs")
     args = parser.parse_args(argv)
     try:
@@ -141,6 +148,7 @@ def to_config(args: argparse.Namespace) -> SuiteConfig:
         quick=args.quick,
         publish=args.publish,
         scaleout=not args.quick if args.scaleout is None else args.scaleout,
+        worker_reads=not args.quick if args.worker_reads is None else args.worker_reads,
     )
 
 
@@ -156,7 +164,8 @@ def numbers(text: str) -> tuple[int, ...]:
 
 
 def run(config: SuiteConfig, report: SuiteReport) -> None:
-    """The bare app for the whole run; per backend, its three phases; then scale-out."""
+    """The bare app for the whole run; per backend, its three phases; then scale-out and the reads
+    across worker processes."""
     flags = ("--workers", str(config.workers)) if config.workers > 1 else ()
     if "postgres" in config.backends:
         check_postgres(config.postgres_admin_url)
@@ -169,6 +178,7 @@ def run(config: SuiteConfig, report: SuiteReport) -> None:
                 run_pass = Pass(config, backend, workdir, bare, create_body(), flags)
                 report.backends.append(run_backend(run_pass))
         report.scaleout = run_scaleout(config, workdir, report.notes)
+        report.worker_reads = run_worker_reads(config, workdir, report.notes)
 
 
 def check_postgres(admin_url: str) -> None:
@@ -197,6 +207,25 @@ def run_scaleout(config: SuiteConfig, workdir: Path, notes: list[str]) -> dict[s
         concurrency=GOAL_CONCURRENCY,
         workdir=workdir / "scaleout",
         admin_url=config.postgres_admin_url,
+    )
+
+
+def run_worker_reads(config: SuiteConfig, workdir: Path, notes: list[str]) -> dict[str, object] | None:
+    """bench/workers.py's measure_workers on SQLite (a note when it is skipped); its rows' request
+    errors count in SuiteReport.errors()."""
+    if "sqlite" not in config.backends:
+        notes.append("reads across worker processes not run (SQLite is not among the backends)")
+        return None
+    if not config.worker_reads:
+        notes.append("reads across worker processes not run (--no-worker-reads, the default with --quick)")
+        return None
+    (workdir / "workers").mkdir()
+    print("[sqlite] reads across worker processes (bench/workers.py)", file=sys.stderr, flush=True)
+    return measure_workers(
+        duration_s=float(config.duration_s),
+        concurrency=GOAL_CONCURRENCY,
+        workdir=workdir / "workers",
+        warmup_s=config.warmup_s,
     )
 
 

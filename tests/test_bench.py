@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from bench.artifacts import END_MARKER, START_MARKER, publish
+from bench.report import figures_section
 from bench.servers import BenchError
+from bench.workers import CASES, measure_workers
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -190,3 +192,32 @@ def test_publish_without_markers_fails(tmp_path: Path) -> None:
     page.write_text("# Performance\n")
     with pytest.raises(BenchError, match="no <!-- bench:start -->"):
         publish("## run\n", tmp_path / "missing.png", page=page, plot_copy=tmp_path / "copy.png")
+
+
+@pytest.mark.slow
+def test_worker_reads_measure_each_case_without_errors(tmp_path: Path) -> None:
+    """bench/workers.py at a second per case: four servers, each with its workers, every answer checked."""
+    ensure_wrk()
+    figures = measure_workers(duration_s=1, concurrency=4, workdir=tmp_path, warmup_s=0)
+    rows = figures["cases"]
+    assert isinstance(rows, list)
+    assert [(row["server"], row["workers"]) for row in rows] == [(c.server, c.workers) for c in CASES]
+    assert all(row["requests_per_s"] > 0 and row["errors"] == 0 for row in rows)
+    ratios = ["graphtasks_to_bare_1_workers", "graphtasks_to_bare_2_workers", "speedup_graphtasks"]
+    assert all(isinstance(figures[key], float) for key in [*ratios, "speedup_bare_app"])
+
+
+@pytest.mark.slow
+def test_quick_run_notes_the_worker_reads_it_skipped(quick_run: QuickRun) -> None:
+    markdown = (quick_run.out_dir / "suite.md").read_text()
+    assert "### Reads across worker processes (SQLite" in markdown
+    assert quick_run.document["worker_reads"] is None
+
+
+def test_figures_section_renders_rows_then_ratios() -> None:
+    figures: dict[str, object] = {
+        "cases": [{"case": "bare app, 2 workers", "requests_per_s": 1234.5, "errors": 0}],
+        "speedup_bare_app": 1.5,
+    }
+    assert figures_section(figures).splitlines()[-1] == "- speedup_bare_app: 1.50"
+    assert figures_section(None) == "Not run (see the notes)."
