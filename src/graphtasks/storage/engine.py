@@ -26,19 +26,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql.expression import ClauseElement
 
 from graphtasks.config import MEMORY_DATABASE
+from graphtasks.storage.driver import Executed, PreparedStatements, ThreadConnections, execute
 from graphtasks.storage.engine_setup import memory_engine, postgres_engine, sqlite_engine
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
-from graphtasks.storage.outages import PG_CONNECT_ARGS, Interrupted, Interruption, Outages, thread_bounds
+from graphtasks.storage.outages import (
+    PG_CONNECT_ARGS,
+    Interrupted,
+    Interruption,
+    Outages,
+    thread_bounds,
+)
 
 T = TypeVar("T")
 
@@ -63,6 +71,10 @@ class Database:
             GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
         )
         self._outages = Outages()
+        self._prepared = PreparedStatements(engine.dialect)
+        # SQLite's hot reads run on a connection of their thread's own (storage/driver.py); PostgreSQL's
+        # connections are the server's to ration, so they stay pooled.
+        self._own_connections = ThreadConnections(engine) if self.dialect == "sqlite" else None
         # Set by limit_statements; None: statements run as long as they take.
         self._timeout_s: float | None = None
         if self.dialect == "postgresql":
@@ -109,7 +121,7 @@ class Database:
             interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
             try:
                 with _translated(lambda error: self._read_failure(error, interruption)):
-                    self._bound(conn, interruption)
+                    self._bound(conn.connection.driver_connection, interruption)
                     if self.dialect == "postgresql":
                         yield from _postgres_autocommit(conn)
                     else:  # SQLite: the driver is in autocommit already (engine_setup.py)
@@ -119,18 +131,53 @@ class Database:
                 if interruption is not None:
                     interruption.take_back()
 
+    def read_rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a hot read (storage/driver.py), bounded, interruptible and translated as read()
+        is. On SQLite it runs on this thread's own connection."""
+        if self._own_connections is None:  # PostgreSQL
+            with self.read() as conn:
+                return self.run_prepared(conn, statement, values).rows
+        interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
+        with _translated(self._outages.on_connect):
+            connection = self._own_connections.own()
+        try:
+            with _translated(lambda error: self._read_failure(error, interruption)):
+                self._bound(connection, interruption)
+                return execute(self.engine, connection, self._prepared.get(statement), values).rows
+        finally:
+            thread_bounds.deadline = deadline
+            if interruption is not None:
+                interruption.take_back()
+
+    def run_prepared(
+        self,
+        conn: Connection,
+        statement: ClauseElement,
+        values: Mapping[str, Any],
+        *,
+        sets: tuple[str, ...] = (),
+    ) -> Executed:
+        """Run a hot statement on the driver connection under `conn` (in read() or a write unit);
+        `sets` names the columns an UPDATE sets."""
+        prepared = self._prepared.get(statement, sets)
+        try:
+            return execute(self.engine, conn.connection.driver_connection, prepared, values, conn=conn)
+        except DBAPIError as error:
+            if error.connection_invalidated:  # as SQLAlchemy does: never pooled again
+                conn.invalidate()
+            raise
+
     def _read_failure(self, error: Exception, interruption: Interruption | None) -> BaseException:
         if interruption is not None and interruption.requested:
             return Interrupted("the read was interrupted: its caller has gone")
         return self._outages.on_statement(error)
 
-    def _bound(self, conn: Connection, interruption: Interruption | None) -> None:
-        """Start the SQLite deadline of a transaction on `conn`, and lend `interruption` the way to stop
-        a read on it."""
+    def _bound(self, driver_connection: Any, interruption: Interruption | None) -> None:
+        """Start the SQLite deadline of a transaction on `driver_connection`, and lend `interruption`
+        the way to stop a read on it."""
         if self._timeout_s is not None and self.dialect == "sqlite":
             thread_bounds.deadline = time.monotonic() + self._timeout_s
         if interruption is not None:
-            driver_connection: Any = conn.connection.driver_connection
             interruption.lend(self._interrupt_of(driver_connection))
 
     def _interrupt_of(self, driver_connection: Any) -> Callable[[], object]:
@@ -151,12 +198,17 @@ class Database:
         with self._write_lock or nullcontext(), self._connect() as conn:
             deadline = thread_bounds.deadline
             try:
-                self._bound(conn, None)
+                self._bound(conn.connection.driver_connection, None)
                 if self.dialect == "sqlite":
                     # SQLite: IMMEDIATE takes the write lock up front, so a read-then-write transaction
                     # can never fail halfway with SQLITE_BUSY when another process writes.
                     with _translated(self._outages.on_statement):
                         conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    # PostgreSQL: begun on SQLAlchemy's side, so that its COMMIT is sent even when the
+                    # transaction's statements all went to the driver directly (run_prepared). psycopg
+                    # sends BEGIN with the first statement, as before.
+                    conn.begin()
                 yield from self._transaction(conn)
             finally:
                 thread_bounds.deadline = deadline
