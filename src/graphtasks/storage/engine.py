@@ -6,9 +6,12 @@ SQLite runs in WAL mode, so a commit is in the WAL file before the call returns 
 process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
 PostgreSQL gets the same choice through synchronous_commit.
 
-`group_commit` runs concurrent writes (Database.run_write) in shared transactions, so that many writes
-pay for one commit and one fsync (storage/group_commit.py says how, and how a PostgreSQL group that
-meets another connection's lock gives the waiting write back to run alone).
+`group_commit` runs concurrent SQLite writes (Database.run_write) in shared transactions, so that many
+writes pay for one commit and one fsync (storage/group_commit.py says how). On PostgreSQL each write is
+its own transaction: the server already shares one WAL flush among commits that arrive together.
+
+The statements every request makes go to the driver directly (storage/driver.py): read_rows for a read,
+run_prepared inside a write's unit.
 
 Every way in (read, write, run_write) says where a database error struck, connecting, a statement or
 COMMIT, and storage/outages.py turns an outage into what its caller raises: ServiceUnavailable (503)
@@ -27,7 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
@@ -50,13 +53,6 @@ from graphtasks.storage.outages import (
 
 T = TypeVar("T")
 
-# How long a unit of a PostgreSQL group may wait for a row lock another connection holds before it is
-# taken out of the group and run in a transaction of its own (group_commit.py, "Locks and deadlocks"):
-# the longest a foreign lock can stall a group, well under deadlock_timeout's default of 1 s.
-GROUP_LOCK_TIMEOUT_MS = 100
-# PostgreSQL's lock_not_available (what lock_timeout raises) and deadlock_detected (Appendix A).
-_LOST_LOCK_WAIT = frozenset({"55P03", "40P01"})
-
 
 class Database:
     """An engine plus the one right way to open a read or a write transaction on it."""
@@ -67,8 +63,10 @@ class Database:
         # One writer at a time inside this process: SQLite has a single write lock anyway, and queueing
         # here is cheaper than SQLITE_BUSY retries in the driver.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # SQLite only: there writes take turns anyway and a group shares its commit. PostgreSQL already
+        # shares one WAL flush among commits that arrive together, and grouping measured no faster there.
         self.group_committer = (
-            GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
+            GroupCommitter(self.write) if group_commit and self.dialect == "sqlite" else None
         )
         self._outages = Outages()
         self._prepared = PreparedStatements(engine.dialect)
@@ -94,7 +92,7 @@ class Database:
     ) -> None:
         """A PostgreSQL connection's statement_timeout, sent with the connection's startup message: no
         round trip, and every statement of the session is bound, in autocommit (reads) or in a
-        transaction (writes, a group's units one by one)."""
+        transaction (writes)."""
         if self._timeout_s is not None:
             timeout_ms = max(1, round(self._timeout_s * 1000))
             params["options"] = f"{params.get('options', '')} -c statement_timeout={timeout_ms}".strip()
@@ -251,18 +249,6 @@ class Database:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(lock_id)})")
             yield conn
 
-    def _group_transaction(self, size: int) -> AbstractContextManager[Connection]:
-        if size > 1 and self.dialect == "postgresql":
-            return self._lock_timed_write()
-        return self.write()
-
-    @contextmanager
-    def _lock_timed_write(self) -> Iterator[Connection]:
-        with self.write() as conn:
-            # SET LOCAL: ends with this transaction, so a lone write keeps the server's setting.
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT_MS}ms'")
-            yield conn
-
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
         """For loading a database (graphtasks seed): SQLite writes each page once, to the database file
@@ -363,8 +349,3 @@ def _translated(
         if replacement is error:
             raise
         raise replacement from error
-
-
-def _lost_lock_wait(error: BaseException) -> bool:
-    """A PostgreSQL unit that gave up waiting for a lock; SQLite's errors carry no sqlstate."""
-    return getattr(getattr(error, "orig", None), "sqlstate", None) in _LOST_LOCK_WAIT
