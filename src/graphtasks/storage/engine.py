@@ -27,7 +27,6 @@ gone); a write never is, since under group commit its transaction is other calle
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -50,6 +49,7 @@ from graphtasks.storage.outages import (
     Outages,
     thread_bounds,
 )
+from graphtasks.storage.write_lock import WriterTurns, lock_file_of
 
 T = TypeVar("T")
 
@@ -60,9 +60,12 @@ class Database:
     def __init__(self, engine: Engine, *, group_commit: bool = True) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # One writer at a time inside this process: SQLite has a single write lock anyway, and queueing
-        # here is cheaper than SQLITE_BUSY retries in the driver.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # SQLite: one writer at a time, across this process's threads and the processes serving the file
+        # (storage/write_lock.py); queueing there is cheaper and fairer than SQLITE_BUSY retries.
+        self._write_lock: WriterTurns | None = None
+        if self.dialect == "sqlite":
+            turns = self._write_lock = WriterTurns(lock_file_of(engine.url.database))
+            event.listen(engine, "engine_disposed", lambda _engine: turns.close())
         # SQLite only: there writes take turns anyway and a group shares its commit. PostgreSQL already
         # shares one WAL flush among commits that arrive together, and grouping measured no faster there.
         self.group_committer = (
