@@ -117,12 +117,12 @@ class Settings:
     flush_to_disk: bool | None = flag(
         None, "fsync every commit (default: off on SQLite, on on PostgreSQL)", parse="on-off"
     )
-    # Concurrent writes share one transaction and one commit (one fsync), each answered only after it,
-    # so flushing to disk costs SQLite's create rate little; PostgreSQL already merges concurrent
-    # commits' flushes, and there it changes little either way (docs/performance.md). See
-    # storage/group_commit.py.
+    # Concurrent SQLite writes share one transaction and one commit (one fsync), each answered only
+    # after it, so flushing to disk costs SQLite's create rate little. PostgreSQL already merges
+    # concurrent commits' flushes, and grouping measured no faster there, so it applies to SQLite only
+    # (docs/performance.md). See storage/group_commit.py.
     group_commit: bool = flag(
-        True, "let concurrent writes share one transaction and one flush", parse="on-off"
+        True, "let concurrent SQLite writes share one transaction and one flush", parse="on-off"
     )
     page_size: int = flag(1000, "tasks per page, 1..1000 (Intune's default and most is 1000)", parse="int")
     # With SQLite and 1, nothing else shares the throttling counters.

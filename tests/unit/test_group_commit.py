@@ -1,9 +1,7 @@
-"""Group commit (storage/group_commit.py) on real databases, SQLite files and PostgreSQL: concurrent writes
-share transactions, each caller gets its own result or error, a unit's failure stays its own, a failed
-COMMIT fails the whole group, a lone write runs as it always did, and (PostgreSQL) a unit waiting on a
-foreign row lock leaves the group rather than stalling it or deadlocking with another instance's group.
-Outages (storage/outages.py) inside a group: a full disk or a connection lost before COMMIT gives every
-caller its own 503 with nothing written; a COMMIT lost in flight gives every caller an unknown outcome;
+"""Group commit (storage/group_commit.py) on real SQLite files, the only backend it serves: concurrent
+writes share transactions, each caller gets its own result or error, a unit's failure stays its own, a
+failed COMMIT fails the whole group, and a lone write runs as it always did. Outages
+(storage/outages.py) inside a group: a full disk gives every caller whose write it undid its own 503;
 a unit cut off by the statement time limit is a 504 that leaves nothing of itself behind.
 
 The units here write to small tables of their own; tests/integration runs the task store's writes
@@ -20,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
 from graphtasks.errors import GatewayTimeout, NotFound, PreconditionFailed, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
-from graphtasks.storage.outages import CommitOutcomeUnknown
 from tests.support.databases import database
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = ["sqlite"]  # group commit is SQLite's only
 WAIT_S = 20.0
 TABLES = (
     "CREATE TABLE notes (id INTEGER PRIMARY KEY, writer TEXT NOT NULL)",
@@ -246,61 +243,6 @@ def test_a_nested_write_raises_instead_of_waiting_for_itself(db: Database) -> No
     assert db.run_write(insert_note(2)) == 20
 
 
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    with database("postgres", tmp_path) as url:
-        yield url
-
-
-@pytest.mark.postgres
-def test_a_unit_waiting_on_a_foreign_lock_leaves_the_group(postgres_url: str) -> None:
-    db = open_database(postgres_url)
-    try:
-        with db.write() as conn:
-            conn.exec_driver_sql(TABLES[0])
-        db.run_write(insert_note(1, "before"))
-        with db.engine.connect() as other, ThreadPoolExecutor(4) as pool:
-            other.exec_driver_sql("SELECT id FROM notes WHERE id = 1 FOR UPDATE")  # held until rollback
-            first, blocked, last = submit_as_one_group(
-                db, pool, [insert_note(2), rename_note(1, "after"), insert_note(3)]
-            )
-            # The group commits the others while the lock is still held.
-            assert (first.result(WAIT_S), last.result(WAIT_S)) == (20, 30)
-            assert not blocked.done()
-            other.rollback()
-            assert blocked.result(WAIT_S) == "after"
-        assert notes(db) == {1: "after", 2: "test", 3: "test"}
-    finally:
-        db.dispose()
-
-
-@pytest.mark.postgres
-def test_two_instances_groups_locking_crosswise_do_not_deadlock(postgres_url: str) -> None:
-    """Instance A's group holds row 1 and wants row 2, B's holds 2 and wants 1: the lock timeout takes
-    the second write out of each group, the groups commit, and those writes then run on their own."""
-    one, two = open_database(postgres_url), open_database(postgres_url)
-    try:
-        with one.write() as conn:
-            conn.exec_driver_sql(TABLES[0])
-        one.run_write(insert_note(1, "-"))
-        one.run_write(insert_note(2, "-"))
-        both_hold_a_row = threading.Barrier(2)
-
-        def hold(_: Connection) -> None:
-            both_hold_a_row.wait(WAIT_S)
-
-        with ThreadPoolExecutor(8) as pool:
-            group_a = submit_as_one_group(one, pool, [rename_note(1, "a"), hold, rename_note(2, "a")])
-            group_b = submit_as_one_group(two, pool, [rename_note(2, "b"), hold, rename_note(1, "b")])
-            results = [outcome(future) for future in (*group_a, *group_b)]
-        assert results == ["a", None, "a", "b", None, "b"]
-        # Row 1's second write (b) always follows its first (a), and likewise row 2's.
-        assert notes(one) == {1: "b", 2: "a"}
-    finally:
-        one.dispose()
-        two.dispose()
-
-
 def test_a_full_sqlite_disk_in_a_group_is_a_503_for_each_write_it_undid(tmp_path: Path) -> None:
     """SQLite undoes the statement, or the whole transaction (then the savepoint cannot be rolled back
     and the group fails): either way a caller gets its value only if its note is stored, and a 503
@@ -349,69 +291,3 @@ def test_a_unit_cut_off_by_the_time_limit_is_a_504_and_nothing_half_done_commits
     for note_id, result in zip((1, 3), results[::2], strict=True):
         assert result == note_id * 10 if note_id in stored else isinstance(result, GatewayTimeout)
     assert len({id(result) for result in results}) == 3  # one exception per caller
-
-
-def terminate(url: str, pid: int) -> None:
-    """End PostgreSQL backend `pid` (as pg_ctl stop -m fast would) and wait until it is gone."""
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            while conn.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first():
-                time.sleep(0.01)
-    finally:
-        admin.dispose()
-
-
-def backend_pid(conn: Connection) -> int:
-    return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-
-@pytest.mark.postgres
-def test_a_connection_lost_in_a_group_before_commit_is_a_503_for_every_caller(postgres_url: str) -> None:
-    db = open_database(postgres_url)
-
-    def lose_connection(conn: Connection) -> None:
-        terminate(postgres_url, backend_pid(conn))
-        insert_note(2)(conn)
-
-    try:
-        with db.write() as conn:
-            conn.exec_driver_sql(TABLES[0])
-        with ThreadPoolExecutor(4) as pool:
-            futures = submit_as_one_group(db, pool, [insert_note(1), lose_connection, insert_note(3)])
-            results = [outcome(future) for future in futures]
-        assert all(isinstance(result, ServiceUnavailable) for result in results), results
-        assert len({id(result) for result in results}) == 3
-        assert notes(db) == {}
-        assert db.run_write(insert_note(4)) == 40  # the pool recovered
-    finally:
-        db.dispose()
-
-
-@pytest.mark.postgres
-def test_a_group_commit_lost_in_flight_is_an_unknown_outcome_for_every_caller(postgres_url: str) -> None:
-    db = open_database(postgres_url)
-    pids: list[int] = []
-
-    def remember_connection(conn: Connection) -> None:
-        pids.append(backend_pid(conn))
-        insert_note(2)(conn)
-
-    def lose_connection(_conn: Any) -> None:
-        if pids and len(pids) < 2:  # the group's COMMIT only, once
-            pids.append(pids[0])
-            terminate(postgres_url, pids[0])
-
-    try:
-        with db.write() as conn:
-            conn.exec_driver_sql(TABLES[0])
-        event.listen(db.engine, "commit", lose_connection)
-        with ThreadPoolExecutor(4) as pool:
-            futures = submit_as_one_group(db, pool, [insert_note(1), remember_connection, insert_note(3)])
-            results = [outcome(future) for future in futures]
-        assert all(isinstance(result, CommitOutcomeUnknown) for result in results), results
-        assert len({id(result) for result in results}) == 3
-        assert not any(isinstance(result, ServiceUnavailable) for result in results)
-    finally:
-        db.dispose()

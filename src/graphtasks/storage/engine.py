@@ -6,9 +6,12 @@ SQLite runs in WAL mode, so a commit is in the WAL file before the call returns 
 process being killed; `flush_to_disk` adds an fsync per commit (synchronous=FULL) for power loss.
 PostgreSQL gets the same choice through synchronous_commit.
 
-`group_commit` runs concurrent writes (Database.run_write) in shared transactions, so that many writes
-pay for one commit and one fsync (storage/group_commit.py says how, and how a PostgreSQL group that
-meets another connection's lock gives the waiting write back to run alone).
+`group_commit` runs concurrent SQLite writes (Database.run_write) in shared transactions, so that many
+writes pay for one commit and one fsync (storage/group_commit.py says how). On PostgreSQL each write is
+its own transaction: the server already shares one WAL flush among commits that arrive together.
+
+The statements every request makes go to the driver directly (storage/driver.py): read_rows for a read,
+run_prepared inside a write's unit.
 
 Every way in (read, write, run_write) says where a database error struck, connecting, a statement or
 COMMIT, and storage/outages.py turns an outage into what its caller raises: ServiceUnavailable (503)
@@ -24,30 +27,31 @@ gone); a write never is, since under group commit its transaction is other calle
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql.expression import ClauseElement
 
 from graphtasks.config import MEMORY_DATABASE
+from graphtasks.storage.driver import Executed, PreparedStatements, ThreadConnections, execute
 from graphtasks.storage.engine_setup import memory_engine, postgres_engine, sqlite_engine
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
-from graphtasks.storage.outages import PG_CONNECT_ARGS, Interrupted, Interruption, Outages, thread_bounds
+from graphtasks.storage.outages import (
+    PG_CONNECT_ARGS,
+    Interrupted,
+    Interruption,
+    Outages,
+    thread_bounds,
+)
+from graphtasks.storage.write_lock import WriterTurns, lock_file_of
 
 T = TypeVar("T")
-
-# How long a unit of a PostgreSQL group may wait for a row lock another connection holds before it is
-# taken out of the group and run in a transaction of its own (group_commit.py, "Locks and deadlocks"):
-# the longest a foreign lock can stall a group, well under deadlock_timeout's default of 1 s.
-GROUP_LOCK_TIMEOUT_MS = 100
-# PostgreSQL's lock_not_available (what lock_timeout raises) and deadlock_detected (Appendix A).
-_LOST_LOCK_WAIT = frozenset({"55P03", "40P01"})
 
 
 class Database:
@@ -56,13 +60,22 @@ class Database:
     def __init__(self, engine: Engine, *, group_commit: bool = True) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # One writer at a time inside this process: SQLite has a single write lock anyway, and queueing
-        # here is cheaper than SQLITE_BUSY retries in the driver.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # SQLite: one writer at a time, across this process's threads and the processes serving the file
+        # (storage/write_lock.py); queueing there is cheaper and fairer than SQLITE_BUSY retries.
+        self._write_lock: WriterTurns | None = None
+        if self.dialect == "sqlite":
+            turns = self._write_lock = WriterTurns(lock_file_of(engine.url.database))
+            event.listen(engine, "engine_disposed", lambda _engine: turns.close())
+        # SQLite only: there writes take turns anyway and a group shares its commit. PostgreSQL already
+        # shares one WAL flush among commits that arrive together, and grouping measured no faster there.
         self.group_committer = (
-            GroupCommitter(self._group_transaction, retry_alone=_lost_lock_wait) if group_commit else None
+            GroupCommitter(self.write) if group_commit and self.dialect == "sqlite" else None
         )
         self._outages = Outages()
+        self._prepared = PreparedStatements(engine.dialect)
+        # SQLite's hot reads run on a connection of their thread's own (storage/driver.py); PostgreSQL's
+        # connections are the server's to ration, so they stay pooled.
+        self._own_connections = ThreadConnections(engine) if self.dialect == "sqlite" else None
         # Set by limit_statements; None: statements run as long as they take.
         self._timeout_s: float | None = None
         if self.dialect == "postgresql":
@@ -82,7 +95,7 @@ class Database:
     ) -> None:
         """A PostgreSQL connection's statement_timeout, sent with the connection's startup message: no
         round trip, and every statement of the session is bound, in autocommit (reads) or in a
-        transaction (writes, a group's units one by one)."""
+        transaction (writes)."""
         if self._timeout_s is not None:
             timeout_ms = max(1, round(self._timeout_s * 1000))
             params["options"] = f"{params.get('options', '')} -c statement_timeout={timeout_ms}".strip()
@@ -109,7 +122,7 @@ class Database:
             interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
             try:
                 with _translated(lambda error: self._read_failure(error, interruption)):
-                    self._bound(conn, interruption)
+                    self._bound(conn.connection.driver_connection, interruption)
                     if self.dialect == "postgresql":
                         yield from _postgres_autocommit(conn)
                     else:  # SQLite: the driver is in autocommit already (engine_setup.py)
@@ -119,18 +132,53 @@ class Database:
                 if interruption is not None:
                     interruption.take_back()
 
+    def read_rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a hot read (storage/driver.py), bounded, interruptible and translated as read()
+        is. On SQLite it runs on this thread's own connection."""
+        if self._own_connections is None:  # PostgreSQL
+            with self.read() as conn:
+                return self.run_prepared(conn, statement, values).rows
+        interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
+        with _translated(self._outages.on_connect):
+            connection = self._own_connections.own()
+        try:
+            with _translated(lambda error: self._read_failure(error, interruption)):
+                self._bound(connection, interruption)
+                return execute(self.engine, connection, self._prepared.get(statement), values).rows
+        finally:
+            thread_bounds.deadline = deadline
+            if interruption is not None:
+                interruption.take_back()
+
+    def run_prepared(
+        self,
+        conn: Connection,
+        statement: ClauseElement,
+        values: Mapping[str, Any],
+        *,
+        sets: tuple[str, ...] = (),
+    ) -> Executed:
+        """Run a hot statement on the driver connection under `conn` (in read() or a write unit);
+        `sets` names the columns an UPDATE sets."""
+        prepared = self._prepared.get(statement, sets)
+        try:
+            return execute(self.engine, conn.connection.driver_connection, prepared, values, conn=conn)
+        except DBAPIError as error:
+            if error.connection_invalidated:  # as SQLAlchemy does: never pooled again
+                conn.invalidate()
+            raise
+
     def _read_failure(self, error: Exception, interruption: Interruption | None) -> BaseException:
         if interruption is not None and interruption.requested:
             return Interrupted("the read was interrupted: its caller has gone")
         return self._outages.on_statement(error)
 
-    def _bound(self, conn: Connection, interruption: Interruption | None) -> None:
-        """Start the SQLite deadline of a transaction on `conn`, and lend `interruption` the way to stop
-        a read on it."""
+    def _bound(self, driver_connection: Any, interruption: Interruption | None) -> None:
+        """Start the SQLite deadline of a transaction on `driver_connection`, and lend `interruption`
+        the way to stop a read on it."""
         if self._timeout_s is not None and self.dialect == "sqlite":
             thread_bounds.deadline = time.monotonic() + self._timeout_s
         if interruption is not None:
-            driver_connection: Any = conn.connection.driver_connection
             interruption.lend(self._interrupt_of(driver_connection))
 
     def _interrupt_of(self, driver_connection: Any) -> Callable[[], object]:
@@ -151,12 +199,17 @@ class Database:
         with self._write_lock or nullcontext(), self._connect() as conn:
             deadline = thread_bounds.deadline
             try:
-                self._bound(conn, None)
+                self._bound(conn.connection.driver_connection, None)
                 if self.dialect == "sqlite":
                     # SQLite: IMMEDIATE takes the write lock up front, so a read-then-write transaction
                     # can never fail halfway with SQLITE_BUSY when another process writes.
                     with _translated(self._outages.on_statement):
                         conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    # PostgreSQL: begun on SQLAlchemy's side, so that its COMMIT is sent even when the
+                    # transaction's statements all went to the driver directly (run_prepared). psycopg
+                    # sends BEGIN with the first statement, as before.
+                    conn.begin()
                 yield from self._transaction(conn)
             finally:
                 thread_bounds.deadline = deadline
@@ -197,18 +250,6 @@ class Database:
         with self.write() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(lock_id)})")
-            yield conn
-
-    def _group_transaction(self, size: int) -> AbstractContextManager[Connection]:
-        if size > 1 and self.dialect == "postgresql":
-            return self._lock_timed_write()
-        return self.write()
-
-    @contextmanager
-    def _lock_timed_write(self) -> Iterator[Connection]:
-        with self.write() as conn:
-            # SET LOCAL: ends with this transaction, so a lone write keeps the server's setting.
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT_MS}ms'")
             yield conn
 
     @contextmanager
@@ -311,8 +352,3 @@ def _translated(
         if replacement is error:
             raise
         raise replacement from error
-
-
-def _lost_lock_wait(error: BaseException) -> bool:
-    """A PostgreSQL unit that gave up waiting for a lock; SQLite's errors carry no sqlstate."""
-    return getattr(getattr(error, "orig", None), "sqlstate", None) in _LOST_LOCK_WAIT

@@ -1,11 +1,10 @@
 """Group commit: concurrent writes share one transaction and one COMMIT (so one fsync when flushing to
 disk is on), and each write returns only after the COMMIT that contains it succeeded. Knows nothing of
-tasks or of either dialect: engine.py hands it a way to open a transaction and a way to recognise a lost
-lock wait.
+tasks: engine.py hands it a way to open a write transaction.
 
 Leader/follower. A thread with a write (a *unit*: a callable taking the transaction's Connection) runs
 it at once as the leader if no thread is leading, so a lone write waits for nothing: no timer, no sleep,
-and a group of one is the plain transaction it always was (no savepoint, no lock timeout). Otherwise it
+and a group of one is the plain transaction it always was (no savepoint). Otherwise it
 queues the unit and waits. When the leader's transaction has committed, it takes up to MAX_GROUP queued
 units as the next group and hands them, with the lead, to the thread of the first (it does not serve the
 queue itself, so its own request is answered), then wakes the threads of its own group. The new leader
@@ -14,41 +13,29 @@ while a transaction runs are what the next one shares: the more concurrent write
 
 - A unit that raises (NotFound, a failed precondition, an IntegrityError) is rolled back to its
   savepoint alone; its caller gets its exception and the others still commit.
-- If the transaction as a whole fails (BEGIN, a savepoint, COMMIT: a deferred constraint, a lost
-  connection), nothing of it is acknowledged: every unit that had not failed on its own raises
+- If the transaction as a whole fails (BEGIN, a savepoint, COMMIT: a full disk, an I/O error),
+  nothing of it is acknowledged: every unit that had not failed on its own raises
   GroupCommitFailed, a fresh one per caller (one exception object raised in many threads would collect
   all their tracebacks), chained to the transaction's error. engine.py's transaction has already said
   what that error means (storage/outages.py): failed before COMMIT was sent, or refused by it, nothing
   was written and every caller may be told to retry (503); lost while COMMIT was in flight, the outcome
   is unknown for every unit alike (500). Database.run_write gives each caller its copy of that answer.
-  When a unit's error took the transaction with it (a lost connection; SQLite rolls back by itself on
-  a full disk), its savepoint cannot be rolled back: the group fails with that rollback's error chained
+  When a unit's error took the transaction with it (SQLite rolls back by itself on a full disk), its
+  savepoint cannot be rolled back: the group fails with that rollback's error chained
   to the unit's, so the real cause decides the answer.
 - Units run in the leader's thread one after the other, so within a group they are serialised exactly
   as separate transactions would be: a later unit sees an earlier one's write (a second If-Match on the
   same task fails). A unit must be re-runnable (no effect outside the connection) and must not start
   another write: it would wait for its own group, so that raises RuntimeError instead.
 
-Locks and deadlocks. Followers hold no connection and no lock while they wait; only the leader does.
-On SQLite the leader's BEGIN IMMEDIATE takes the one database write lock before any unit runs (another
-process waits for it in busy_timeout), so a group can neither deadlock nor wait halfway. On PostgreSQL
-a group holds the row locks of every unit it has run (FOR UPDATE preconditions, UPDATE, DELETE) until it
-commits, which separate transactions never did: two groups (two instances on one database) could each
-hold a row the other's next unit needs, and one foreign lock held for long would stall the whole group.
-So a group of two or more runs under a short lock_timeout (engine.py): a unit that waits longer for a
-lock, or is chosen as a deadlock victim, is rolled back to its savepoint, the units before it commit,
-the units after it go back to the head of the queue, and it runs again in its own transaction in its
-caller's thread, outside the group, where it may wait as long as a write always could. That transaction
-holds one write's locks, taken in the same order as before group commit, so it adds no deadlock, and a
-group waits for a foreign lock at most one lock_timeout. MAX_GROUP bounds how long one transaction holds
-its locks (and on SQLite the write lock).
+Locks. Followers hold no connection and no lock while they wait; only the leader does. Its BEGIN
+IMMEDIATE takes SQLite's one database write lock before any unit runs (another process waits for it),
+so a group can neither deadlock nor wait halfway. MAX_GROUP bounds how long one transaction holds it.
 
-Where it pays. SQLite takes one writer at a time anyway, so there a group's units cost what they did and
-the commits (with synchronous=FULL, an fsync each) are shared. PostgreSQL already shares one WAL flush
-among commits that arrive together, and group commit runs a process's writes one transaction at a time
-with two savepoint round trips per unit, so there it saves commits but adds no throughput of its own:
-a single leader per process keeps the groups large (several leaders were measured: smaller groups, no
-faster).
+Where it pays. SQLite takes one writer at a time anyway, so a group's units cost what they did and the
+commits (with synchronous=FULL, an fsync each) are shared. engine.py uses it for SQLite only:
+PostgreSQL already shares one WAL flush among commits that arrive together, and a group there would
+hold every unit's row locks until its commit, for no measured gain.
 """
 
 from __future__ import annotations
@@ -63,8 +50,8 @@ from sqlalchemy import Connection
 
 T = TypeVar("T")
 
-# Opens a write transaction for a group of `size` units; commits when the block ends.
-Transaction = Callable[[int], AbstractContextManager[Connection]]
+# Opens a write transaction; commits when the block ends.
+Transaction = Callable[[], AbstractContextManager[Connection]]
 
 # Units per transaction, at most. Under the web layer a group is smaller anyway (each of its worker
 # threads has one write pending at most); this bounds the locks' hold time for callers with more threads.
@@ -83,7 +70,6 @@ class _State(Enum):
     QUEUED = auto()  # waiting for a leader
     RUNNING = auto()  # in a group, not settled yet
     DONE = auto()  # value or error is final
-    ALONE = auto()  # lost a lock wait inside a group: its thread runs it in a transaction of its own
 
 
 class _Pending(Generic[T]):
@@ -116,12 +102,9 @@ class GroupCommitter:
         self,
         transaction: Transaction,
         *,
-        retry_alone: Callable[[BaseException], bool],
         max_group: int = MAX_GROUP,
     ) -> None:
         self._transaction = transaction
-        # True for an error meaning "waited too long for a lock": run the unit outside the group.
-        self._retry_alone = retry_alone
         self._max_group = max_group
         self._lock = threading.Lock()
         self._queue: list[_Pending[Any]] = []
@@ -155,9 +138,6 @@ class GroupCommitter:
             wake.wait()
         if pending.group is not None:
             self._lead(pending.group)
-        if pending.state is _State.ALONE:
-            with self._transaction(1) as conn:
-                return unit(conn)
         if pending.error is not None:
             raise pending.error
         return pending.value
@@ -167,27 +147,21 @@ class GroupCommitter:
         self._local.leading = True
         for pending in group:
             pending.state = _State.RUNNING
-        rest: list[_Pending[Any]] = []
         try:
-            rest = self._run_group(group)
+            self._run_group(group)
         finally:
             self._local.leading = False
-            returned = {id(pending) for pending in rest}
-            settled = [pending for pending in group if id(pending) not in returned]
-            for pending in settled:
+            for pending in group:
                 if pending.state is _State.RUNNING:  # only if the leader itself was interrupted
                     stopped = GroupCommitFailed("the group's leader stopped before this write committed")
                     pending.fail(pending.error or stopped)
-            self._hand_off(rest)
-            for pending in settled:
+            self._hand_off()
+            for pending in group:
                 pending.wake_up()
 
-    def _hand_off(self, rest: list[_Pending[Any]]) -> None:
+    def _hand_off(self) -> None:
         """Give the lead, with the next group, to the first queued thread; or leave it if none waits."""
-        for pending in rest:
-            pending.state = _State.QUEUED
         with self._lock:
-            self._queue[:0] = rest
             if not self._queue:
                 self._leading = False
                 return
@@ -196,42 +170,35 @@ class GroupCommitter:
         group[0].group = group
         group[0].wake_up()
 
-    def _run_group(self, group: list[_Pending[Any]]) -> list[_Pending[Any]]:
-        """Run `group` in one transaction; return the units that never ran (after a lost lock wait)."""
+    def _run_group(self, group: list[_Pending[Any]]) -> None:
+        """Run `group` in one transaction."""
         if len(group) == 1:
             self._run_single(group[0])
-            return []
-        ran: list[_Pending[Any]] = []
-        rest: list[_Pending[Any]] = []
+            return
         try:
-            with self._transaction(len(group)) as conn:
-                for index, pending in enumerate(group):
-                    if not self._run_unit(conn, pending):
-                        rest = group[index + 1 :]
-                        break
-                    ran.append(pending)
+            with self._transaction() as conn:
+                for pending in group:
+                    self._run_unit(conn, pending)
         except Exception as error:
             # Nothing of the transaction stands: a unit that failed on its own keeps its own error.
-            returned = {id(pending) for pending in rest}
             for pending in group:
-                if pending.state is _State.RUNNING and id(pending) not in returned:
+                if pending.state is _State.RUNNING:
                     pending.fail(pending.error or _group_failed(error))
-            return rest
-        self._committed(ran)
-        return rest
+            return
+        self._committed(group)
 
     def _run_single(self, pending: _Pending[Any]) -> None:
         """A group of one is a plain transaction: its error, commit's included, is its caller's own."""
         try:
-            with self._transaction(1) as conn:
+            with self._transaction() as conn:
                 pending.value = pending.unit(conn)
         except Exception as error:
             pending.fail(error)
             return
         self._committed([pending])
 
-    def _run_unit(self, conn: Connection, pending: _Pending[Any]) -> bool:
-        """Run one unit inside its savepoint; False if it lost a lock wait and must run alone."""
+    def _run_unit(self, conn: Connection, pending: _Pending[Any]) -> None:
+        """Run one unit inside its savepoint."""
         conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
         try:
             pending.value = pending.unit(conn)
@@ -246,13 +213,8 @@ class GroupCommitter:
                 # The transaction went with the unit's error (module docstring): chained, so that
                 # error, not "no such savepoint", says what became of the group.
                 raise lost from error
-            if self._retry_alone(error):
-                pending.error = None
-                pending.state = _State.ALONE
-                return False
-            return True
+            return
         conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-        return True
 
     def _committed(self, ran: list[_Pending[Any]]) -> None:
         for pending in ran:

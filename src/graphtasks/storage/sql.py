@@ -95,7 +95,7 @@ class SqlTaskStore:
         row = task_row(tenant_id, task)
 
         def unit(conn: Connection) -> None:
-            conn.execute(INSERT_TASK, row)
+            self._db.run_prepared(conn, INSERT_TASK, row)
 
         self._db.run_write(unit)
         return StoredDocument(task.id, task.type, row["document"], row["etag"])
@@ -121,15 +121,16 @@ class SqlTaskStore:
         self._db.analyze(tasks.name)
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord:
-        with self._db.read() as conn:
-            return self._get(conn, tenant_id, task_id)
+        rows = self._db.read_rows(SELECT_TASK, task_key(tenant_id, task_id))
+        if not rows:
+            raise task_not_found(task_id)
+        return record_from_row(rows[0])
 
     def document(self, tenant_id: str, task_id: str) -> StoredDocument:
-        with self._db.read() as conn:
-            row = conn.execute(SELECT_DOCUMENT, task_key(tenant_id, task_id)).first()
-        if row is None:
+        rows = self._db.read_rows(SELECT_DOCUMENT, task_key(tenant_id, task_id))
+        if not rows:
             raise task_not_found(task_id)
-        return document_from_row(row)
+        return document_from_row(rows[0])
 
     def update(
         self,
@@ -148,7 +149,8 @@ class SqlTaskStore:
                 return current
             updated = dataclasses.replace(current, values={**current.values, **changes})
             values = row_values(changes) | document_values(updated)
-            if conn.execute(UPDATE_TASK_OF_TYPE, {**key, **values}).rowcount == 0:
+            updating = self._db.run_prepared(conn, UPDATE_TASK_OF_TYPE, {**key, **values}, sets=tuple(values))
+            if updating.rowcount == 0:
                 raise task_not_found(task_id)
             return updated
 
@@ -171,7 +173,7 @@ class SqlTaskStore:
                 current, values={**current.values, "status": status}, status_note=note
             )
             values = row_values({"status": status}) | {"status_note": note} | document_values(updated)
-            if conn.execute(UPDATE_TASK, {**key, **values}).rowcount == 0:
+            if self._db.run_prepared(conn, UPDATE_TASK, {**key, **values}, sets=tuple(values)).rowcount == 0:
                 raise task_not_found(task_id)
 
         self._db.run_write(unit)
@@ -180,10 +182,11 @@ class SqlTaskStore:
         def unit(conn: Connection) -> None:
             if check is not None:
                 self._current(conn, tenant_id, task_id, check)
-            if conn.execute(DELETE_TASK, task_key(tenant_id, task_id)).rowcount == 0:
+            if self._db.run_prepared(conn, DELETE_TASK, task_key(tenant_id, task_id)).rowcount == 0:
                 raise task_not_found(task_id)
             for statements in CHILD_STATEMENTS.values():
-                conn.execute(statements.delete_of_task, {"key_tenant": tenant_id, "key_task": task_id})
+                of_task = {"key_tenant": tenant_id, "key_task": task_id}
+                self._db.run_prepared(conn, statements.delete_of_task, of_task)
 
         self._db.run_write(unit)
 
@@ -357,11 +360,12 @@ class SqlTaskStore:
         with self._db.read() as conn:
             return int(conn.execute(count_statement(collection, request)).scalar_one())
 
-    def _get(self, conn: Connection, tenant_id: str, task_id: str, *, lock: bool = False) -> TaskRecord:
-        row = conn.execute(LOCK_TASK if lock else SELECT_TASK, task_key(tenant_id, task_id)).first()
-        if row is None:
+    def _locked(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
+        """The task, locked until the transaction ends."""
+        rows = self._db.run_prepared(conn, LOCK_TASK, task_key(tenant_id, task_id)).rows
+        if not rows:
             raise task_not_found(task_id)
-        return record_from_row(row)
+        return record_from_row(rows[0])
 
     def _get_child(
         self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
@@ -377,7 +381,7 @@ class SqlTaskStore:
         self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None
     ) -> TaskRecord:
         """The task as it stands, locked until the transaction ends, after its precondition if any."""
-        current = self._get(conn, tenant_id, task_id, lock=True)
+        current = self._locked(conn, tenant_id, task_id)
         if check is not None:
             check(current)
         return current

@@ -9,6 +9,7 @@ names; the migrations freeze a copy of this shape, and a test checks the two agr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,8 +284,10 @@ def document_values(record: TaskRecord | ChildRecord) -> dict[str, Any]:
 DOCUMENT_COLUMNS = (tasks.c.id, tasks.c.odata_type, tasks.c.document, tasks.c.etag)
 
 
-def document_from_row(row: Row[Any]) -> StoredDocument:
-    return StoredDocument(row.id, TASK_TYPES_BY_NAME[row.odata_type], row.document, row.etag)
+def document_from_row(row: Sequence[Any]) -> StoredDocument:
+    """A StoredDocument from a row that starts with the DOCUMENT_COLUMNS, in their order (a page's rows
+    have their sort keys after them)."""
+    return StoredDocument(row[0], TASK_TYPES_BY_NAME[row[1]], row[2], row[3])
 
 
 def row_values(values: Values) -> dict[str, Any]:
@@ -299,17 +302,28 @@ def _to_column(name: str, value: Value) -> Any:
     return value
 
 
-def record_from_row(row: Row[Any]) -> TaskRecord:
-    entity_type = TASK_TYPES_BY_NAME[row.odata_type]
-    mapping = row._mapping
+def record_from_row(row: Sequence[Any]) -> TaskRecord:
+    """A TaskRecord from a row that starts with every column of `tasks`, in the table's order (a
+    page's rows have their sort keys after them)."""
+    entity_type = TASK_TYPES_BY_NAME[row[_TASK_COLUMN["odata_type"]]]
     values: Values = {}
     for prop in entity_type.properties:
         if prop.name == "id":
             continue
-        value = mapping[COLUMNS[prop.name]]
+        value = row[_PROPERTY_COLUMN[prop.name]]
         enum_type = _ENUMS.get(prop.name)
         values[prop.name] = enum_type.members[value] if enum_type and value is not None else value
-    return TaskRecord(id=row.id, type=entity_type, values=values, status_note=row.status_note)
+    return TaskRecord(
+        id=row[_TASK_COLUMN["id"]],
+        type=entity_type,
+        values=values,
+        status_note=row[_TASK_COLUMN["status_note"]],
+    )
+
+
+# Where each column, and each property's column, stands in a row of `tasks`.
+_TASK_COLUMN = {column.key: index for index, column in enumerate(tasks.columns)}
+_PROPERTY_COLUMN = {name: _TASK_COLUMN[column.key] for name, column in COLUMNS.items()}
 
 
 def child_values(row: Row[Any], columns: dict[str, Column[Any]]) -> Values:

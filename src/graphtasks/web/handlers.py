@@ -160,7 +160,9 @@ class TaskHandlers:
     async def update_task(self, request: Request) -> Response:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         tenant, task_id = tenant_of(request), path_key(request, "task_id")
-        current = await self.calls.point_read(self.store.get, tenant, task_id)
+        # Its stored document says its type, which is all the body is judged against; the write reads
+        # the task itself, locked.
+        current = await self.calls.point_read(self.store.document, tenant, task_id)
         changes = validate_update(body, current.type)
         updated = await self.calls.run(
             self.store.update, tenant, task_id, changes, task_type=current.type, check=if_match(request)
