@@ -53,7 +53,8 @@ class Preferences:
 
     def includes_annotation(self, name: str) -> bool:
         """Whether odata.include-annotations asks for the annotation `name` (without its '@')."""
-        return AnnotationFilter.parse(self.values.get(INCLUDE_ANNOTATIONS, "")).includes(name)
+        asked = self.values.get(INCLUDE_ANNOTATIONS)
+        return asked is not None and AnnotationFilter.parse(asked).includes(name)
 
 
 def as_represented(response: Response) -> Response:
@@ -63,6 +64,8 @@ def as_represented(response: Response) -> Response:
 
 
 def read_preferences(headers: Headers) -> Preferences:
+    if "prefer" not in headers:  # most requests: nothing to parse
+        return Preferences({})
     values: dict[str, str] = {}
     elements = chain.from_iterable(_elements(header) for header in headers.getlist("prefer"))
     for element in islice(elements, MAX_PREFERENCES):
