@@ -33,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.expression import ClauseElement
@@ -52,6 +52,11 @@ from graphtasks.storage.outages import (
 from graphtasks.storage.write_lock import WriterTurns, lock_file_of
 
 T = TypeVar("T")
+
+
+# SQLite's transaction statements, sent to the driver directly like the hot statements: through
+# SQLAlchemy's execution path each cost more than the INSERT a write makes.
+_BEGIN_IMMEDIATE, _COMMIT, _ROLLBACK = text("BEGIN IMMEDIATE"), text("COMMIT"), text("ROLLBACK")
 
 
 class Database:
@@ -204,7 +209,7 @@ class Database:
                     # SQLite: IMMEDIATE takes the write lock up front, so a read-then-write transaction
                     # can never fail halfway with SQLITE_BUSY when another process writes.
                     with _translated(self._outages.on_statement):
-                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                        self.run_prepared(conn, _BEGIN_IMMEDIATE, {})
                 else:
                     # PostgreSQL: begun on SQLAlchemy's side, so that its COMMIT is sent even when the
                     # transaction's statements all went to the driver directly (run_prepared). psycopg
@@ -221,7 +226,7 @@ class Database:
         # A refused COMMIT leaves SQLite's transaction open (SQLITE_BUSY) or PostgreSQL's aborted.
         with _translated(self._outages.on_commit, undo=roll_back):
             if self.dialect == "sqlite":
-                conn.exec_driver_sql("COMMIT")
+                self.run_prepared(conn, _COMMIT, {})
             else:  # PostgreSQL
                 conn.commit()
 
@@ -238,7 +243,7 @@ class Database:
             # SQLite may have rolled back by itself (a full disk, sqlite3_get_autocommit), and then a
             # ROLLBACK would fail: only roll back a transaction still open.
             elif conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-                conn.exec_driver_sql("ROLLBACK")
+                self.run_prepared(conn, _ROLLBACK, {})
         except Exception:
             conn.invalidate()
 
