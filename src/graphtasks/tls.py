@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def local_tls(directory: Path, host: str) -> TlsFiles:
     if not ca_cert_path.exists() or not ca_key_path.exists():
         new_key = ec.generate_private_key(ec.SECP256R1())
         _write_key(ca_key_path, new_key)
-        ca_cert_path.write_bytes(_ca_certificate(new_key).public_bytes(serialization.Encoding.PEM))
+        _write_whole(ca_cert_path, _ca_certificate(new_key).public_bytes(serialization.Encoding.PEM))
     ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{ca_key_path} does not hold the EC key graphtasks makes")
@@ -44,7 +45,7 @@ def local_tls(directory: Path, host: str) -> TlsFiles:
     certificate = _server_certificate(server_key, ca_key, ca_cert, host)
     files = TlsFiles(directory / "server.pem", directory / "server-key.pem", ca_cert_path)
     _write_key(files.key, server_key)
-    files.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_whole(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
     return files
 
 
@@ -118,5 +119,15 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    _write_whole(path, pem, mode=0o600)
+
+
+def _write_whole(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write `path` so that a reader sees the old file or the whole new one, never a part: clients
+    read the CA file while the server starts. A key is never readable by others, not even briefly."""
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+    os.chmod(partial, mode)  # O_CREAT's mode is reduced by the umask, and a leftover keeps its own
+    os.replace(partial, path)
