@@ -29,6 +29,12 @@ def ratio(value: float | None, reference: float | None) -> float | None:
     return value / reference if value is not None and reference else None
 
 
+def rounded_ratio(value: float | None, reference: float | None) -> float | None:
+    """ratio() to three decimals, as the suite's JSON records a comparison of two runs."""
+    found = ratio(value, reference)
+    return None if found is None else round(found, 3)
+
+
 def fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 

@@ -33,7 +33,7 @@ if __package__ in {None, ""}:  # run as `python bench/scaleout.py`: make `bench`
 
 from tests.support.nginx import INSTANCE_ARGS, running_nginx
 
-from bench.common import render_table
+from bench.common import render_table, rounded_ratio
 from bench.servers import (
     POSTGRES_ADMIN_URL,
     BenchError,
@@ -143,9 +143,10 @@ def summary(load: Load, results: list[tuple[Case, str, Result]]) -> dict[str, ob
     ]
     by_key = {(case.name, operation): result for case, operation, result in results}
     direct, spread = "1 instance, direct", "2 instances behind nginx"
-    p99 = {op: _ratio(by_key[spread, op].p99_ms, by_key[direct, op].p99_ms) for op in OPERATIONS}
+    p99 = {op: rounded_ratio(by_key[spread, op].p99_ms, by_key[direct, op].p99_ms) for op in OPERATIONS}
     rps = {
-        op: _ratio(by_key[spread, op].requests_per_s, by_key[direct, op].requests_per_s) for op in OPERATIONS
+        op: rounded_ratio(by_key[spread, op].requests_per_s, by_key[direct, op].requests_per_s)
+        for op in OPERATIONS
     }
     known = [value for value in p99.values() if value is not None]
     return {
@@ -158,10 +159,6 @@ def summary(load: Load, results: list[tuple[Case, str, Result]]) -> dict[str, ob
         "nginx_worker_processes": NGINX_WORKERS,
         "cpu_count": os.cpu_count(),
     }
-
-
-def _ratio(value: float, reference: float) -> float | None:
-    return round(value / reference, 3) if reference else None
 
 
 def markdown(figures: dict[str, object]) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in {None, ""}:  # run as `python bench/workers.py`: make `bench` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import render_table
+from bench.common import render_table, rounded_ratio
 from bench.servers import (
     BenchError,
     Server,
@@ -151,10 +151,11 @@ def summary(load: Load, measured: list[Measured]) -> dict[str, object]:
     ]
     rps = {(m.case.server, m.case.workers): m.result.requests_per_s for m in measured}
     to_bare = {
-        f"graphtasks_to_bare_{n}_workers": _ratio(rps[GRAPHTASKS, n], rps[BARE, n]) for n in WORKER_COUNTS
+        f"graphtasks_to_bare_{n}_workers": rounded_ratio(rps[GRAPHTASKS, n], rps[BARE, n])
+        for n in WORKER_COUNTS
     }
     speedup = {
-        f"speedup_{server.replace(' ', '_')}": _ratio(rps[server, 2], rps[server, 1])
+        f"speedup_{server.replace(' ', '_')}": rounded_ratio(rps[server, 2], rps[server, 1])
         for server in (GRAPHTASKS, BARE)
     }
     return {
@@ -166,10 +167,6 @@ def summary(load: Load, measured: list[Measured]) -> dict[str, object]:
         "duration_s": load.duration_s,
         "cpu_count": os.cpu_count(),
     }
-
-
-def _ratio(value: float, reference: float) -> float | None:
-    return round(value / reference, 3) if reference else None
 
 
 def markdown(figures: dict[str, object]) -> str:
