@@ -30,10 +30,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, TextClause, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.expression import ClauseElement
@@ -74,7 +74,9 @@ class Database:
         # SQLite only: there writes take turns anyway and a group shares its commit. PostgreSQL already
         # shares one WAL flush among commits that arrive together, and grouping measured no faster there.
         self.group_committer = (
-            GroupCommitter(self.write) if group_commit and self.dialect == "sqlite" else None
+            GroupCommitter(self.write, execute=self._run_fixed)
+            if group_commit and self.dialect == "sqlite"
+            else None
         )
         self._outages = Outages()
         self._prepared = PreparedStatements(engine.dialect)
@@ -172,6 +174,10 @@ class Database:
             if error.connection_invalidated:  # as SQLAlchemy does: never pooled again
                 conn.invalidate()
             raise
+
+    def _run_fixed(self, conn: Connection, sql: str) -> None:
+        """A statement with no parameters (group commit's savepoints), sent as run_prepared sends one."""
+        self.run_prepared(conn, _fixed_statement(sql), {})
 
     def _read_failure(self, error: Exception, interruption: Interruption | None) -> BaseException:
         if interruption is not None and interruption.requested:
@@ -319,6 +325,12 @@ def _end_autocommit(conn: Connection, driver_connection: Any) -> None:
         # Discarded rather than back to the pool still in autocommit; whatever the read raised (or
         # returned) stands.
         conn.invalidate()
+
+
+@cache
+def _fixed_statement(sql: str) -> TextClause:
+    """One object per SQL text, so that the driver's statements are compiled once for each."""
+    return text(sql)
 
 
 def open_database(url: str, *, flush_to_disk: bool | None = None, group_commit: bool = True) -> Database:

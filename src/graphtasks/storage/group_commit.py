@@ -102,9 +102,13 @@ class GroupCommitter:
         self,
         transaction: Transaction,
         *,
+        execute: Callable[[Connection, str], object] = Connection.exec_driver_sql,
         max_group: int = MAX_GROUP,
     ) -> None:
         self._transaction = transaction
+        # How a savepoint statement is sent: engine.py sends it to the driver directly, as it does the
+        # units' own hot statements.
+        self._execute = execute
         self._max_group = max_group
         self._lock = threading.Lock()
         self._queue: list[_Pending[Any]] = []
@@ -199,7 +203,7 @@ class GroupCommitter:
 
     def _run_unit(self, conn: Connection, pending: _Pending[Any]) -> None:
         """Run one unit inside its savepoint."""
-        conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+        self._execute(conn, f"SAVEPOINT {_SAVEPOINT}")
         try:
             pending.value = pending.unit(conn)
         except Exception as error:
@@ -207,14 +211,14 @@ class GroupCommitter:
             # gets its own error.
             pending.error = error
             try:
-                conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-                conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                self._execute(conn, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                self._execute(conn, f"RELEASE SAVEPOINT {_SAVEPOINT}")
             except Exception as lost:
                 # The transaction went with the unit's error (module docstring): chained, so that
                 # error, not "no such savepoint", says what became of the group.
                 raise lost from error
             return
-        conn.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        self._execute(conn, f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
     def _committed(self, ran: list[_Pending[Any]]) -> None:
         for pending in ran:
