@@ -54,11 +54,6 @@ from graphtasks.storage.write_lock import WriterTurns, lock_file_of
 T = TypeVar("T")
 
 
-# SQLite's transaction statements, sent to the driver directly like the hot statements: through
-# SQLAlchemy's execution path each cost more than the INSERT a write makes.
-_BEGIN_IMMEDIATE, _COMMIT, _ROLLBACK = text("BEGIN IMMEDIATE"), text("COMMIT"), text("ROLLBACK")
-
-
 class Database:
     """An engine plus the one right way to open a read or a write transaction on it."""
 
@@ -125,19 +120,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._connect() as conn:
-            interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
-            try:
-                with _translated(lambda error: self._read_failure(error, interruption)):
-                    self._bound(conn.connection.driver_connection, interruption)
-                    if self.dialect == "postgresql":
-                        yield from _postgres_autocommit(conn)
-                    else:  # SQLite: the driver is in autocommit already (engine_setup.py)
-                        yield conn
-            finally:
-                thread_bounds.deadline = deadline
-                if interruption is not None:
-                    interruption.take_back()
+        with self._connect() as conn, self._read_bounds(conn.connection.driver_connection):
+            if self.dialect == "postgresql":
+                yield from _postgres_autocommit(conn)
+            else:  # SQLite: the driver is in autocommit already (engine_setup.py)
+                yield conn
 
     def read_rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a hot read (storage/driver.py), bounded, interruptible and translated as read()
@@ -145,13 +132,20 @@ class Database:
         if self._own_connections is None:  # PostgreSQL
             with self.read() as conn:
                 return self.run_prepared(conn, statement, values).rows
-        interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
         with _translated(self._outages.on_connect):
             connection = self._own_connections.own()
+        with self._read_bounds(connection):
+            return execute(self.engine, connection, self._prepared.get(statement), values).rows
+
+    @contextmanager
+    def _read_bounds(self, driver_connection: Any) -> Iterator[None]:
+        """A read on `driver_connection`: its time limit and its thread's Interruption set for the
+        block, its errors translated, and both given back after it."""
+        interruption, deadline = thread_bounds.interruption, thread_bounds.deadline
         try:
             with _translated(lambda error: self._read_failure(error, interruption)):
-                self._bound(connection, interruption)
-                return execute(self.engine, connection, self._prepared.get(statement), values).rows
+                self._bound(driver_connection, interruption)
+                yield
         finally:
             thread_bounds.deadline = deadline
             if interruption is not None:
@@ -176,7 +170,9 @@ class Database:
             raise
 
     def _run_fixed(self, conn: Connection, sql: str) -> None:
-        """A statement with no parameters (group commit's savepoints), sent as run_prepared sends one."""
+        """A statement with no parameters (SQLite's BEGIN IMMEDIATE, COMMIT and ROLLBACK, group commit's
+        savepoints), sent to the driver as run_prepared sends one: through SQLAlchemy's execution path
+        each cost more than the INSERT a write makes."""
         self.run_prepared(conn, _fixed_statement(sql), {})
 
     def _read_failure(self, error: Exception, interruption: Interruption | None) -> BaseException:
@@ -215,7 +211,7 @@ class Database:
                     # SQLite: IMMEDIATE takes the write lock up front, so a read-then-write transaction
                     # can never fail halfway with SQLITE_BUSY when another process writes.
                     with _translated(self._outages.on_statement):
-                        self.run_prepared(conn, _BEGIN_IMMEDIATE, {})
+                        self._run_fixed(conn, "BEGIN IMMEDIATE")
                 else:
                     # PostgreSQL: begun on SQLAlchemy's side, so that its COMMIT is sent even when the
                     # transaction's statements all went to the driver directly (run_prepared). psycopg
@@ -232,7 +228,7 @@ class Database:
         # A refused COMMIT leaves SQLite's transaction open (SQLITE_BUSY) or PostgreSQL's aborted.
         with _translated(self._outages.on_commit, undo=roll_back):
             if self.dialect == "sqlite":
-                self.run_prepared(conn, _COMMIT, {})
+                self._run_fixed(conn, "COMMIT")
             else:  # PostgreSQL
                 conn.commit()
 
@@ -249,7 +245,7 @@ class Database:
             # SQLite may have rolled back by itself (a full disk, sqlite3_get_autocommit), and then a
             # ROLLBACK would fail: only roll back a transaction still open.
             elif conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-                self.run_prepared(conn, _ROLLBACK, {})
+                self._run_fixed(conn, "ROLLBACK")
         except Exception:
             conn.invalidate()
 

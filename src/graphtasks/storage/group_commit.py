@@ -1,6 +1,6 @@
 """Group commit: concurrent writes share one transaction and one COMMIT (so one fsync when flushing to
 disk is on), and each write returns only after the COMMIT that contains it succeeded. Knows nothing of
-tasks: engine.py hands it a way to open a write transaction.
+tasks: engine.py hands it a way to open a write transaction and a way to send a statement on it.
 
 Leader/follower. A thread with a write (a *unit*: a callable taking the transaction's Connection) runs
 it at once as the leader if no thread is leading, so a lone write waits for nothing: no timer, no sleep,
@@ -102,12 +102,12 @@ class GroupCommitter:
         self,
         transaction: Transaction,
         *,
-        execute: Callable[[Connection, str], object] = Connection.exec_driver_sql,
+        execute: Callable[[Connection, str], object],
         max_group: int = MAX_GROUP,
     ) -> None:
         self._transaction = transaction
-        # How a savepoint statement is sent: engine.py sends it to the driver directly, as it does the
-        # units' own hot statements.
+        # How a savepoint statement is sent on the transaction's connection (engine.py: to the driver
+        # directly, as the units' own hot statements are).
         self._execute = execute
         self._max_group = max_group
         self._lock = threading.Lock()

@@ -85,6 +85,13 @@ def _of_tenant(statement: Delete, table: Table, tenant_id: str | None) -> Delete
     return statement if tenant_id is None else statement.where(table.c.tenant_id == tenant_id)
 
 
+def _found(rows: Sequence[tuple[Any, ...]], task_id: str) -> tuple[Any, ...]:
+    """The row a read of one task by its key found; a 404 when there is none."""
+    if not rows:
+        raise task_not_found(task_id)
+    return rows[0]
+
+
 class SqlTaskStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -121,16 +128,11 @@ class SqlTaskStore:
         self._db.analyze(tasks.name)
 
     def get(self, tenant_id: str, task_id: str) -> TaskRecord:
-        rows = self._db.read_rows(SELECT_TASK, task_key(tenant_id, task_id))
-        if not rows:
-            raise task_not_found(task_id)
-        return record_from_row(rows[0])
+        return record_from_row(_found(self._db.read_rows(SELECT_TASK, task_key(tenant_id, task_id)), task_id))
 
     def document(self, tenant_id: str, task_id: str) -> StoredDocument:
         rows = self._db.read_rows(SELECT_DOCUMENT, task_key(tenant_id, task_id))
-        if not rows:
-            raise task_not_found(task_id)
-        return document_from_row(rows[0])
+        return document_from_row(_found(rows, task_id))
 
     def update(
         self,
@@ -363,9 +365,7 @@ class SqlTaskStore:
     def _locked(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
         """The task, locked until the transaction ends."""
         rows = self._db.run_prepared(conn, LOCK_TASK, task_key(tenant_id, task_id)).rows
-        if not rows:
-            raise task_not_found(task_id)
-        return record_from_row(rows[0])
+        return record_from_row(_found(rows, task_id))
 
     def _get_child(
         self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
