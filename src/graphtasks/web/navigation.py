@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from graphtasks.config import Settings
 from graphtasks.errors import BadRequest
-from graphtasks.model.records import ChildRecord, TaskRecord
+from graphtasks.model.records import ChildRecord, StoredDocument
 from graphtasks.model.schema import NAVIGATION_NAMES, navigation_target
 from graphtasks.model.validation import validate_entity_create, validate_entity_update
 from graphtasks.odata.options import COUNT_OPTIONS, LIST_OPTIONS, QueryOptions
@@ -120,14 +120,17 @@ class NavigationHandlers:
         await self.calls.run(self.store.delete_child, query, child_id, check=check)
         return Response(status_code=204)
 
-    async def _query(self, request: Request, options: QueryOptions) -> tuple[TaskRecord, ChildQuery]:
+    async def _query(self, request: Request, options: QueryOptions) -> tuple[StoredDocument, ChildQuery]:
         """The parent task (404 if missing, or cast to a type it does not have) and the query for its
         navigation collection (400 if its type has no such navigation)."""
         navigation = path_key(request, "navigation")
         cast = cast_segment(request)
         if navigation not in NAVIGATION_NAMES:
             raise BadRequest(f"Resource not found for the segment '{navigation}'.")
-        task = await self.calls.point_read(self.store.get, tenant_of(request), path_key(request, "task_id"))
+        # The stored document says the parent's id and type, all a child request needs of it.
+        task = await self.calls.point_read(
+            self.store.document, tenant_of(request), path_key(request, "task_id")
+        )
         require_cast(cast, task.type, task.id)
         target = navigation_target(cast or task.type, navigation)
         if target is None:
@@ -149,7 +152,7 @@ class NavigationHandlers:
         return self.settings.cloud.graph_url
 
     def _entity(
-        self, task: TaskRecord, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
+        self, task: StoredDocument, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
     ) -> Response:
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation)
         body = entity_json(f"{context}/$entity", entity_body(child))
