@@ -164,7 +164,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
         licences,
         calls=calls,
         gate=gate,
-        origin=lambda request: base_url(request, settings),
+        origin=lambda request: base_url(request.scope, settings),
     )
     token_service = TokenService(
         backend.keys, settings.cloud, backend.apps.find, SqlAssertionStore(backend.database)

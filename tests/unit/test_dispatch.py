@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.auth.permissions import Access
 from graphtasks.errors import MethodNotAllowed
 from graphtasks.web.dispatch import GraphDispatcher, PathTable, graph_endpoints
+from graphtasks.web.requests import GraphRequest
+from graphtasks.web.responses import GraphResponse
 from graphtasks.web.routes import GRAPH_OPERATIONS, OPERATIONS, GraphHandler, Operation
 
 TASKS = "/beta/deviceAppManagement/deviceAppManagementTasks"
@@ -194,8 +196,8 @@ def _call(app: Any, method: str, path: str) -> list[Message]:
 
 
 def _echo(name: str) -> GraphHandler:
-    async def handler(request: Request) -> Response:
-        return PlainTextResponse(f"{name} {sorted(request.path_params.items())}")
+    async def handler(request: GraphRequest) -> ASGIApp:
+        return GraphResponse.text(f"{name} {sorted(request.path_params.items())}")
 
     handler.__name__ = name
     return handler
@@ -250,7 +252,7 @@ async def _never_send(message: Message) -> None:
 
 
 class _Tasks:
-    async def list_tasks(self, request: Request) -> Response:
+    async def list_tasks(self, request: GraphRequest) -> ASGIApp:
         raise NotImplementedError
 
 

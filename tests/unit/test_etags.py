@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.requests import Request
 
 from graphtasks.errors import PreconditionFailed
 from graphtasks.model.documents import etag_of
@@ -18,15 +17,21 @@ from graphtasks.model.schema import (
 )
 from graphtasks.model.validation import defaults_for
 from graphtasks.web.etags import if_match, not_modified
+from graphtasks.web.requests import GraphRequest
 
 TASK = TaskRecord(
     "t1", DEVICE_APP_MANAGEMENT_TASK, {**defaults_for(DEVICE_APP_MANAGEMENT_TASK), "createdDateTime": 0}
 )
 
 
-def request(**headers: str) -> Request:
+def request(**headers: str) -> GraphRequest:
     raw = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw, "query_string": b""})
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": raw, "query_string": b""}
+    return GraphRequest(scope, _no_body)
+
+
+async def _no_body() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def test_the_etag_is_weak_and_stable() -> None:

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 from openapi_spec_validator import validate as validate_spec
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp
 
 from graphtasks.auth.permissions import Access
 from graphtasks.config import DEFAULT_TENANT, Settings
@@ -31,6 +30,7 @@ from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.documents import document_routes
 from graphtasks.web.openapi import openapi_document
 from graphtasks.web.openapi_operations import VERSION
+from graphtasks.web.requests import GraphRequest
 from graphtasks.web.routes import GraphHandler, batch_routes
 from tests.support.examples import FOUNDING_REQUEST
 from tests.unit.test_dispatch import reference_routes
@@ -84,8 +84,8 @@ def test_document_is_deterministic_and_names_the_server() -> None:
 
 
 class StandIn:
-    def __getattr__(self, name: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        async def handler(request: Request) -> Response:
+    def __getattr__(self, name: str) -> Callable[[GraphRequest], Coroutine[Any, Any, ASGIApp]]:
+        async def handler(request: GraphRequest) -> ASGIApp:
             raise NotImplementedError
 
         handler.__name__ = name

@@ -11,8 +11,8 @@ token: a tenant's app must not be able to make the server fail for other tenants
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from graphtasks.auth.admin import AdminAccess
 from graphtasks.errors import BadRequest
@@ -20,21 +20,21 @@ from graphtasks.traffic.faults import FaultPlan, parse_plan
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import PLAN_LIMIT, read_json
 from graphtasks.web.gate import FaultPlans
-from graphtasks.web.responses import GraphJSONResponse
+from graphtasks.web.responses import GraphResponse
 
 FAULTS_PATH = "/graphtasks/admin/faults"
 
 
 def admin_routes(plans: FaultPlans, access: AdminAccess, *, calls: BlockingCalls) -> list[Route]:
-    def answer(version: int, plan: FaultPlan) -> Response:
-        return GraphJSONResponse({"version": version, **plan.to_json()})
+    def answer(version: int, plan: FaultPlan) -> ASGIApp:
+        return GraphResponse.json({"version": version, **plan.to_json()})
 
-    async def show(request: Request) -> Response:
+    async def show(request: Request) -> ASGIApp:
         access.check(request.scope, request.headers.get("authorization"))
         await calls.run(plans.load)
         return answer(plans.version, plans.injector.plan)
 
-    async def replace(request: Request) -> Response:
+    async def replace(request: Request) -> ASGIApp:
         access.check(request.scope, request.headers.get("authorization"))
         document = await read_json(request, limit=PLAN_LIMIT)
         try:
@@ -44,10 +44,10 @@ def admin_routes(plans: FaultPlans, access: AdminAccess, *, calls: BlockingCalls
         version = await calls.run(plans.replace, plan)
         return answer(version, plan)
 
-    async def clear(request: Request) -> Response:
+    async def clear(request: Request) -> ASGIApp:
         access.check(request.scope, request.headers.get("authorization"))
         await calls.run(plans.replace, FaultPlan())
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
     return [
         Route(FAULTS_PATH, show, methods=["GET"]),

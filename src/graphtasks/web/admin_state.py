@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from graphtasks.auth.admin import AdminAccess
 from graphtasks.auth.keys import KeyRing
@@ -43,7 +44,7 @@ from graphtasks.web.bodies import read_json
 from graphtasks.web.exports import EXPORT_CHUNK, After, export_stream_async
 from graphtasks.web.gate import TrafficGate
 from graphtasks.web.journal import Journal
-from graphtasks.web.responses import ODATA_JSON, GraphJSONResponse
+from graphtasks.web.responses import ODATA_JSON, GraphResponse
 
 ADMIN = "/graphtasks/admin"
 IMPORT_LIMIT = 256 * 1024 * 1024
@@ -66,12 +67,12 @@ class AdminState:
     calls: BlockingCalls
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[ASGIApp]]
 
 
 def state_routes(state: AdminState) -> list[Route]:
     def admin(handler: Handler) -> Handler:
-        async def checked(request: Request) -> Response:
+        async def checked(request: Request) -> ASGIApp:
             state.access.check(request.scope, request.headers.get("authorization"))
             return await handler(request)
 
@@ -95,8 +96,8 @@ def state_routes(state: AdminState) -> list[Route]:
     ]
 
 
-def _bound(handler: Callable[[AdminState, Request], Awaitable[Response]], state: AdminState) -> Handler:
-    async def bound(request: Request) -> Response:
+def _bound(handler: Callable[[AdminState, Request], Awaitable[ASGIApp]], state: AdminState) -> Handler:
+    async def bound(request: Request) -> ASGIApp:
         return await handler(state, request)
 
     return bound
@@ -114,7 +115,7 @@ def _tenant(request: Request) -> str:
 # --- tokens and tenants ---
 
 
-async def _mint_token(state: AdminState, request: Request) -> Response:
+async def _mint_token(state: AdminState, request: Request) -> ASGIApp:
     body = await read_json(request, limit=TOKEN_REQUEST_LIMIT)
     if not isinstance(body, dict):
         raise BadRequest("A token request is a JSON object.")
@@ -123,7 +124,7 @@ async def _mint_token(state: AdminState, request: Request) -> Response:
     token = issue_token(
         state.keys, token_request, issuer_base=issuer, audience=state.settings.cloud.graph_url
     )
-    return GraphJSONResponse(
+    return GraphResponse.json(
         {"access_token": token, "token_type": "Bearer", "expires_in": token_request.expires_in}
     )
 
@@ -162,7 +163,7 @@ def _names(raw: object) -> tuple[str, ...]:
     return tuple(raw)
 
 
-async def _register_tenant(state: AdminState, request: Request) -> Response:
+async def _register_tenant(state: AdminState, request: Request) -> ASGIApp:
     body = await read_json(request, limit=TENANT_LIMIT)
     if not isinstance(body, dict):
         raise BadRequest("A tenant is a JSON object.")
@@ -177,7 +178,7 @@ async def _register_tenant(state: AdminState, request: Request) -> Response:
     tenant = Tenant(tenant_id, name, licensed)
     await state.calls.run(state.tenants, tenant)
     state.licences.forget(tenant_id)
-    return GraphJSONResponse(
+    return GraphResponse.json(
         {"tenant": tenant_id, "displayName": name, "licensed": licensed}, status_code=201
     )
 
@@ -185,7 +186,7 @@ async def _register_tenant(state: AdminState, request: Request) -> Response:
 # --- tasks ---
 
 
-async def _export(state: AdminState, request: Request) -> Response:
+async def _export(state: AdminState, request: Request) -> ASGIApp:
     tenant = _tenant(request)
 
     async def read(after: After) -> list[StoredTask]:
@@ -194,45 +195,45 @@ async def _export(state: AdminState, request: Request) -> Response:
     return StreamingResponse(export_stream_async(tenant, read), media_type=ODATA_JSON)
 
 
-async def _import(state: AdminState, request: Request) -> Response:
+async def _import(state: AdminState, request: Request) -> ASGIApp:
     tenant = _tenant(request)
     document = await read_json(request, limit=IMPORT_LIMIT)
     stored = read_tasks(document)
     await state.calls.run(state.store.add_tasks, tenant, stored)
-    return GraphJSONResponse({"tenant": tenant, "imported": len(stored)})
+    return GraphResponse.json({"tenant": tenant, "imported": len(stored)})
 
 
-async def _reset_tenant(state: AdminState, request: Request) -> Response:
+async def _reset_tenant(state: AdminState, request: Request) -> ASGIApp:
     tenant = _tenant(request)
     deleted = await state.calls.run(state.store.remove_tasks, tenant)
     if state.journal is not None:
         state.journal.clear(tenant)
-    return GraphJSONResponse({"tenant": tenant, "deleted": deleted})
+    return GraphResponse.json({"tenant": tenant, "deleted": deleted})
 
 
-async def _reset_all(state: AdminState, request: Request) -> Response:
+async def _reset_all(state: AdminState, request: Request) -> ASGIApp:
     deleted = await state.calls.run(state.store.remove_tasks, None)
     if state.journal is not None:
         state.journal.clear(None)
-    return GraphJSONResponse({"deleted": deleted})
+    return GraphResponse.json({"deleted": deleted})
 
 
 # --- journal and faults ---
 
 
-async def _journal(state: AdminState, request: Request) -> Response:
+async def _journal(state: AdminState, request: Request) -> ASGIApp:
     tenant = _tenant(request)
     entries = [] if state.journal is None else state.journal.entries(tenant)
-    return GraphJSONResponse({"value": [entry.to_json() for entry in entries]})
+    return GraphResponse.json({"value": [entry.to_json() for entry in entries]})
 
 
-async def _clear_journal(state: AdminState, request: Request) -> Response:
+async def _clear_journal(state: AdminState, request: Request) -> ASGIApp:
     if state.journal is not None:
         state.journal.clear(_tenant(request))
-    return Response(status_code=204)
+    return GraphResponse.empty()
 
 
-async def _tenant_faults(state: AdminState, request: Request) -> Response:
+async def _tenant_faults(state: AdminState, request: Request) -> ASGIApp:
     """Replace the rules of this tenant in the plan in force, keeping every other tenant's: each rule
     given applies to this tenant alone, whatever it names."""
     tenant = _tenant(request)
@@ -242,10 +243,10 @@ async def _tenant_faults(state: AdminState, request: Request) -> Response:
     except ValueError as error:
         raise BadRequest(f"Invalid fault plan: {error}") from None
     version = await state.calls.run(state.gate.plans.replace_tenant, tenant, plan)
-    return GraphJSONResponse({"version": version, "tenant": tenant, **plan.for_tenant(tenant).to_json()})
+    return GraphResponse.json({"version": version, "tenant": tenant, **plan.for_tenant(tenant).to_json()})
 
 
-async def _tenant_throttle(state: AdminState, request: Request) -> Response:
+async def _tenant_throttle(state: AdminState, request: Request) -> ASGIApp:
     """`{"profile": "intune" | "off" | "window=20,..."}` for the tenant alone, or `{"profile": null}`:
     the server's again (--throttle's syntax, traffic/throttling.py)."""
     tenant = _tenant(request)
@@ -258,4 +259,4 @@ async def _tenant_throttle(state: AdminState, request: Request) -> Response:
     except ValueError as error:
         raise BadRequest(str(error)) from None
     state.gate.throttle_tenant(tenant, limits, own=profile is not None)
-    return GraphJSONResponse({"tenant": tenant, "profile": profile})
+    return GraphResponse.json({"tenant": tenant, "profile": profile})

@@ -28,9 +28,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphtasks.config import DEFAULT_MAX_HEADER_BYTES, Settings
 from graphtasks.errors import BadRequest, FailedDependency, GraphError, ServiceUnavailable
@@ -38,6 +36,7 @@ from graphtasks.web.batch_reading import BatchItem, read_batch
 from graphtasks.web.bodies import read_json
 from graphtasks.web.error_bodies import error_body
 from graphtasks.web.request_log import BATCH_ITEM
+from graphtasks.web.requests import GraphRequest
 from graphtasks.web.responses import ODATA_JSON
 from graphtasks.web.routes import GraphHandler
 
@@ -63,10 +62,10 @@ def batch_handler(
 ) -> GraphHandler:
     """`POST /{version}/$batch`; the route's guard has authenticated the caller."""
 
-    async def batch(request: Request) -> Response:
+    async def batch(request: GraphRequest) -> ASGIApp:
         if request.scope.get(BATCH_ITEM):
             raise BadRequest("A batch cannot hold another batch.")
-        version = request.url.path.strip("/").split("/")[0]
+        version = request.path.strip("/").split("/")[0]
         document = await read_json(request, limit=max_body_bytes)
         items = read_batch(document, version=version, max_header_bytes=max_header_bytes)
         return _BatchAnswer(_Run(request, max_answer_bytes), items)
@@ -74,21 +73,17 @@ def batch_handler(
     return batch
 
 
-class _BatchAnswer(Response):
+class _BatchAnswer:
     """The batch's 200, sent item by item as each is answered (chunked: it has no Content-Length), so the
     server holds one item's answer at a time however large the whole. A client that leaves does not stop
     the batch: its requests run on, as they did when the answer was written whole at the end."""
 
-    media_type = ODATA_JSON
-
     def __init__(self, run: _Run, items: list[BatchItem]) -> None:
-        self.status_code = 200
-        self.background = None
         self._run, self._items = run, items
-        self.init_headers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        headers = [(b"content-type", ODATA_JSON.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         async for part in self._run.answers(self._items):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -97,7 +92,7 @@ class _BatchAnswer(Response):
 class _Run:
     """One batch's run: each item's outcome, and the bytes of the answer so far against its budget."""
 
-    def __init__(self, request: Request, budget: int) -> None:
+    def __init__(self, request: GraphRequest, budget: int) -> None:
         self.request, self.budget = request, budget
         self.outcomes: dict[str, int] = {}
         self.written = 0
@@ -157,7 +152,7 @@ class _Run:
         return error.status, [orjson.dumps(answer)]
 
 
-async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+async def _dispatch(request: GraphRequest, item: BatchItem) -> tuple[int, list[tuple[str, str]], list[bytes]]:
     """Send one item through the whole application and collect its answer, in the parts it was sent in."""
     scope = _inner_scope(request.scope, item)
     pending: list[Message] = [{"type": "http.request", "body": item.body or b"", "more_body": False}]
@@ -175,7 +170,7 @@ async def _dispatch(request: Request, item: BatchItem) -> tuple[int, list[tuple[
             if body := message.get("body", b""):
                 parts.append(bytes(body))
 
-    await request.app(scope, receive, send)
+    await request.scope["app"](scope, receive, send)
     return status, headers, parts
 
 

@@ -10,8 +10,11 @@ What a JSON body must contain is model/validation.py's business; this module nev
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Protocol
+
 import orjson
-from starlette.requests import Request
+from starlette.datastructures import Headers
 
 from graphtasks.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -24,12 +27,22 @@ FORM_LIMIT = 64 * 1024
 PLAN_LIMIT = 64 * 1024
 
 
+class BodySource(Protocol):
+    """What a body is read from: a Graph operation's GraphRequest (web/requests.py), or the Starlette
+    Request of the router's endpoints."""
+
+    @property
+    def headers(self) -> Headers: ...
+
+    def stream(self) -> AsyncIterator[bytes]: ...
+
+
 def largest_limit(max_body_bytes: int) -> int:
     """The most any route reads, given Settings.max_body_bytes (Graph's routes and $batch)."""
     return max(max_body_bytes, FORM_LIMIT, PLAN_LIMIT)
 
 
-async def read_body(request: Request, *, limit: int) -> bytearray:
+async def read_body(request: BodySource, *, limit: int) -> bytearray:
     """The whole body, or PayloadTooLarge as soon as it is known to be longer than `limit` bytes."""
     declared = request.headers.get("content-length")
     # isascii: str.isdigit also takes digits int() refuses, such as "²".
@@ -43,7 +56,7 @@ async def read_body(request: Request, *, limit: int) -> bytearray:
     return body
 
 
-async def read_json(request: Request, *, limit: int) -> object:
+async def read_json(request: BodySource, *, limit: int) -> object:
     _check_content_type(request.headers.get("content-type"))
     body = await read_body(request, limit=limit)
     if not body.strip():

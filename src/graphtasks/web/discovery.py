@@ -33,7 +33,7 @@ def discovery_routes(
 ) -> list[Route]:
     async def openid_configuration(request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        root = base_url(request, settings)
+        root = base_url(request.scope, settings)
         base = f"{root}/{tenant}"
         return JSONResponse(
             {
@@ -69,7 +69,7 @@ def discovery_routes(
         request.scope["state"][CALLER_STATE] = (tenant, form.get("client_id"))
         audiences = _assertion_audiences(request, settings, tenant)
         try:
-            issuer_base = settings.issuer_base(base_url(request, settings))
+            issuer_base = settings.issuer_base(base_url(request.scope, settings))
             client = request.client.host if request.client else ""
             answer = await calls.run(
                 tokens.token,
@@ -106,7 +106,7 @@ def discovery_routes(
                 },
                 status_code=400,
             )
-        root = base_url(request, settings)
+        root = base_url(request.scope, settings)
         host = urlsplit(root).netloc
         return JSONResponse(
             {

@@ -13,7 +13,8 @@ parameter takes the segments its name allows, the rules the handlers rely on:
                           a cast: any type name but `updateStatus`, the action's qualified spelling
 
 The path's parameters become `scope["path_params"]`, where Starlette's router put them and the handlers
-read them (web/requests.py). A path some row serves, but not for the request's method, is a 405 that
+read them (web/requests.py: GraphRequest, the request a handler is given; no Starlette Request or
+Response is made on the way). A path some row serves, but not for the request's method, is a 405 that
 allows every method the path is served with (HEAD with GET, as Starlette has it). Any other path goes on
 to the next application: the Starlette router of the service's other endpoints, whose 404 becomes
 Graph's answer for an unknown path (web/middleware.py).
@@ -28,13 +29,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Generic, NamedTuple, TypeVar
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphtasks.errors import MethodNotAllowed
 from graphtasks.model.schema import UPDATE_STATUS
 from graphtasks.model.types import NAMESPACE
-from graphtasks.web.routes import OPERATIONS, GraphHandler, Guard, Operation
+from graphtasks.web.routes import OPERATIONS, Endpoint, GraphHandler, Guard, Operation
 
 Target = TypeVar("Target")
 
@@ -180,16 +180,15 @@ class GraphDispatcher:
     """Serves the rows of the route table; passes every other request to `fallback`."""
 
     def __init__(self, endpoints: Iterable[tuple[Operation, GraphHandler]], *, fallback: ASGIApp) -> None:
-        self.table = PathTable(endpoints)
+        self.table = PathTable((operation, Endpoint(handler)) for operation, handler in endpoints)
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             found = self.table.find(scope["method"], scope["path"])
             if found is not None:
-                handler, scope["path_params"] = found
-                response = await handler(Request(scope, receive, send))
-                await response(scope, receive, send)
+                endpoint, scope["path_params"] = found
+                await endpoint(scope, receive, send)
                 return
             if allowed := self.table.allowed(scope["path"]):
                 raise MethodNotAllowed(allowed)

@@ -28,7 +28,7 @@ def document_routes(settings: Settings) -> list[Route]:
 
     async def openapi(request: Request) -> Response:
         # Its server URL is the address the client used (or --base-url), so generated clients reach us.
-        return Response(openapi_json(base_url(request, settings)), media_type="application/json")
+        return Response(openapi_json(base_url(request.scope, settings)), media_type="application/json")
 
     return [
         Route("/beta/$metadata", metadata, methods=["GET"]),

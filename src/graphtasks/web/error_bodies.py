@@ -11,19 +11,21 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
 
 from graphtasks.errors import GraphError
+from graphtasks.web.responses import GraphResponse
 
 
-def error_response(request: Request, exc: GraphError) -> Response:
+def error_response(request: Request, exc: GraphError) -> GraphResponse:
     body = error_body(
         exc,
         request_id=request_state(request, "request_id"),
         client_request_id=request_state(request, "client_request_id"),
         url=str(request.url),
     )
-    return Response(orjson.dumps(body), exc.status, headers=exc.headers, media_type="application/json")
+    return GraphResponse(
+        exc.status, (orjson.dumps(body),), headers=exc.headers, media_type="application/json"
+    )
 
 
 def error_body(exc: GraphError, *, request_id: str, client_request_id: str, url: str) -> dict[str, Any]:

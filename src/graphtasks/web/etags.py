@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from graphtasks.errors import PreconditionFailed
 from graphtasks.model.documents import Entity, etag_of
-from graphtasks.web.responses import GraphJSONResponse
+from graphtasks.web.requests import GraphRequest
+from graphtasks.web.responses import GraphResponse
 
 
-def if_match(request: Request) -> Callable[[Entity], None] | None:
+def if_match(request: GraphRequest) -> Callable[[Entity], None] | None:
     """The request's If-Match as a storage precondition; None without the header."""
     header = request.headers.get("if-match")
     if header is None:
@@ -34,14 +32,14 @@ def if_match(request: Request) -> Callable[[Entity], None] | None:
     return check
 
 
-def conditional_answer(request: Request, body: Any, etag: str) -> Response:
+def conditional_answer(request: GraphRequest, body: Any, etag: str) -> GraphResponse:
     """An entity's 200 with its ETag, or 304 when If-None-Match names that ETag."""
     if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return GraphJSONResponse(body, headers={"ETag": etag})
+        return GraphResponse.empty(304, headers={"ETag": etag})
+    return GraphResponse.json(body, headers={"ETag": etag})
 
 
-def not_modified(request: Request, etag: str) -> bool:
+def not_modified(request: GraphRequest, etag: str) -> bool:
     """Whether If-None-Match names the entity as the client already has it."""
     header = request.headers.get("if-none-match")
     return header is not None and _matches(header, etag)

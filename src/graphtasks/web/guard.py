@@ -1,7 +1,8 @@
 """Wrap a Graph handler with authentication (bearer token -> Principal), its permission check, and
 the traffic gate (throttling, injected faults: web/gate.py), in that order.
 
-The principal is left on request.state for the handler; it scopes every storage call to its tenant.
+The principal is left on the request (GraphRequest.principal) for the handler; it scopes every storage
+call to its tenant.
 It also names the request's Caller for web/blocking.py, from the token on: its storage calls count
 against its tenant's share of the threads and are watched for the client leaving, through a receive
 the handler shares with the watcher so that no body message is lost. A request inside a $batch counts
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from graphtasks.auth.permissions import Access, authorize
 from graphtasks.auth.tenants import TenantLicences, not_applicable
@@ -28,6 +28,7 @@ from graphtasks.web.blocking import (
 )
 from graphtasks.web.gate import TrafficGate
 from graphtasks.web.request_log import BATCH_ITEM
+from graphtasks.web.requests import GraphRequest
 from graphtasks.web.routes import GraphHandler, Guard
 
 
@@ -37,21 +38,21 @@ def make_guard(
     *,
     calls: BlockingCalls,
     gate: TrafficGate,
-    origin: Callable[[Request], str],
+    origin: Callable[[GraphRequest], str],
 ) -> Guard:
     """`origin` tells the origin a request reached: the server's own issuer may be named after it."""
 
     def guard(access: Access | None, handler: GraphHandler) -> GraphHandler:
         name = handler.__name__
 
-        async def guarded(request: Request) -> Response:
+        async def guarded(request: GraphRequest) -> ASGIApp:
             if current_caller() is not None:  # a $batch's request, run by its handler
                 return await admitted(request, await authenticated(request))
             client = _client_of(request)
             if client is not None:
                 # The handler's receive is the client's, shared with the watcher. Made first, so that
                 # the headers are parsed once, on the request the handler gets.
-                request = Request(request.scope, client.receive)
+                request = request.with_receive(client.receive)
             principal = await authenticated(request)
             token = set_caller(Caller(principal.tenant_id, client))
             try:
@@ -59,14 +60,14 @@ def make_guard(
             finally:
                 reset_caller(token)
 
-        async def authenticated(request: Request) -> Principal:
+        async def authenticated(request: GraphRequest) -> Principal:
             authorization = request.headers.get("authorization")
             return await _authenticate(verifier, authorization, origin(request), calls)
 
-        async def admitted(request: Request, principal: Principal) -> Response:
+        async def admitted(request: GraphRequest, principal: Principal) -> ASGIApp:
             # Known from here on, whatever the answer: the request log and the journal file a refused
             # or throttled request under its tenant too.
-            request.state.principal = principal
+            request.principal = principal
             # Before permissions: Graph refuses an unlicensed tenant whatever the token may do.
             licensed = licences.cached(principal.tenant_id)
             if licensed is None:
@@ -97,7 +98,7 @@ async def _authenticate(
         return verifier.verify(authorization, origin=origin, may_refresh=False)
 
 
-def _client_of(request: Request) -> ClientLink | None:
+def _client_of(request: GraphRequest) -> ClientLink | None:
     """The client's side of a request it sent itself. A request inside a $batch has none: its receive
     is the batch's stand-in, which says "disconnect" as soon as the body is read, and a batch runs on
     when its client leaves (web/batch.py)."""
@@ -108,9 +109,3 @@ def _client_of(request: Request) -> ClientLink | None:
         if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
             return ClientLink(request.receive, has_body=True)
     return ClientLink(request.receive, has_body=False)
-
-
-def principal_of(request: Request) -> Principal:
-    principal = request.state.principal
-    assert isinstance(principal, Principal)  # noqa: S101 - every Graph route is guarded
-    return principal

@@ -17,9 +17,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-
 from graphtasks.config import Settings
 from graphtasks.model import edm
 from graphtasks.model.records import ChildRecord, StoredDocument, TaskRecord
@@ -42,6 +39,7 @@ from graphtasks.web.etags import conditional_answer, if_match
 from graphtasks.web.navigation import child_scope
 from graphtasks.web.preferences import as_represented, read_preferences
 from graphtasks.web.requests import (
+    GraphRequest,
     base_url,
     cast_segment,
     continuation,
@@ -54,7 +52,7 @@ from graphtasks.web.requests import (
     tenant_of,
     wants_status_note,
 )
-from graphtasks.web.responses import GraphJSONResponse
+from graphtasks.web.responses import GraphResponse
 from graphtasks.web.serialization import (
     PLAIN,
     RENDER_GROUP,
@@ -85,14 +83,14 @@ class TaskHandlers:
     skiptokens: SkiptokenSigner
     calls: BlockingCalls
 
-    async def list_tasks(self, request: Request) -> Response:
+    async def list_tasks(self, request: GraphRequest) -> GraphResponse:
         cast = cast_segment(request)
         options = query_options(request, LIST_OPTIONS)
         shape = _shape(request, options, cast)
         expansion = resolve_expand(options.expand, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
         query = self._task_query(request, options, cast)
         budget = PageBudget(self.settings.max_response_bytes)
-        base = base_url(request, self.settings)
+        base = base_url(request.scope, self.settings)
         context = collection_context(self.settings.cloud.graph_url, cast=cast, selection=shape.selection)
         if shape == PLAIN and not expansion:  # each task as stored: nothing to render
             documents = DocumentPage(budget)
@@ -112,13 +110,13 @@ class TaskHandlers:
         link = continuation(request, base, self.skiptokens, next_keys, scope=task_scope(query))
         return collection_response(bodies, context, next_link=link, count=page.count)
 
-    async def count_tasks(self, request: Request) -> Response:
+    async def count_tasks(self, request: GraphRequest) -> GraphResponse:
         options = query_options(request, COUNT_OPTIONS)
         query = TaskQuery(tenant_id=tenant_of(request), cast=cast_segment(request), filter=options.filter)
         count = await self.calls.run(self.store.count, query)
-        return PlainTextResponse(str(count))
+        return GraphResponse.text(str(count))
 
-    async def get_task(self, request: Request) -> Response:
+    async def get_task(self, request: GraphRequest) -> GraphResponse:
         cast = cast_segment(request)
         options = query_options(request, ENTITY_OPTIONS)
         shape = _shape(request, options, cast)
@@ -132,32 +130,32 @@ class TaskHandlers:
         record = await self.calls.point_read(self.store.get, tenant, task_id)
         require_cast(cast, record.type, task_id)
         expanded = await self._expanded(
-            tenant_of(request), record, expansion, base_url(request, self.settings)
+            tenant_of(request), record, expansion, base_url(request.scope, self.settings)
         )
         body = entity_json(context, task_json(record, shape, expanded))
         if expansion:  # the answer holds the children too: the task's ETag does not cover it, no 304
-            return GraphJSONResponse(body, headers={"ETag": body["@odata.etag"]})
+            return GraphResponse.json(body, headers={"ETag": body["@odata.etag"]})
         return conditional_answer(request, body, body["@odata.etag"])
 
-    async def create_task(self, request: Request) -> Response:
+    async def create_task(self, request: GraphRequest) -> GraphResponse:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         entity_type, values = validate_create(body)
         created = edm.ticks_from_unix_ns(time.time_ns())
         record = TaskRecord(str(uuid.uuid4()), entity_type, {**values, "createdDateTime": created})
         stored = await self.calls.run(self.store.create, tenant_of(request), record)
-        location = f"{tasks_url(base_url(request, self.settings))}/{record.id}"
+        location = f"{tasks_url(base_url(request.scope, self.settings))}/{record.id}"
         if read_preferences(request.headers).return_minimal:
             headers = {
                 "Location": location,
                 "OData-EntityId": location,
                 "Preference-Applied": "return=minimal",
             }
-            return Response(status_code=204, headers=headers)
+            return GraphResponse.empty(headers=headers)
         response = self._entity(request, record, stored, status_code=201)
-        response.headers["Location"] = location
+        response.headers["location"] = location
         return response
 
-    async def update_task(self, request: Request) -> Response:
+    async def update_task(self, request: GraphRequest) -> GraphResponse:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         tenant, task_id = tenant_of(request), path_key(request, "task_id")
         # Its stored document says its type, which is all the body is judged against; the write reads
@@ -169,14 +167,14 @@ class TaskHandlers:
         )
         if read_preferences(request.headers).return_representation:
             return as_represented(self._entity(request, updated))
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
-    async def delete_task(self, request: Request) -> Response:
+    async def delete_task(self, request: GraphRequest) -> GraphResponse:
         task_id, check = path_key(request, "task_id"), if_match(request)
         await self.calls.run(self.store.delete, tenant_of(request), task_id, check=check)
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
-    async def update_status(self, request: Request) -> Response:
+    async def update_status(self, request: GraphRequest) -> GraphResponse:
         cast = cast_segment(request)  # the path first: an unknown type is a 400 whatever the body
         body = await read_json(request, limit=self.settings.max_body_bytes)
         status, note = validate_update_status(body)
@@ -188,25 +186,27 @@ class TaskHandlers:
             stored = await self.calls.point_read(self.store.document, tenant, task_id)
             require_cast(cast, stored.type, task_id)
         await self.calls.run(self.store.update_status, tenant, task_id, status, note, check=if_match(request))
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
     def _entity(
         self,
-        request: Request,
+        request: GraphRequest,
         record: TaskRecord,
         stored: StoredDocument | None = None,
         *,
         status_code: int = 200,
-    ) -> Response:
+    ) -> GraphResponse:
         """The task as a write left it: its stored document when the storage returned it and no
         annotation is asked for, else rendered."""
         context = entity_context(self.settings.cloud.graph_url)
         shape = Shape(status_note=wants_status_note(request))
         if stored is not None and shape == PLAIN:
             body = stored_entity(context, stored.document)
-            return GraphJSONResponse(body, status_code=status_code, headers={"ETag": stored.etag})
+            return GraphResponse.json(body, status_code=status_code, headers={"ETag": stored.etag})
         rendered = entity_json(context, task_json(record, shape))
-        return GraphJSONResponse(rendered, status_code=status_code, headers={"ETag": rendered["@odata.etag"]})
+        return GraphResponse.json(
+            rendered, status_code=status_code, headers={"ETag": rendered["@odata.etag"]}
+        )
 
     async def _expanded(
         self, tenant_id: str, record: TaskRecord, expansion: Expansion, base: str
@@ -273,12 +273,12 @@ class TaskHandlers:
         link = f"{tasks_url(base)}/{query.task_id}/{query.navigation}?$skiptoken={token}"
         return ExpandedCollection(shown, link)
 
-    def _task_query(self, request: Request, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
+    def _task_query(self, request: GraphRequest, options: QueryOptions, cast: EntityType | None) -> TaskQuery:
         query = page_query(TaskQuery, options, self.settings, tenant_id=tenant_of(request), cast=cast)
         return resumed(query, options, self.skiptokens, scope=task_scope(query))
 
 
-def _shape(request: Request, options: QueryOptions, cast: EntityType | None) -> Shape:
+def _shape(request: GraphRequest, options: QueryOptions, cast: EntityType | None) -> Shape:
     selection = resolve_select(options.select, cast or DEVICE_APP_MANAGEMENT_TASK, TASK_TYPES)
     return Shape(selection=selection, status_note=wants_status_note(request))
 

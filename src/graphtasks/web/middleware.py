@@ -23,7 +23,6 @@ from collections.abc import Iterable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +31,7 @@ from graphtasks.web.error_bodies import error_response, request_state
 from graphtasks.web.error_log import ErrorLog
 from graphtasks.web.journal import Exchange, Journal
 from graphtasks.web.request_log import RequestLog
+from graphtasks.web.responses import GraphResponse
 from graphtasks.web.routes import canonical_path, unmatched_path_error
 
 
@@ -111,7 +111,7 @@ def header_value(headers: Iterable[tuple[bytes, bytes]] | None, name: bytes) -> 
     return None
 
 
-def error_response_for(request: Request, exc: Exception, errors: ErrorLog) -> Response:
+def error_response_for(request: Request, exc: Exception, errors: ErrorLog) -> GraphResponse:
     if isinstance(exc, GraphError):
         return error_response(request, exc)
     if isinstance(exc, HTTPException):

@@ -14,9 +14,6 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-
 from graphtasks.config import Settings
 from graphtasks.errors import BadRequest
 from graphtasks.model.records import ChildRecord, StoredDocument
@@ -31,6 +28,7 @@ from graphtasks.web.bodies import read_json
 from graphtasks.web.etags import conditional_answer, if_match
 from graphtasks.web.preferences import as_represented, read_preferences
 from graphtasks.web.requests import (
+    GraphRequest,
     base_url,
     cast_segment,
     continuation,
@@ -42,7 +40,7 @@ from graphtasks.web.requests import (
     skiptoken_scope,
     tenant_of,
 )
-from graphtasks.web.responses import GraphJSONResponse
+from graphtasks.web.responses import GraphResponse
 from graphtasks.web.serialization import (
     PageWriter,
     collection_response,
@@ -63,7 +61,7 @@ class NavigationHandlers:
     skiptokens: SkiptokenSigner
     calls: BlockingCalls
 
-    async def list_children(self, request: Request) -> Response:
+    async def list_children(self, request: GraphRequest) -> GraphResponse:
         options = query_options(request, _CHILD_LIST_OPTIONS)
         task, query = await self._query(request, options)
         query = resumed(query, options, self.skiptokens, scope=child_scope(query))
@@ -72,17 +70,17 @@ class NavigationHandlers:
             lambda child: entity_body(child, selection), PageBudget(self.settings.max_response_bytes)
         )
         page = await self.calls.run(self.store.query_children, dataclasses.replace(query, sink=writer))
-        base = base_url(request, self.settings)
+        base = base_url(request.scope, self.settings)
         next_keys = writer.finish(page.next_keys)
         link = continuation(request, base, self.skiptokens, next_keys, scope=child_scope(query))
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation, selection)
         return collection_response(writer.bodies, context, next_link=link, count=page.count)
 
-    async def count_children(self, request: Request) -> Response:
+    async def count_children(self, request: GraphRequest) -> GraphResponse:
         _, query = await self._query(request, query_options(request, COUNT_OPTIONS))
-        return PlainTextResponse(str(await self.calls.run(self.store.count_children, query)))
+        return GraphResponse.text(str(await self.calls.run(self.store.count_children, query)))
 
-    async def get_child(self, request: Request) -> Response:
+    async def get_child(self, request: GraphRequest) -> GraphResponse:
         options = query_options(request, _CHILD_ENTITY_OPTIONS)
         task, query = await self._query(request, options)
         child = await self.calls.point_read(self.store.get_child, query, path_key(request, "child_id"))
@@ -91,7 +89,7 @@ class NavigationHandlers:
         body = entity_json(f"{context}/$entity", entity_body(child, selection))
         return conditional_answer(request, body, body["@odata.etag"])
 
-    async def create_child(self, request: Request) -> Response:
+    async def create_child(self, request: GraphRequest) -> GraphResponse:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         task, query = await self._query(request, QueryOptions())
         child = ChildRecord(
@@ -99,11 +97,11 @@ class NavigationHandlers:
         )
         await self.calls.run(self.store.create_child, query, child)
         response = self._entity(task, query, child, status_code=201)
-        base = tasks_url(base_url(request, self.settings))
-        response.headers["Location"] = f"{base}/{task.id}/{query.navigation}/{child.id}"
+        base = tasks_url(base_url(request.scope, self.settings))
+        response.headers["location"] = f"{base}/{task.id}/{query.navigation}/{child.id}"
         return response
 
-    async def update_child(self, request: Request) -> Response:
+    async def update_child(self, request: GraphRequest) -> GraphResponse:
         body = await read_json(request, limit=self.settings.max_body_bytes)
         task, query = await self._query(request, QueryOptions())
         changes = validate_entity_update(body, query.entity_type)
@@ -112,15 +110,15 @@ class NavigationHandlers:
         )
         if read_preferences(request.headers).return_representation:
             return as_represented(self._entity(task, query, child))
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
-    async def delete_child(self, request: Request) -> Response:
+    async def delete_child(self, request: GraphRequest) -> GraphResponse:
         _, query = await self._query(request, QueryOptions())
         child_id, check = path_key(request, "child_id"), if_match(request)
         await self.calls.run(self.store.delete_child, query, child_id, check=check)
-        return Response(status_code=204)
+        return GraphResponse.empty()
 
-    async def _query(self, request: Request, options: QueryOptions) -> tuple[StoredDocument, ChildQuery]:
+    async def _query(self, request: GraphRequest, options: QueryOptions) -> tuple[StoredDocument, ChildQuery]:
         """The parent task (404 if missing, or cast to a type it does not have) and the query for its
         navigation collection (400 if its type has no such navigation)."""
         navigation = path_key(request, "navigation")
@@ -153,10 +151,10 @@ class NavigationHandlers:
 
     def _entity(
         self, task: StoredDocument, query: ChildQuery, child: ChildRecord, *, status_code: int = 200
-    ) -> Response:
+    ) -> GraphResponse:
         context = navigation_context(self._graph_url, task.id, task.type, query.navigation)
         body = entity_json(f"{context}/$entity", entity_body(child))
-        return GraphJSONResponse(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
+        return GraphResponse.json(body, status_code=status_code, headers={"ETag": body["@odata.etag"]})
 
 
 def child_scope(query: ChildQuery) -> str:

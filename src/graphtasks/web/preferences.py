@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from itertools import chain, islice
 
 from starlette.datastructures import Headers
-from starlette.responses import Response
+
+from graphtasks.web.responses import GraphResponse
 
 INCLUDE_ANNOTATIONS = "odata.include-annotations"
 # RFC 7240 and OData define about a dozen preferences between them; past this many elements (in all
@@ -57,9 +58,9 @@ class Preferences:
         return asked is not None and AnnotationFilter.parse(asked).includes(name)
 
 
-def as_represented(response: Response) -> Response:
+def as_represented(response: GraphResponse) -> GraphResponse:
     """A write's answer showing the entity, as `Prefer: return=representation` asked."""
-    response.headers["Preference-Applied"] = "return=representation"
+    response.headers["preference-applied"] = "return=representation"
     return response
 
 

@@ -11,15 +11,17 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphtasks.auth.permissions import Access
 from graphtasks.errors import BadRequest, GraphError, InvalidVersion, NoRouteMatch
 from graphtasks.model.schema import SINGLETON, TASKS_SEGMENT, UPDATE_STATUS
+from graphtasks.web.requests import GraphRequest
 
-GraphHandler = Callable[[Request], Awaitable[Response]]
+# A handler answers with an ASGI application: a GraphResponse (web/responses.py), or $batch's answer,
+# which runs its requests as it is sent.
+GraphHandler = Callable[[GraphRequest], Awaitable[ASGIApp]]
 Guard = Callable[[Access | None, GraphHandler], GraphHandler]
 
 
@@ -101,10 +103,25 @@ def canonical_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+class Endpoint:
+    """A Graph handler as an ASGI application: what the dispatcher calls for a row of the table, and
+    what the router calls for $batch. Its request is a GraphRequest, never Starlette's."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: GraphHandler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await self.handler(GraphRequest(scope, receive))
+        await answer(scope, receive, send)
+
+
 def batch_routes(batch: GraphHandler, guard: Guard) -> list[Route]:
     """JSON batching in both versions (inner requests keep the batch's version). The batch itself
     only needs a valid token: each inner request is checked for its own permission."""
-    return [Route(f"/{version}/$batch", guard(None, batch), methods=["POST"]) for version in _SERVED]
+    endpoint = Endpoint(guard(None, batch))
+    return [Route(f"/{version}/$batch", endpoint, methods=["POST"]) for version in _SERVED]
 
 
 # The segments each version serves, in order; None stands for a key segment.

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from graphtasks.model import documents
 from graphtasks.model.records import STATUS_NOTE_ANNOTATION, ChildRecord, StoredDocument, TaskRecord
@@ -22,7 +20,7 @@ from graphtasks.model.schema import TASKS_PATH
 from graphtasks.model.types import EntityType
 from graphtasks.odata.paging import KeyValue, PageBudget
 from graphtasks.odata.selection import Selection
-from graphtasks.web.responses import ODATA_JSON
+from graphtasks.web.responses import ODATA_JSON, GraphResponse
 
 JSON = dict[str, Any]
 Rendered = TypeVar("Rendered", TaskRecord, ChildRecord)
@@ -114,15 +112,16 @@ def collection_json(bodies: list[JSON], context: str, *, next_link: str | None, 
 
 def collection_response(
     bodies: list[bytes], context: str, *, next_link: str | None, count: int | None
-) -> PartsResponse:
+) -> GraphResponse:
     """collection_json's document with its entities already rendered: its envelope ends with the empty
-    `"value":[]}`, which they are put into."""
+    `"value":[]}`, which they are put into. Sent in the parts it was made of, with its whole
+    Content-Length."""
     envelope = orjson.dumps(collection_json([], context, next_link=next_link, count=count))
     pieces = [envelope[:-2]]
     for index, body in enumerate(bodies):
         pieces += (body,) if index == 0 else (b",", body)
     pieces.append(b"]}")
-    return PartsResponse(list(_joined(pieces)))
+    return GraphResponse(200, list(_joined(pieces)), media_type=ODATA_JSON)
 
 
 # A page's answer is sent in parts of about this size, so that a page of large entities is never copied
@@ -145,21 +144,6 @@ def _joined(pieces: list[bytes]) -> Iterator[bytes]:
             group, size = [], 0
     if group:
         yield b"".join(group)
-
-
-class PartsResponse(Response):
-    """A 200 JSON answer sent as the parts it was made of, with its whole Content-Length."""
-
-    media_type = ODATA_JSON
-
-    def __init__(self, parts: list[bytes]) -> None:
-        self.status_code, self.background, self.parts = 200, None, parts
-        self.init_headers({"content-length": str(sum(len(part) for part in parts))})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        for index, part in enumerate(self.parts, 1):
-            await send({"type": "http.response.body", "body": part, "more_body": index < len(self.parts)})
 
 
 def with_members(body: bytes, members: JSON) -> bytes:
