@@ -13,12 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, Table, and_, bindparam, select, tuple_, update
 
-from graphtasks.model.records import ChildRecord
 from graphtasks.model.schema import TASK_TYPES_BY_NAME, navigation_target
 from graphtasks.storage.tables import (
     CHILD_TABLES,
     ChildTable,
-    child_values,
+    child_from_row,
     document_values,
     record_from_row,
     tasks,
@@ -49,7 +48,7 @@ def _child_document(navigation: str, child: ChildTable) -> Documents:
     def document(row: Row[Any]) -> dict[str, Any]:
         entity_type = navigation_target(TASK_TYPES_BY_NAME[row.odata_type], navigation)
         assert entity_type is not None  # noqa: S101 - the table holds only this navigation's children
-        return document_values(ChildRecord(row.id, entity_type, child_values(row, child.columns)))
+        return document_values(child_from_row(row, entity_type, child))
 
     return document
 

@@ -11,7 +11,7 @@ writes pay for one commit and one fsync (storage/group_commit.py says how). On P
 its own transaction: the server already shares one WAL flush among commits that arrive together.
 
 The statements every request makes go to the driver directly (storage/driver.py): read_rows for a read,
-run_prepared inside a write's unit.
+driver_read for the statements of a page, run_prepared inside a write's unit.
 
 Every way in (read, write, run_write) says where a database error struck, connecting, a statement or
 COMMIT, and storage/outages.py turns an outage into what its caller raises: ServiceUnavailable (503)
@@ -35,11 +35,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, TextClause, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.expression import ClauseElement
 
 from graphtasks.config import MEMORY_DATABASE
-from graphtasks.storage.driver import Executed, PreparedStatements, ThreadConnections, execute
+from graphtasks.storage.driver import (
+    DriverRead,
+    Executed,
+    PreparedStatements,
+    StatementCache,
+    ThreadConnections,
+    execute,
+)
 from graphtasks.storage.engine_setup import memory_engine, postgres_engine, sqlite_engine
 from graphtasks.storage.group_commit import GroupCommitFailed, GroupCommitter
 from graphtasks.storage.outages import (
@@ -75,6 +82,7 @@ class Database:
         )
         self._outages = Outages()
         self._prepared = PreparedStatements(engine.dialect)
+        self._statements = StatementCache(engine.dialect)
         # SQLite's hot reads run on a connection of their thread's own (storage/driver.py); PostgreSQL's
         # connections are the server's to ration, so they stay pooled.
         self._own_connections = ThreadConnections(engine) if self.dialect == "sqlite" else None
@@ -127,15 +135,24 @@ class Database:
                 yield conn
 
     def read_rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows of a hot read (storage/driver.py), bounded, interruptible and translated as read()
-        is. On SQLite it runs on this thread's own connection."""
+        """The rows of a hot read (storage/driver.py), as driver_read() runs a read."""
+        prepared = self._prepared.get(statement)
+        with self.driver_read() as read:
+            return read.execute(prepared, prepared.parameters(values)).rows
+
+    @contextmanager
+    def driver_read(self) -> Iterator[DriverRead]:
+        """A read whose statements go to the driver directly (storage/driver.py), bounded,
+        interruptible and translated as read() is: on SQLite on this thread's own connection; on
+        PostgreSQL on a pooled one, in read()."""
         if self._own_connections is None:  # PostgreSQL
             with self.read() as conn:
-                return self.run_prepared(conn, statement, values).rows
+                yield DriverRead(self.engine, conn.connection.driver_connection, self._statements, conn)
+            return
         with _translated(self._outages.on_connect):
             connection = self._own_connections.own()
         with self._read_bounds(connection):
-            return execute(self.engine, connection, self._prepared.get(statement), values).rows
+            yield DriverRead(self.engine, connection, self._statements)
 
     @contextmanager
     def _read_bounds(self, driver_connection: Any) -> Iterator[None]:
@@ -162,12 +179,8 @@ class Database:
         """Run a hot statement on the driver connection under `conn` (in read() or a write unit);
         `sets` names the columns an UPDATE sets."""
         prepared = self._prepared.get(statement, sets)
-        try:
-            return execute(self.engine, conn.connection.driver_connection, prepared, values, conn=conn)
-        except DBAPIError as error:
-            if error.connection_invalidated:  # as SQLAlchemy does: never pooled again
-                conn.invalidate()
-            raise
+        driver_connection = conn.connection.driver_connection
+        return execute(self.engine, driver_connection, prepared, prepared.parameters(values), conn=conn)
 
     def _run_fixed(self, conn: Connection, sql: str) -> None:
         """A statement with no parameters (SQLite's BEGIN IMMEDIATE, COMMIT and ROLLBACK, group commit's

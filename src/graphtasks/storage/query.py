@@ -8,6 +8,9 @@ oldest first (createdDateTime, then id) and navigation entities by id. Pages con
 ("after these key values"), never by offset, so a deep page costs what the first one does; $skip
 is applied only to the first page. The same keyset lets a page be read in chunks (chunk_rows), and
 tells whether any row follows the one a page was cut after (docs/resilience.md, "Response size").
+
+A page's statements go to the database driver directly (storage/driver.py, DriverRead), and its rows
+come as plain tuples: the columns selected, then the sort keys.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Row,
     Select,
     Table,
     and_,
@@ -41,6 +42,7 @@ from graphtasks.model.types import ComplexType
 from graphtasks.odata.options import OrderKey
 from graphtasks.odata.paging import KeyValue
 from graphtasks.storage.base import ChildQuery, PageRequest, PageSink, SortKeys, TaskQuery
+from graphtasks.storage.driver import DriverRead
 from graphtasks.storage.filters import FilterTranslator, Source
 from graphtasks.storage.tables import CHILD_TABLES, COLUMNS, tasks
 
@@ -149,6 +151,12 @@ def count_statement(collection: Collection, request: PageRequest) -> Select[Any]
     return select(func.count()).select_from(collection.table).where(*conditions)
 
 
+def read_count(read: DriverRead, collection: Collection, request: PageRequest) -> int:
+    """How many rows the request's filter leaves in the collection."""
+    ((count,),) = read.all(count_statement(collection, request))
+    return int(count)
+
+
 def _filter(translator: FilterTranslator, request: PageRequest) -> list[ColumnElement[bool]]:
     return [] if request.filter is None else [translator.predicate(request.filter)]
 
@@ -216,10 +224,10 @@ def children_statement(table: Table, tenant_id: str, parents: list[str], limit: 
 
 
 def read_page(
-    conn: Connection,
+    read: DriverRead,
     collection: Collection,
     request: PageRequest,
-    entity: Callable[[Row[Any]], Entity],
+    entity: Callable[[tuple[Any, ...]], Entity],
     sink: PageSink[Entity] | None,
     *,
     lazy: bool,
@@ -228,22 +236,22 @@ def read_page(
     takes them), and the sort keys the next page starts after, if there is one."""
     items: list[Entity] = []
     take: PageSink[Entity] | _Keep[Entity] = _Keep(items) if sink is None else sink
-    with closing(_rows(conn, collection, request, take, lazy=lazy)) as rows:
+    with closing(_rows(read, collection, request, take, lazy=lazy)) as rows:
         next_keys, cut = _hand_over(rows, request.limit, entity, take)
     # Cut short by the sink: the page continues only if any row follows the one it ended on.
-    if cut is not None and conn.execute(continues_statement(collection, request, cut)).first():
+    if cut is not None and read.all(continues_statement(collection, request, cut)):
         next_keys = cut
     return items, next_keys
 
 
 def _rows(
-    conn: Connection,
+    read: DriverRead,
     collection: Collection,
     request: PageRequest,
     sink: PageSink[Entity] | _Keep[Entity],
     *,
     lazy: bool,
-) -> Generator[tuple[Row[Any], SortKeys], None, None]:
+) -> Generator[tuple[tuple[Any, ...], SortKeys], None, None]:
     """The page's rows with their sort keys, and the row after them if there is one, read as they are
     asked for, in statements of chunk_rows."""
     remaining, chunk = request.limit + 1, request
@@ -251,22 +259,22 @@ def _rows(
         rows = chunk_rows(remaining, lazy=lazy, wanted=sink.room())
         statement, keys = page_statement(collection, chunk, rows=rows)
         first_key = len(statement.selected_columns) - len(keys)  # the sort keys come last
-        read, last = 0, None
-        with closing(conn.execute(statement)) as result:
+        taken, last = 0, None
+        with closing(read.rows(statement)) as result:
             for row in result:
-                read, last = read + 1, row[first_key:]
+                taken, last = taken + 1, row[first_key:]
                 yield row, last
-        remaining -= read
-        if read < rows or last is None:
+        remaining -= taken
+        if taken < rows or last is None:
             return
         # The next chunk starts after this one's last row; $skip applied to the first only.
         chunk = dataclasses.replace(request, after=last)
 
 
 def _hand_over(
-    rows: Iterator[tuple[Row[Any], SortKeys]],
+    rows: Iterator[tuple[tuple[Any, ...], SortKeys]],
     limit: int,
-    entity: Callable[[Row[Any]], Entity],
+    entity: Callable[[tuple[Any, ...]], Entity],
     sink: PageSink[Entity] | _Keep[Entity],
 ) -> tuple[SortKeys | None, SortKeys | None]:
     """Hand the page's entities to `sink`. Returns the sort keys of the last one when a row beyond the

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Delete,
-    Row,
     Table,
     delete,
     literal,
@@ -43,7 +42,7 @@ from graphtasks.storage.query import (
     Entity,
     child_collection,
     children_statement,
-    count_statement,
+    read_count,
     read_page,
     task_collection,
 )
@@ -90,6 +89,13 @@ def _found(rows: Sequence[tuple[Any, ...]], task_id: str) -> tuple[Any, ...]:
     if not rows:
         raise task_not_found(task_id)
     return rows[0]
+
+
+def _child_found(rows: Sequence[tuple[Any, ...]], query: ChildQuery, child_id: str) -> ChildRecord:
+    """The child a read of one child by its key found; a 404 when there is none."""
+    if not rows:
+        raise child_not_found(query.navigation, child_id)
+    return child_from_row(rows[0], query.entity_type, CHILD_TABLES[query.navigation])
 
 
 class SqlTaskStore:
@@ -205,10 +211,10 @@ class SqlTaskStore:
     # --- navigation collections ---
 
     def query_children(self, query: ChildQuery) -> Page[ChildRecord]:
-        columns = CHILD_TABLES[query.navigation].columns
+        table = CHILD_TABLES[query.navigation]
 
-        def child(row: Row[Any]) -> ChildRecord:
-            return child_from_row(row, query.entity_type, columns)
+        def child(row: tuple[Any, ...]) -> ChildRecord:
+            return child_from_row(row, query.entity_type, table)
 
         return self._page(child_collection(query, self._db.dialect), query, child, query.sink)
 
@@ -216,8 +222,8 @@ class SqlTaskStore:
         return self._count(child_collection(query, self._db.dialect), query)
 
     def get_child(self, query: ChildQuery, child_id: str) -> ChildRecord:
-        with self._db.read() as conn:
-            return self._get_child(conn, query, child_id)
+        rows = self._db.read_rows(CHILD_STATEMENTS[query.navigation].select, child_key(query, child_id))
+        return _child_found(rows, query, child_id)
 
     def create_child(self, query: ChildQuery, child: ChildRecord) -> None:
         row = child_row(query.tenant_id, query.task_id, query.navigation, child)
@@ -271,9 +277,10 @@ class SqlTaskStore:
         if not parents:
             return found
         statement = children_statement(child.table, tenant_id, list(parents), limit)
-        with self._db.read() as conn:
-            for row in conn.execute(statement):
-                found[row.task_id].append(child_from_row(row, parents[row.task_id], child.columns))
+        parent = child.positions["task_id"]
+        with self._db.driver_read() as read:
+            for row in read.all(statement):
+                found[row[parent]].append(child_from_row(row, parents[row[parent]], child))
         return found
 
     # --- a tenant's whole state ---
@@ -287,9 +294,9 @@ class SqlTaskStore:
             statement = statement.where(
                 tuple_(created, tasks.c.id) > tuple_(literal(after[0]), literal(after[1]))
             )
-        with self._db.read() as conn:
-            rows = conn.execute(statement.order_by(created, tasks.c.id).limit(limit)).all()
-        stored = {row.id: StoredTask(record_from_row(row)) for row in rows}
+        with self._db.driver_read() as read:
+            rows = read.all(statement.order_by(created, tasks.c.id).limit(limit))
+        stored = {record.id: StoredTask(record) for record in map(record_from_row, rows)}
         for task in stored.values():
             task.children.update((navigation.name, []) for navigation in task.record.type.navigation)
         for navigation in CHILD_TABLES:
@@ -345,37 +352,23 @@ class SqlTaskStore:
         self,
         collection: Collection,
         request: PageRequest,
-        entity: Callable[[Row[Any]], Entity],
+        entity: Callable[[tuple[Any, ...]], Entity],
         sink: PageSink[Entity] | None,
     ) -> Page[Entity]:
-        with self._db.read() as conn:
-            total = (
-                int(conn.execute(count_statement(collection, request)).scalar_one())
-                if request.count
-                else None
-            )
+        with self._db.driver_read() as read:
+            total = read_count(read, collection, request) if request.count else None
             lazy = self._db.dialect == "sqlite"  # storage/query.py, chunk_rows
-            items, next_keys = read_page(conn, collection, request, entity, sink, lazy=lazy)
+            items, next_keys = read_page(read, collection, request, entity, sink, lazy=lazy)
         return Page(items, next_keys, total)
 
     def _count(self, collection: Collection, request: PageRequest) -> int:
-        with self._db.read() as conn:
-            return int(conn.execute(count_statement(collection, request)).scalar_one())
+        with self._db.driver_read() as read:
+            return read_count(read, collection, request)
 
     def _locked(self, conn: Connection, tenant_id: str, task_id: str) -> TaskRecord:
         """The task, locked until the transaction ends."""
         rows = self._db.run_prepared(conn, LOCK_TASK, task_key(tenant_id, task_id)).rows
         return record_from_row(_found(rows, task_id))
-
-    def _get_child(
-        self, conn: Connection, query: ChildQuery, child_id: str, *, lock: bool = False
-    ) -> ChildRecord:
-        statements = CHILD_STATEMENTS[query.navigation]
-        statement = statements.lock if lock else statements.select
-        row = conn.execute(statement, child_key(query, child_id)).first()
-        if row is None:
-            raise child_not_found(query.navigation, child_id)
-        return child_from_row(row, query.entity_type, CHILD_TABLES[query.navigation].columns)
 
     def _current(
         self, conn: Connection, tenant_id: str, task_id: str, check: Precondition[TaskRecord] | None
@@ -389,7 +382,9 @@ class SqlTaskStore:
     def _current_child(
         self, conn: Connection, query: ChildQuery, child_id: str, check: Precondition[ChildRecord] | None
     ) -> ChildRecord:
-        current = self._get_child(conn, query, child_id, lock=True)
+        lock = CHILD_STATEMENTS[query.navigation].lock
+        rows = self._db.run_prepared(conn, lock, child_key(query, child_id)).rows
+        current = _child_found(rows, query, child_id)
         if check is not None:
             check(current)
         return current

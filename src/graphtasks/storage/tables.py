@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -23,7 +24,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Row,
     SmallInteger,
     String,
     Table,
@@ -158,6 +158,14 @@ mobile_apps = _child_table("mobile_apps", MOBILE_APP_COLUMNS)
 class ChildTable:
     table: Table
     columns: dict[str, Column[Any]]
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Where the id, the parent task's id (task_id) and each property's column stand in a row of
+        the table."""
+        index = {column.key: i for i, column in enumerate(self.table.columns)}
+        keys = {key: index[key] for key in ("id", "task_id")}
+        return keys | {name: index[column.key] for name, column in self.columns.items()}
 
 
 CHILD_TABLES = {
@@ -326,10 +334,9 @@ _TASK_COLUMN = {column.key: index for index, column in enumerate(tasks.columns)}
 _PROPERTY_COLUMN = {name: _TASK_COLUMN[column.key] for name, column in COLUMNS.items()}
 
 
-def child_values(row: Row[Any], columns: dict[str, Column[Any]]) -> Values:
-    mapping = row._mapping
-    return {name: mapping[column] for name, column in columns.items()}
-
-
-def child_from_row(row: Row[Any], entity_type: EntityType, columns: dict[str, Column[Any]]) -> ChildRecord:
-    return ChildRecord(row.id, entity_type, child_values(row, columns))
+def child_from_row(row: Sequence[Any], entity_type: EntityType, child: ChildTable) -> ChildRecord:
+    """A ChildRecord from a row that starts with every column of `child`'s table, in the table's order
+    (a page's rows have their sort keys after them)."""
+    positions = child.positions
+    values = {name: row[positions[name]] for name in child.columns}
+    return ChildRecord(row[positions["id"]], entity_type, values)

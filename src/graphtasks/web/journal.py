@@ -3,9 +3,10 @@
 
 The context middleware (web/middleware.py), through an Exchange, keeps a copy of a Graph request's body
 as it is read and of its answer's as it is sent (error answers included), each up to BODY_LIMIT bytes,
-and files the entry under the tenant the guard established (GraphRequest.principal, kept in the scope's state): a request refused
-before its token was judged has no tenant and is not kept. Headers are not kept, so neither are tokens;
-nor is anything of the identity endpoints (client secrets, assertions), which are not Graph requests.
+and files the entry under the tenant the guard established (GraphRequest.principal, kept in the scope's
+state): a request refused before its token was judged has no tenant and is not kept. Headers are not
+kept, so neither are tokens; nor is anything of the identity endpoints (client secrets, assertions),
+which are not Graph requests.
 
 What the hot path pays: the middleware's wrapped receive and send, a few list appends; bodies are kept
 as bytes and decoded only when the journal is read. Memory is bounded twice: per tenant by the size, and
