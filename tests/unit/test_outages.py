@@ -15,6 +15,8 @@ import asyncio
 import os
 import sqlite3
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,13 @@ from graphtasks.config import DEFAULT_ISSUER, DEFAULT_TENANT, Settings
 from graphtasks.errors import BadRequest, GatewayTimeout, NotFound, ServiceUnavailable
 from graphtasks.storage.engine import Database, open_database
 from graphtasks.storage.group_commit import GroupCommitFailed
-from graphtasks.storage.outages import RETRY_AFTER_S, CommitOutcomeUnknown, Outages
+from graphtasks.storage.outages import (
+    RETRY_AFTER_S,
+    CommitOutcomeUnknown,
+    Interrupted,
+    Interruption,
+    Outages,
+)
 from tests.support.examples import FOUNDING_REQUEST
 from tests.support.server import TASKS_PATH
 
@@ -282,3 +290,32 @@ def test_a_real_full_disk_fails_the_commit_with_a_503_and_writes_work_once_space
         assert note_ids(db) == [1]
     finally:
         db.dispose()
+
+
+# --- Interruption: a statement sent just after the cancel ---
+
+
+def test_an_interrupt_that_found_nothing_running_is_sent_again_while_the_read_goes_on() -> None:
+    interruption = Interruption()
+    sent: list[float] = []
+    interruption.lend(lambda: sent.append(time.monotonic()))
+    # The first interrupt reaches a connection whose statement has not started; the read is still lent.
+    requester = threading.Thread(target=interruption.request, kwargs={"repeat_s": 0.01, "repeat_for_s": 5.0})
+    requester.start()
+    while len(sent) < 3:
+        time.sleep(0.005)
+    interruption.take_back()  # the read ends: no more interrupts
+    requester.join(timeout=5)
+    assert not requester.is_alive()
+    count = len(sent)
+    time.sleep(0.05)
+    assert len(sent) == count
+    with pytest.raises(Interrupted):
+        interruption.lend(lambda: None)
+
+
+def test_an_interrupt_with_no_read_running_returns_at_once() -> None:
+    interruption = Interruption()
+    started = time.monotonic()
+    interruption.request(repeat_s=0.01, repeat_for_s=5.0)
+    assert time.monotonic() - started < 1.0

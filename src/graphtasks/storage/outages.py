@@ -98,28 +98,47 @@ class Interrupted(Exception):
     that asked for the interruption knows there is nobody to answer (web/blocking.py)."""
 
 
+# After an interruption, how often and for how long the read still running is interrupted again: a
+# PostgreSQL statement sent just after the check made before each one (pg_refuse_if_interrupted) and
+# before the cancel request reached the server would otherwise run its course.
+REPEAT_S = 0.1
+REPEAT_FOR_S = 3.0
+
+
 class Interruption:
     """Stops the reads of one storage call from another thread. While a read runs, it lends this the
     means to interrupt its connection (sqlite3's interrupt(), psycopg's cancel request); a read that
     starts after the request raises Interrupted at once, and SQLite's progress handler also stops a
-    statement begun just after it."""
+    statement begun just after it. For PostgreSQL, which has no such handler, the interrupt is sent
+    again every REPEAT_S while the read is still lent, for up to REPEAT_FOR_S."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._interrupt: Callable[[], object] | None = None
         self.requested = False
 
-    def request(self) -> None:
-        """Stop the read running now and any later one. Blocks for PostgreSQL's cancel request, so
-        call it off the event loop; the read's connection goes back to the pool only once that is
-        done (the lock), so a late cancel cannot strike the connection's next statement."""
+    def request(self, *, repeat_s: float = REPEAT_S, repeat_for_s: float = REPEAT_FOR_S) -> None:
+        """Stop the read running now and any later one. Blocks for PostgreSQL's cancel request, and
+        then while it repeats it, so call it off the event loop; the read's connection goes back to the
+        pool only once a cancel is done (the lock), so a late cancel cannot strike the connection's
+        next statement."""
         with self._lock:
             self.requested = True
-            if self._interrupt is not None:
-                try:
-                    self._interrupt()
-                except Exception:  # noqa: S110 - the read then runs to its end or its time limit
-                    pass
+            self._send()
+        deadline = time.monotonic() + repeat_for_s
+        while time.monotonic() < deadline:
+            time.sleep(repeat_s)
+            with self._lock:
+                if self._interrupt is None:  # the read has ended
+                    return
+                self._send()
+
+    def _send(self) -> None:
+        if self._interrupt is not None:
+            try:
+                self._interrupt()
+            except Exception:  # noqa: S110 - the read then runs to its end or its time limit
+                pass
 
     def lend(self, interrupt: Callable[[], object]) -> None:
         with self._lock:
