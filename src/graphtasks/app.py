@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from graphtasks.auth.admin import AdminAccess, admin_key, is_loopback
+from graphtasks.auth.console_sessions import ConsoleSessions
 from graphtasks.auth.jwks import JwksSource
 from graphtasks.auth.keys import KeyRing, load_key_ring
 from graphtasks.auth.tenants import TenantLicences
@@ -35,10 +36,12 @@ from graphtasks.traffic.throttling import CounterStore, MemoryCounterStore, pars
 if TYPE_CHECKING:
     from graphtasks.storage.redis_counters import RedisCounterStore
 from graphtasks.web.admin import admin_routes
+from graphtasks.web.admin_registry import Registry, registry_routes
 from graphtasks.web.admin_state import AdminState, state_routes
 from graphtasks.web.application import GraphApplication
 from graphtasks.web.batch import batch_handler
 from graphtasks.web.blocking import BlockingCalls
+from graphtasks.web.console import console_routes
 from graphtasks.web.discovery import discovery_routes
 from graphtasks.web.dispatch import graph_endpoints
 from graphtasks.web.documents import document_routes
@@ -169,9 +172,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     token_service = TokenService(
         backend.keys, settings.cloud, backend.apps.find, SqlAssertionStore(backend.database)
     )
+    sessions = ConsoleSessions(backend.keys.derive_secret("console-session"))
     access = AdminAccess(
         admin_key(backend.keys),
         loopback_trusted=not settings.admin_key_required and is_loopback(settings.host),
+        sessions=sessions,
+        public_url=settings.base_url,
     )
     journal = Journal(settings.journal_size) if settings.journal_size else None
     state = AdminState(
@@ -180,6 +186,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
     routes = [
         *admin_routes(plans, access, calls=calls),
         *state_routes(state),
+        *registry_routes(Registry(access, backend.apps, backend.tenants, licences, calls)),
         *batch_routes(
             batch_handler(
                 settings.max_body_bytes,
@@ -189,6 +196,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> GraphAp
             guard,
         ),
         *document_routes(settings),
+        *console_routes(settings, access, sessions),
         *discovery_routes(backend.keys, settings, token_service, calls=calls),
     ]
 

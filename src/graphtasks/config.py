@@ -26,6 +26,8 @@ DEFAULT_DATABASE = "sqlite:///./graphtasks.db"
 MEMORY_DATABASE = "memory"
 # The tenant `graphtasks token` issues for when no --tenant is given.
 DEFAULT_TENANT = "8f1c7e5a-3b2d-4c6e-9a1f-0d2b4c6e8a10"
+# The display name of an app registered without one (`graphtasks apps add`, the admin API).
+DEFAULT_APP_NAME = "graphtasks app"
 # The issuer of tokens made offline by `graphtasks token` (which cannot know the origin clients will
 # reach) when no --issuer is given. Every server without --issuer accepts it from its own key, beside the
 # origin clients reach it by (README, "Issuers").

@@ -96,6 +96,15 @@ class Forbidden(GraphError):
     intune_envelope = True
 
 
+class CrossSiteRefused(GraphError):
+    """A request to the admin endpoints that a browser says another site's page sent (auth/admin.py)."""
+
+    status, code = 403, "Forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("The admin endpoints do not answer requests made by another site's page.")
+
+
 class NotFound(GraphError):
     status, code = 404, "ResourceNotFound"
     intune_envelope = True

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections import Counter
 from datetime import datetime
@@ -25,8 +24,8 @@ import pytest
 
 from graphtasks.config import DEFAULT_TENANT
 from tests.e2e.test_identity import authority, register
-from tests.support.databases import in_ci
 from tests.support.examples import FOUNDING_REQUEST
+from tests.support.node import npm_installed, tool
 from tests.support.server import TASKS_PATH, Server
 
 JS_DIR = Path(__file__).parent / "js"
@@ -39,26 +38,11 @@ Report = dict[str, Any]
 pytestmark = pytest.mark.slow  # npm ci on first use, then node and MSAL start-up
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if in_ci():
-            pytest.fail(f"{name} is required under CI=true but is not on PATH")
-        pytest.skip(f"{name} is not on PATH")
-    return path
-
-
 @pytest.fixture(scope="session")
 def node() -> str:
     """node, with the locked packages installed in tests/e2e/js/node_modules."""
-    node, npm = tool("node"), tool("npm")
-    lock, installed = JS_DIR / "package-lock.json", JS_DIR / "node_modules" / ".package-lock.json"
-    # npm ci writes node_modules/.package-lock.json once every package is in place; missing or older
-    # than the lock file means an install that never finished, or one from an earlier lock file.
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        command = [npm, "ci", "--no-audit", "--no-fund"]
-        done = subprocess.run(command, cwd=JS_DIR, capture_output=True, text=True, timeout=600, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
+    node = tool("node")
+    npm_installed(JS_DIR)
     return node
 
 

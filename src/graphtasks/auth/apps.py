@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from graphtasks.storage.base import StoredCertificate, StoredSecret
+from graphtasks.storage.base import AppRegistration, StoredCertificate, StoredSecret
 
 _THUMBPRINT = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
 
@@ -40,6 +40,20 @@ def secret_matches(secret: str, stored: StoredSecret) -> bool:
 
 def hint(secret: str) -> str:
     return secret[:3]
+
+
+def app_json(app: AppRegistration) -> dict[str, object]:
+    """An app registration as `graphtasks apps` and the admin API show it: the secret's hint, never the
+    secret, nor anything stored of it."""
+    return {
+        "tenantId": app.tenant_id,
+        "clientId": app.client_id,
+        "displayName": app.display_name,
+        "permissions": list(app.permissions),
+        "secretHint": app.secret_hint,
+        # SHA-1 thumbprints, upper-case hex, as the Entra portal lists an app's certificates.
+        "certificates": [certificate.sha1_thumbprint for certificate in app.certificates],
+    }
 
 
 def _digest(salt: str, secret: str) -> str:

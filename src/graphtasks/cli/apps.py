@@ -18,7 +18,7 @@ from graphtasks.cli.common import (
     print_result,
     readable_file,
 )
-from graphtasks.config import DEFAULT_TENANT
+from graphtasks.config import DEFAULT_APP_NAME, DEFAULT_TENANT
 
 
 def add_parser(commands: Any) -> None:
@@ -48,7 +48,7 @@ def add_parser(commands: Any) -> None:
         default=list(ALL_PERMISSIONS),
         help="application permissions",
     )
-    add.add_argument("--name", default="graphtasks app", help="display name")
+    add.add_argument("--name", default=DEFAULT_APP_NAME, help="display name")
     add.add_argument(
         "--certificate", type=readable_file, help="also register this certificate (PEM, public part only)"
     )
@@ -64,13 +64,13 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphtasks.auth.apps import hint, new_secret, parse_thumbprint, read_certificate
+    from graphtasks.auth.apps import app_json, hint, new_secret, parse_thumbprint, read_certificate
     from graphtasks.storage.base import AppRegistration
 
     with opened_backend(args) as backend:
         store = backend.apps
         if args.action == "list":
-            print_result(args, [_app_json(app) for app in store.list(args.tenant and args.tenant.lower())])
+            print_result(args, [app_json(app) for app in store.list(args.tenant and args.tenant.lower())])
             return 0
         tenant = args.tenant.lower()
         if args.action == "remove":
@@ -101,15 +101,3 @@ def run(args: argparse.Namespace) -> int:
         client_id = app.client_id if args.action == "add" else args.client_id
         print_result(args, {"tenantId": tenant, "clientId": client_id, "clientSecret": secret})
         return 0
-
-
-def _app_json(app: Any) -> dict[str, Any]:
-    return {
-        "tenantId": app.tenant_id,
-        "clientId": app.client_id,
-        "displayName": app.display_name,
-        "permissions": list(app.permissions),
-        "secretHint": app.secret_hint,
-        # SHA-1 thumbprints, upper-case hex, as the Entra portal lists an app's certificates.
-        "certificates": [certificate.sha1_thumbprint for certificate in app.certificates],
-    }

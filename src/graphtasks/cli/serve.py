@@ -313,6 +313,7 @@ def banner(settings: Settings, tls: TlsFiles | None = None, *, workers: int = 1)
     lines = [
         f"graphtasks {__version__}: Microsoft Graph beta, deviceAppManagementTasks",
         f"  listening  {where}/beta/deviceAppManagement/deviceAppManagementTasks",
+        f"  console    {settings.base_url.rstrip('/') if settings.base_url else where}/console",
         *([f"             ({workers} worker processes)"] if workers > 1 else []),
         f"  public URL {settings.base_url or '(from each request Host header)'}",
         f"  hosts      {allowed_hosts(settings).describe()}"

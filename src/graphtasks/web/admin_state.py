@@ -103,7 +103,7 @@ def _bound(handler: Callable[[AdminState, Request], Awaitable[ASGIApp]], state: 
     return bound
 
 
-def _tenant(request: Request) -> str:
+def path_tenant(request: Request) -> str:
     """The path's tenant id, a GUID in canonical form."""
     raw = request.path_params["tenant"]
     try:
@@ -187,7 +187,7 @@ async def _register_tenant(state: AdminState, request: Request) -> ASGIApp:
 
 
 async def _export(state: AdminState, request: Request) -> ASGIApp:
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
 
     async def read(after: After) -> list[StoredTask]:
         return await state.calls.run(state.store.tasks_of, tenant, after=after, limit=EXPORT_CHUNK)
@@ -196,7 +196,7 @@ async def _export(state: AdminState, request: Request) -> ASGIApp:
 
 
 async def _import(state: AdminState, request: Request) -> ASGIApp:
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
     document = await read_json(request, limit=IMPORT_LIMIT)
     stored = read_tasks(document)
     await state.calls.run(state.store.add_tasks, tenant, stored)
@@ -204,7 +204,7 @@ async def _import(state: AdminState, request: Request) -> ASGIApp:
 
 
 async def _reset_tenant(state: AdminState, request: Request) -> ASGIApp:
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
     deleted = await state.calls.run(state.store.remove_tasks, tenant)
     if state.journal is not None:
         state.journal.clear(tenant)
@@ -222,21 +222,21 @@ async def _reset_all(state: AdminState, request: Request) -> ASGIApp:
 
 
 async def _journal(state: AdminState, request: Request) -> ASGIApp:
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
     entries = [] if state.journal is None else state.journal.entries(tenant)
     return GraphResponse.json({"value": [entry.to_json() for entry in entries]})
 
 
 async def _clear_journal(state: AdminState, request: Request) -> ASGIApp:
     if state.journal is not None:
-        state.journal.clear(_tenant(request))
+        state.journal.clear(path_tenant(request))
     return GraphResponse.empty()
 
 
 async def _tenant_faults(state: AdminState, request: Request) -> ASGIApp:
     """Replace the rules of this tenant in the plan in force, keeping every other tenant's: each rule
     given applies to this tenant alone, whatever it names."""
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
     document = await read_json(request, limit=TENANT_LIMIT)
     try:
         plan = parse_plan(document, operations=state.gate.plans.operations)
@@ -249,7 +249,7 @@ async def _tenant_faults(state: AdminState, request: Request) -> ASGIApp:
 async def _tenant_throttle(state: AdminState, request: Request) -> ASGIApp:
     """`{"profile": "intune" | "off" | "window=20,..."}` for the tenant alone, or `{"profile": null}`:
     the server's again (--throttle's syntax, traffic/throttling.py)."""
-    tenant = _tenant(request)
+    tenant = path_tenant(request)
     document = await read_json(request, limit=TENANT_LIMIT)
     profile = document.get("profile") if isinstance(document, dict) else 0
     if profile is not None and not isinstance(profile, str):
