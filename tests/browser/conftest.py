@@ -17,12 +17,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from tests.browser.console_pages import watch
 from tests.support.databases import in_ci
 from tests.support.node import npm_installed
 from tests.support.server import Server, sqlite_server
@@ -131,3 +133,23 @@ def graph(server: Server, tenant: str | None = None) -> httpx.Client:
     """A Graph client of `server` for `tenant` (the default tenant when None)."""
     token = server.token() if tenant is None else server.token(tenant=tenant)
     return server.client(token)
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant of the test's own on the module's server: no test sees another's tasks."""
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def api(console_server: Server, tenant: str) -> Iterator[httpx.Client]:
+    with graph(console_server, tenant) as client:
+        yield client
+
+
+@pytest.fixture
+def console(page: Page) -> Iterator[Page]:
+    """The page, failing the test if it logs a script error or a policy violation."""
+    problems = watch(page)
+    yield page
+    assert problems == []

@@ -8,34 +8,14 @@ console is opened at /console?tenant=<id>, as an admin would open it for that te
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.browser.conftest import DESKTOP, LAPTOP, graph, screenshot, serious_violations
-from tests.browser.console_pages import SHOWCASE, create_showcase, create_task, open_console, rows, watch
+from tests.browser.conftest import DESKTOP, LAPTOP, screenshot, serious_violations
+from tests.browser.console_pages import SHOWCASE, create_showcase, create_task, open_console, rows
 from tests.support.server import TASKS_PATH, Server
-
-
-@pytest.fixture
-def tenant() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def api(console_server: Server, tenant: str) -> Iterator[httpx.Client]:
-    with graph(console_server, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def console(page: Page) -> Iterator[Page]:
-    problems = watch(page)
-    yield page
-    assert problems == []
-
 
 # --- the list ---
 

@@ -9,37 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import graph, screenshot
-from tests.browser.console_pages import create_showcase, open_console, watch
+from tests.browser.conftest import screenshot
+from tests.browser.console_pages import create_showcase, open_console
 from tests.support.server import TASKS_PATH, Server
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # How far the page is wider than the window: a long body must scroll in its own box, not the page.
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture
-def tenant() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def api(console_server: Server, tenant: str) -> Iterator[httpx.Client]:
-    with graph(console_server, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def console(page: Page) -> Iterator[Page]:
-    problems = watch(page)
-    yield page
-    assert problems == []
 
 
 # --- the journal ---

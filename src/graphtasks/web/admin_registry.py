@@ -34,7 +34,7 @@ from graphtasks.auth.tokens import parse_permissions
 from graphtasks.config import DEFAULT_APP_NAME
 from graphtasks.errors import BadRequest, NotFound
 from graphtasks.storage.base import AppRegistration, StoredSecret, Tenant
-from graphtasks.web.admin_state import ADMIN, TENANT_LIMIT, Handler, path_tenant
+from graphtasks.web.admin_state import ADMIN, TENANT_LIMIT, Handler, path_guid, path_tenant
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.responses import GraphResponse
@@ -198,11 +198,7 @@ def _permissions(raw: object) -> tuple[str, ...]:
 
 def _client_id(request: Request) -> str:
     """The path's client id, a GUID in canonical form."""
-    raw = request.path_params["client"]
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise BadRequest(f"The client id {raw!r} is not a GUID.") from None
+    return path_guid(request, "client", "client id")
 
 
 def _no_app(tenant_id: str, client_id: str) -> Unregistered:

@@ -105,11 +105,16 @@ def _bound(handler: Callable[[AdminState, Request], Awaitable[ASGIApp]], state: 
 
 def path_tenant(request: Request) -> str:
     """The path's tenant id, a GUID in canonical form."""
-    raw = request.path_params["tenant"]
+    return path_guid(request, "tenant", "tenant id")
+
+
+def path_guid(request: Request, parameter: str, what: str) -> str:
+    """The path parameter `parameter`, a GUID, in canonical form; a 400 naming `what` otherwise."""
+    raw = request.path_params[parameter]
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise BadRequest(f"The tenant id {raw!r} is not a GUID.") from None
+        raise BadRequest(f"The {what} {raw!r} is not a GUID.") from None
 
 
 # --- tokens and tenants ---
