@@ -12,6 +12,8 @@ import pytest
 
 from graphtasks.auth.admin import AdminAccess, admin_key
 from graphtasks.auth.console_sessions import COOKIE_NAME, CSRF_HEADER, ConsoleSessions
+from graphtasks.cli.serve import banner
+from graphtasks.config import Settings
 from graphtasks.errors import CrossSiteRefused, Unauthorized
 from tests.support.server import Server, sqlite_server
 
@@ -120,3 +122,14 @@ def test_behind_a_proxy_the_public_url_is_the_console_s_origin() -> None:
     access.check(_scope(public), "Bearer the-key")  # the proxy's Host is graph.example
     with pytest.raises(CrossSiteRefused):
         access.check(_scope((b"origin", b"https://other.example")), "Bearer the-key")
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        (Settings(port=8123), "  console    http://127.0.0.1:8123/console"),
+        (Settings(base_url="https://tasks.example/"), "  console    https://tasks.example/console"),
+    ],
+)
+def test_the_banner_prints_the_console_s_address(settings: Settings, line: str) -> None:
+    assert line in banner(settings).splitlines()
