@@ -2,7 +2,8 @@
 run as a process on a free loopback port.
 
 Chromium comes from Debian's packages (Playwright's own browser downloads do not work offline): when
-/usr/bin/chromium is missing, the first test that needs it installs the package with apt-get. axe-core
+/usr/bin/chromium is missing, the first test that needs it installs the package with apt-get, as
+test_console_firefox.py does Firefox ESR. axe-core
 (the accessibility check) comes from npm, pinned by tests/browser/package-lock.json, installed with
 `npm ci` on first use. Without either, the tests skip, except under CI=true, where they fail.
 
@@ -30,7 +31,7 @@ from tests.support.node import npm_installed
 from tests.support.server import Server, sqlite_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_LOCK = Path(tempfile.gettempdir()) / "graphtasks-chromium-install.lock"
+INSTALL_LOCK = Path(tempfile.gettempdir()) / "graphtasks-browser-install.lock"
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = HERE.parent.parent / "docs" / "console"
@@ -55,12 +56,13 @@ def _unavailable(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-def _ensure_chromium() -> Path:
+def debian_browser(executable: Path, package: str) -> Path:
+    """`executable`, installed from Debian's `package` first when it is missing."""
     # One install at a time: the suite's worker processes may all get here at once.
     with open(INSTALL_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not CHROMIUM.exists() and shutil.which("apt-get"):
-            for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if not executable.exists() and shutil.which("apt-get"):
+            for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
                 subprocess.run(
                     command,
                     check=False,
@@ -68,9 +70,9 @@ def _ensure_chromium() -> Path:
                     timeout=900,
                     env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
                 )
-    if not CHROMIUM.exists():
-        _unavailable("Debian's chromium package")
-    return CHROMIUM
+    if not executable.exists():
+        _unavailable(f"Debian's {package} package")
+    return executable
 
 
 def _ensure_axe() -> Path:
@@ -84,7 +86,7 @@ def _ensure_axe() -> Path:
 # thread's running loop, and the other modules a worker process runs next call asyncio.run.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = _ensure_chromium()
+    executable = debian_browser(CHROMIUM, "chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield launched
