@@ -189,7 +189,9 @@ def test_a_client_that_leaves_has_its_query_stopped(prepared: Prepared) -> None:
 def wait_for_no_statement(url: str, *, within_s: float) -> bool:
     """True once no statement runs on `url`'s database (watched from the maintenance database)."""
     name = url.rsplit("/", 1)[1]
-    admin = create_engine(POSTGRES_ADMIN_URL)
+    # Autocommit: PostgreSQL keeps one snapshot of pg_stat_activity for a whole transaction, so a loop
+    # inside one would see the first answer forever.
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     deadline = time.monotonic() + within_s
     query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND state = 'active'")
     try:
