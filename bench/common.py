@@ -25,6 +25,11 @@ def render_table(columns: list[str], rows: list[list[str]], numeric: list[bool])
     return "\n".join([line(columns), rule, *(line(row) for row in rows)])
 
 
+def ratio_lines(figures: dict[str, object], prefixes: tuple[str, ...]) -> list[str]:
+    """The figures whose names start with one of `prefixes`, a Markdown list item each."""
+    return [f"- {key}: {value}" for key, value in figures.items() if key.startswith(prefixes)]
+
+
 def ratio(value: float | None, reference: float | None) -> float | None:
     return value / reference if value is not None and reference else None
 

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ from bench.servers import (
     running,
 )
 from bench.tasks import CREATE_BODY_PATH, create_tasks
-from bench.wrk import Load, Result, Target, get_lua, measure, post_lua, wrk_version
+from bench.wrk import Load, Result, Target, get_lua, measure, post_lua, wrk_missing, wrk_version
 
 RESULTS_PATH = BENCH_DIR / "results" / "latest.json"
 SEED_COUNT = 200
@@ -53,8 +52,7 @@ SEED_COUNT = 200
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("load.py: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("load.py"):
         return 2
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     load_before = os.getloadavg()[0]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -61,7 +60,7 @@ from bench.servers import (
     seed_database,
 )
 from bench.tasks import FIRST_PAGE_PATH, PAGE_SIZE, STATUS, fetch
-from bench.wrk import TASKS_PATH, Load, Target, get_lua, measure, path_lua
+from bench.wrk import TASKS_PATH, Load, Target, get_lua, measure, path_lua, wrk_missing
 from graphtasks.config import DEFAULT_TENANT
 from graphtasks.storage.tables import row_values, tasks
 
@@ -73,8 +72,7 @@ SERIAL_REQUESTS = 25
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("query.py: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("query.py"):
         return 2
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     load_before, source = os.getloadavg()[0], source_version()  # before the run: src/ may change

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import uuid
@@ -33,7 +32,7 @@ if __package__ in {None, ""}:  # run as `python bench/scaleout.py`: make `bench`
 
 from tests.support.nginx import INSTANCE_ARGS, running_nginx
 
-from bench.common import render_table, rounded_ratio
+from bench.common import ratio_lines, render_table, rounded_ratio
 from bench.servers import (
     POSTGRES_ADMIN_URL,
     BenchError,
@@ -44,7 +43,7 @@ from bench.servers import (
     running,
 )
 from bench.tasks import create_body, create_tasks
-from bench.wrk import Load, Result, Target, get_lua, post_lua, run_wrk
+from bench.wrk import Load, Result, Target, get_lua, post_lua, run_wrk, wrk_missing
 
 SEED_COUNT = 200
 NGINX_WORKERS = 1
@@ -175,7 +174,7 @@ def markdown(figures: dict[str, object]) -> str:
         for row in rows
     ]  # fmt: skip
     table = render_table(columns, cells, numeric=[False, False, True, True, True, True])
-    ratios = [f"- {key}: {value}" for key, value in figures.items() if key.startswith(RATIO_PREFIXES)]
+    ratios = ratio_lines(figures, RATIO_PREFIXES)
     return "\n".join([table, "", "2 instances behind nginx / 1 instance direct:", *ratios])
 
 
@@ -186,8 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each run")
     parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL, help="creates/drops the db")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("scaleout.py: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("scaleout.py"):
         return 2
     with tempfile.TemporaryDirectory(prefix="graphtasks-scaleout-") as tmp:
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -43,7 +42,7 @@ from bench.scaleout import measure_scaleout
 from bench.servers import BENCH_DIR, POSTGRES_ADMIN_URL, REPO_DIR, BenchError, bare_server, running
 from bench.tasks import create_body
 from bench.workers import measure_workers
-from bench.wrk import wrk_version
+from bench.wrk import wrk_missing, wrk_version
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ BUDGET_REQUESTS, QUICK_BUDGET_REQUESTS = 3000, 300
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("suite.py: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("suite.py"):
         return 2
     report = SuiteReport(
         config,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from pathlib import Path
 if __package__ in {None, ""}:  # run as `python bench/workers.py`: make `bench` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import render_table, rounded_ratio
+from bench.common import ratio_lines, render_table, rounded_ratio
 from bench.servers import (
     BenchError,
     Server,
@@ -42,7 +41,7 @@ from bench.servers import (
     worker_cpu_ticks,
 )
 from bench.tasks import sample_ids
-from bench.wrk import Load, Result, Target, get_lua, measure
+from bench.wrk import Load, Result, Target, get_lua, measure, wrk_missing
 
 SEED_COUNT = 300
 GRAPHTASKS, BARE = "graphtasks", "bare app"
@@ -183,7 +182,7 @@ def markdown(figures: dict[str, object]) -> str:
         for row in rows
     ]  # fmt: skip
     table = render_table(columns, cells, numeric=[False, True, True, True, True, False])
-    ratios = [f"- {key}: {value}" for key, value in figures.items() if key.startswith(RATIO_PREFIXES)]
+    ratios = ratio_lines(figures, RATIO_PREFIXES)
     return "\n".join([table, "", "requests/s ratios:", *ratios])
 
 
@@ -193,8 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="open connections (wrk -c)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each run")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("workers.py: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("workers.py"):
         return 2
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="graphtasks-workers-") as tmp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -120,6 +121,14 @@ def to_result(load: Load, target: Target, raw: dict[str, Any]) -> Result:
         error_detail=detail,
         first_unexpected=str(raw["first_unexpected"]),
     )
+
+
+def wrk_missing(script: str) -> bool:
+    """Whether wrk is absent, saying so on stderr as `script` (a bench script's file name)."""
+    if shutil.which("wrk") is not None:
+        return False
+    print(f"{script}: wrk is not on PATH; install it with: apt-get install -y wrk", file=sys.stderr)
+    return True
 
 
 def wrk_version() -> str:
