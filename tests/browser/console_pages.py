@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Locator, Page
+from tests.integration.test_crud import create
 from tests.support.examples import FOUNDING_REQUEST
 from tests.support.server import TASKS_PATH
 
@@ -83,12 +84,6 @@ SHOWCASE: list[dict[str, Any]] = [
         "mitigationType": "uninstall",
     },
 ]
-
-
-def create(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    response = api.post(TASKS_PATH, json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def create_task(api: httpx.Client, **fields: Any) -> dict[str, Any]:

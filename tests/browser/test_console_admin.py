@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import screenshot
 from tests.browser.console_pages import create_showcase, open_console
+from tests.integration.test_admin_registry import request_token
 from tests.support.server import TASKS_PATH, Server
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # How far the page is wider than the window: a long body must scroll in its own box, not the page.
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
@@ -74,16 +74,6 @@ def test_the_console_hides_its_own_requests_unless_asked(
 # --- apps and tenants ---
 
 
-def token_with(server: Server, tenant: str, client_id: str, secret: str) -> httpx.Response:
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": client_id,
-        "client_secret": secret,
-        "scope": GRAPH_SCOPE,
-    }
-    return httpx.post(f"{server.url}/{tenant}/oauth2/v2.0/token", data=form)
-
-
 def register(page: Page, name: str) -> tuple[str, str]:
     """Register an app called `name` in the console; its client id and secret, as the page shows them."""
     page.get_by_role("form", name="Register an app").get_by_label("Display name").fill(name)
@@ -103,7 +93,7 @@ def test_an_app_registered_in_the_console_gets_a_token(
 
     expect(console.locator("pre").first).to_contain_text(f'"{secret}"')
     expect(console.locator("pre").last).to_contain_text(f"{console_server.url}")
-    answer = token_with(console_server, tenant, client_id, secret)
+    answer = request_token(console_server, tenant, client_id, secret)
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     listed = httpx.get(console_server.tasks_url, headers={"Authorization": f"Bearer {token}"})
@@ -120,13 +110,13 @@ def test_a_secret_is_rotated_and_an_app_removed(console: Page, console_server: S
     console.get_by_role("dialog").get_by_role("button", name="New secret").click()
     expect(console.get_by_label("Client secret")).not_to_have_value(old_secret)
     new_secret = console.get_by_label("Client secret").input_value()
-    assert token_with(console_server, tenant, client_id, old_secret).status_code == 401
-    assert token_with(console_server, tenant, client_id, new_secret).status_code == 200
+    assert request_token(console_server, tenant, client_id, old_secret).status_code == 401
+    assert request_token(console_server, tenant, client_id, new_secret).status_code == 200
 
     console.get_by_role("button", name="Remove Rotating app").click()
     console.get_by_role("dialog").get_by_role("button", name="Remove app").click()
     expect(console.get_by_text("No apps are registered in this tenant.")).to_be_visible()
-    gone = token_with(console_server, tenant, client_id, new_secret)
+    gone = request_token(console_server, tenant, client_id, new_secret)
     assert (gone.status_code, gone.json()["error"]) == (400, "unauthorized_client")
 
 

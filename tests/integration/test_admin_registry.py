@@ -16,10 +16,10 @@ from graphtasks.auth.admin import admin_key
 from graphtasks.auth.permissions import ALL_PERMISSIONS, CONFIGURATION_READ
 from graphtasks.config import DEFAULT_TENANT
 from tests.integration.test_errors import assert_graph_error
+from tests.integration.test_token_service import client_credentials
 from tests.support.server import TASKS_PATH, Server, app_server
 
 ADMIN = "/graphtasks/admin"
-GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 NOT_APPLICABLE = "Request not applicable to target tenant."
 APP_MEMBERS = {"tenantId", "clientId", "displayName", "permissions", "secretHint", "certificates"}
 
@@ -46,12 +46,7 @@ def register_app(server: Server, tenant: str, **body: Any) -> dict[str, Any]:
 
 
 def request_token(server: Server, tenant: str, client_id: str, secret: str) -> httpx.Response:
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": client_id,
-        "client_secret": secret,
-        "scope": GRAPH_DEFAULT,
-    }
+    form = client_credentials({"clientId": client_id}, secret=secret)
     return server.request("POST", f"{server.url}/{tenant}/oauth2/v2.0/token", data=form)
 
 
