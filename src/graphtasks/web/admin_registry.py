@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -34,7 +33,7 @@ from graphtasks.auth.tokens import parse_permissions
 from graphtasks.config import DEFAULT_APP_NAME
 from graphtasks.errors import BadRequest, NotFound
 from graphtasks.storage.base import AppRegistration, StoredSecret, Tenant
-from graphtasks.web.admin_state import ADMIN, TENANT_LIMIT, Handler, path_guid, path_tenant
+from graphtasks.web.admin_state import TENANT_LIMIT, Handler, admin_routes, path_guid, path_tenant
 from graphtasks.web.blocking import BlockingCalls
 from graphtasks.web.bodies import read_json
 from graphtasks.web.responses import GraphResponse
@@ -86,7 +85,7 @@ class Unregistered(NotFound):
 
 
 def registry_routes(registry: Registry) -> list[Route]:
-    routes = {
+    routes: dict[tuple[str, str], Handler[Registry]] = {
         ("/tenants", "GET"): _list_tenants,
         ("/tenants/{tenant}", "PATCH"): _update_tenant,
         ("/tenants/{tenant}/apps", "GET"): _list_apps,
@@ -94,18 +93,7 @@ def registry_routes(registry: Registry) -> list[Route]:
         ("/tenants/{tenant}/apps/{client}/secret", "POST"): _rotate_secret,
         ("/tenants/{tenant}/apps/{client}", "DELETE"): _remove_app,
     }
-    return [
-        Route(ADMIN + path, _checked(handler, registry), methods=[method])
-        for (path, method), handler in routes.items()
-    ]
-
-
-def _checked(handler: Callable[[Registry, Request], Awaitable[ASGIApp]], registry: Registry) -> Handler:
-    async def checked(request: Request) -> ASGIApp:
-        registry.access.check(request.scope, request.headers.get("authorization"))
-        return await handler(registry, request)
-
-    return checked
+    return admin_routes(routes, registry, registry.access)
 
 
 # --- tenants ---

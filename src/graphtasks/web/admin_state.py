@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -67,18 +68,31 @@ class AdminState:
     calls: BlockingCalls
 
 
-Handler = Callable[[Request], Awaitable[ASGIApp]]
+State = TypeVar("State")
+# An admin endpoint's handler: what it reaches (`State`) and the request.
+Handler = Callable[[State, Request], Awaitable[ASGIApp]]
+
+
+def admin_routes(
+    routes: dict[tuple[str, str], Handler[State]], state: State, access: AdminAccess
+) -> list[Route]:
+    """The routes below ADMIN, (path, method) -> handler, each given `state` once `access` admits the
+    request."""
+
+    def checked(handler: Handler[State]) -> Callable[[Request], Awaitable[ASGIApp]]:
+        async def endpoint(request: Request) -> ASGIApp:
+            access.check(request.scope, request.headers.get("authorization"))
+            return await handler(state, request)
+
+        return endpoint
+
+    return [
+        Route(ADMIN + path, checked(handler), methods=[method]) for (path, method), handler in routes.items()
+    ]
 
 
 def state_routes(state: AdminState) -> list[Route]:
-    def admin(handler: Handler) -> Handler:
-        async def checked(request: Request) -> ASGIApp:
-            state.access.check(request.scope, request.headers.get("authorization"))
-            return await handler(request)
-
-        return checked
-
-    routes = {
+    routes: dict[tuple[str, str], Handler[AdminState]] = {
         ("/tokens", "POST"): _mint_token,
         ("/tenants", "POST"): _register_tenant,
         ("/tenants/{tenant}/export", "GET"): _export,
@@ -90,17 +104,7 @@ def state_routes(state: AdminState) -> list[Route]:
         ("/tenants/{tenant}/faults", "PUT"): _tenant_faults,
         ("/tenants/{tenant}/throttle", "PUT"): _tenant_throttle,
     }
-    return [
-        Route(ADMIN + path, admin(_bound(handler, state)), methods=[method])
-        for (path, method), handler in routes.items()
-    ]
-
-
-def _bound(handler: Callable[[AdminState, Request], Awaitable[ASGIApp]], state: AdminState) -> Handler:
-    async def bound(request: Request) -> ASGIApp:
-        return await handler(state, request)
-
-    return bound
+    return admin_routes(routes, state, state.access)
 
 
 def path_tenant(request: Request) -> str:
