@@ -43,9 +43,11 @@ _PAGE_HEADERS = {
 
 
 def console_routes(settings: Settings, access: AdminAccess, sessions: ConsoleSessions) -> list[BaseRoute]:
+    # Read once, here: a file read on the event loop for every page view would block it.
+    index = (ASSETS / "index.html").read_bytes()
+
     async def page(_request: Request) -> ASGIApp:
-        body = (ASSETS / "index.html").read_bytes()
-        return GraphResponse(200, (body,), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+        return GraphResponse(200, (index,), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     async def session(request: Request) -> ASGIApp:
         return GraphResponse.json(_session_state(request, settings, access, sessions))
