@@ -60,10 +60,6 @@ class GraphResponse:
     def empty(cls, status_code: int = 204, *, headers: Mapping[str, str] | None = None) -> GraphResponse:
         return cls(status_code, headers=headers)
 
-    @property
-    def body(self) -> bytes:
-        return b"".join(self.parts)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
