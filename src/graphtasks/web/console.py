@@ -50,7 +50,7 @@ def console_routes(settings: Settings, access: AdminAccess, sessions: ConsoleSes
         return GraphResponse(200, (index,), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     async def session(request: Request) -> ASGIApp:
-        return GraphResponse.json(_session_state(request, settings, access, sessions))
+        return GraphResponse.json(_session_state(request, settings, access))
 
     async def sign_in(request: Request) -> ASGIApp:
         access.refuse_cross_site(request.scope)
@@ -60,7 +60,7 @@ def console_routes(settings: Settings, access: AdminAccess, sessions: ConsoleSes
             raise BadRequest('Sign in with {"adminKey": "..."}: the key `graphtasks faults key` prints.')
         check_admin(f"Bearer {key}", access.key)
         opened = sessions.open()
-        state = _session_state(request, settings, access, sessions)
+        state = _session_state(request, settings, access)
         cookie = _cookie(opened.cookie, request, max_age=sessions.lifetime_s)
         return GraphResponse.json(
             {**state, "signedIn": True, "csrfToken": opened.csrf_token}, headers={"Set-Cookie": cookie}
@@ -79,9 +79,7 @@ def console_routes(settings: Settings, access: AdminAccess, sessions: ConsoleSes
     ]
 
 
-def _session_state(
-    request: Request, settings: Settings, access: AdminAccess, sessions: ConsoleSessions
-) -> dict[str, object]:
+def _session_state(request: Request, settings: Settings, access: AdminAccess) -> dict[str, object]:
     """What the page needs to start: whether it must ask for the key, the session's anti-forgery token
     if it has one, and the tenant to show first."""
     token = access.console_token(request.scope)
